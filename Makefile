@@ -1,0 +1,59 @@
+# llm-registry: `make demo` runs the whole chain on the embedded default; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DVC_VENV := .tools/dvc
+DVC := $(DVC_VENV)/bin/dvc
+export DVC_NO_ANALYTICS := 1
+export DAGSTER_HOME := $(CURDIR)/.dagster
+# Stages run `python -m ...`: the project venv must come first on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export LLMREG_DVC := $(CURDIR)/$(DVC)
+
+.PHONY: install demo test test-fast ui repro bench serve clean browser
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# compat mode puts the project root on sys.path, so every top-level package imports.
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e '.[dev]'
+	touch $@
+
+# DVC lives in its own tool environment: its hydra/omegaconf pin antlr4 4.9, which breaks
+# Dagster's asset-selection parser (tests/data_versioning/test_antlr_conflict.py).
+$(DVC): 
+	$(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DVC_VENV)/bin/python -m pip install -q 'dvc==3.67.1'
+
+install: $(VENV)/.installed $(DVC)
+
+# Debian chromium for the browser check (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+demo: install
+	$(PY) -m pipelines.demo
+
+test: install browser
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+ui: install
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+repro: install
+	$(DVC) repro
+
+bench: install
+	$(PY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
+	$(PY) -m bench.run_all
+
+serve: install
+	$(VENV)/bin/llmreg serve --host 127.0.0.1 --port 8080
+
+clean:
+	rm -rf .dagster .llmreg data models metrics .pytest_cache

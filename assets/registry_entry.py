@@ -1,0 +1,53 @@
+"""Registry: the release tuple registered as a `development` version."""
+from __future__ import annotations
+
+import contextlib
+
+import dagster as dg
+
+from pipelines.resources import ProjectResource, RegistryResource
+
+GROUP = "registry"
+DATASET_ASSETS = {"train": "train_tickets", "eval": "eval_tickets"}
+
+
+def _dataset_versions(context: dg.AssetExecutionContext) -> dict[str, str] | None:
+    """The version ids the dataset assets recorded, so UI lineage and registry lineage agree."""
+    versions = {}
+    for role, key in DATASET_ASSETS.items():
+        event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
+        meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        if "dataset_version" not in meta:
+            return None
+        versions[role] = meta["dataset_version"].value
+    return versions
+
+
+@dg.asset(group_name=GROUP, kinds={"sqlite"},
+          deps=["evaluation_report", "lora_adapter", "base_model", "train_tickets", "eval_tickets"],
+          description="The release tuple (base model + adapter checksums, prompt, params, dataset "
+                      "versions, eval, lineage) registered in llm-registry.")
+def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
+                   registry: RegistryResource) -> dg.MaterializeResult:
+    from training.release import register_release
+
+    reg = registry.open()
+    with contextlib.chdir(project.root_path):
+        entry, created = register_release(reg, actor=registry.actor, run_id=context.run_id,
+                                          datasets=_dataset_versions(context), root=project.root_path)
+    spec = entry.spec
+    context.log.info(f"{entry.ref} {'registered' if created else 're-evaluated (tuple unchanged)'}")
+    return dg.MaterializeResult(metadata={
+        "entry": entry.ref,
+        "version": entry.version,
+        "created": created,
+        "bump": entry.bump,
+        "stages": dg.MetadataValue.json(reg.status(spec.name)),
+        "base_model_sha256": spec.model.sha256,
+        "adapter_sha256": spec.artifacts[0].sha256 if spec.artifacts else None,
+        "dataset_versions": dg.MetadataValue.json(dict(spec.datasets)),
+        "eval_score": spec.eval.score if spec.eval else None,
+        "eval_run": spec.eval.run if spec.eval else None,
+        "git_commit": spec.lineage.get("git_commit"),
+        "dvc_lock_sha256": spec.lineage.get("dvc_lock_sha256"),
+    })

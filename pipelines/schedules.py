@@ -1,0 +1,5 @@
+"""Schedules. `reevaluate_providers_schedule` (re-running pinned suites against new provider
+snapshots) belongs here; it arrives with the provider-snapshot work (issue 4)."""
+from __future__ import annotations
+
+schedules: list = []
