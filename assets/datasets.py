@@ -1,5 +1,4 @@
 """Datasets: the raw ticket corpus and its train/eval splits, each with a version id."""
-from __future__ import annotations
 
 import dagster as dg
 
@@ -18,7 +17,7 @@ def support_tickets(context: dg.AssetExecutionContext, project: ProjectResource)
 
     seconds = run_step(context, project.root_path, "training.corpus", corpus.main)
     p = load_data_params(project.params_file)
-    versions = record_dataset_versions({"raw": project.path(p.raw_path)}, run_id=context.run_id,
+    versions = record_dataset_versions({"raw": project.path(p.raw_path)}, run_id=context.run.run_id,
                                        params=read_params_file(project.params_file))
     return dg.MaterializeResult(metadata={
         "path": p.raw_path,
@@ -46,7 +45,7 @@ def ticket_splits(context: dg.AssetExecutionContext, project: ProjectResource):
     p = load_data_params(project.params_file)
     paths = {"train": p.train_path, "eval": p.eval_path}
     versions = record_dataset_versions({k: project.path(v) for k, v in paths.items()},
-                                       run_id=context.run_id, params=read_params_file(project.params_file))
+                                       run_id=context.run.run_id, params=read_params_file(project.params_file))
     for split, key in (("train", "train_tickets"), ("eval", "eval_tickets")):
         df = read_parquet(project.path(paths[split]))
         yield dg.MaterializeResult(asset_key=key, metadata={

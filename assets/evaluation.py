@@ -1,5 +1,4 @@
 """Evaluation: the eval suite on the tuned and the base model, and the gates as asset checks."""
-from __future__ import annotations
 
 import dagster as dg
 

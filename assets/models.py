@@ -1,5 +1,4 @@
 """Training: the base model (built here or pinned from a hub/local path) and the LoRA adapter."""
-from __future__ import annotations
 
 import dagster as dg
 

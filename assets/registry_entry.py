@@ -1,5 +1,4 @@
 """Registry: the release tuple registered as a `development` version."""
-from __future__ import annotations
 
 import contextlib
 
@@ -33,7 +32,7 @@ def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
 
     reg = registry.open()
     with contextlib.chdir(project.root_path):
-        entry, created = register_release(reg, actor=registry.actor, run_id=context.run_id,
+        entry, created = register_release(reg, actor=registry.actor, run_id=context.run.run_id,
                                           datasets=_dataset_versions(context), root=project.root_path)
     spec = entry.spec
     context.log.info(f"{entry.ref} {'registered' if created else 're-evaluated (tuple unchanged)'}")

@@ -1,0 +1,725 @@
+"""The release tuple: what the registry versions, approves and rolls back.
+
+An `EntrySpec` is everything that decides how the application behaves (pinned model,
+prompt, params, tools, retrieval, policy, artifacts, data, training, eval, card, gates);
+an `Entry` is a spec the registry accepted, with its version and provenance.
+
+All objects are frozen and validate themselves on construction, whether they come from
+YAML, JSON or Python: nested mappings become read-only copies, so a spec cannot change
+after its digest is taken. `to_dict()` gives plain JSON types (omitting None and empty
+fields, so adding an optional field never changes old digests) and `from_dict()` is its
+exact inverse.
+
+Floating aliases (``-latest``, branch names, unpinned provider models, ``prompt@latest``)
+are refused at parse time: anything registered can reach production.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .canonical import canonical_digest
+from .errors import BadInput
+from .fields import (
+    EMPTY,
+    as_int,
+    as_key,
+    as_mapping,
+    as_number,
+    as_sha256,
+    as_str,
+    as_token,
+    check_keys,
+    check_path_safe,
+    fail,
+    freeze,
+    is_floating,
+    show,
+    thaw,
+    type_name,
+    under,
+    validate_actor,
+)
+from .semver import parse_version
+
+TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
+if TYPE_CHECKING:
+    from typing import Any
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+PROVIDER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/:-]{0,199})@(?P<version>[A-Za-z0-9][A-Za-z0-9._+:-]{0,127})$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+ARTIFACT_KINDS = ("adapter", "weights", "index", "policy", "acoustic-model", "tokenizer", "other")
+ENTRY_BUMPS = ("initial", "major", "minor", "patch", "override", "import")
+REGISTRY_ASSIGNED = ("version", "status", "approved_by")
+
+# Providers whose models are files the registry can hash, not hosted snapshots.
+HF_PROVIDERS = frozenset({"hf", "huggingface"})
+KNOWN_PROVIDERS = frozenset(
+    {
+        "openai", "azure", "anthropic", "google", "vertex", "bedrock", "mistral", "cohere", "xai",
+        "deepseek", "groq", "together", "fireworks", "vllm", "ollama", "local", "hf", "huggingface",
+    }
+)
+_INFERRED_PROVIDERS = (
+    (re.compile(r"^(gpt-|chatgpt-|text-embedding-|davinci|babbage|ft:|o\d(-|$))"), "openai"),
+    (re.compile(r"^claude-"), "anthropic"),
+    (re.compile(r"^gemini-"), "google"),
+    (re.compile(r"^(open-)?(mistral|mixtral|codestral|ministral|pixtral|magistral|devstral)-"), "mistral"),
+    (re.compile(r"^command-"), "cohere"),
+    (re.compile(r"^grok-"), "xai"),
+    (re.compile(r"^deepseek-"), "deepseek"),
+)
+# A hosted model id is its own snapshot when it carries a date or version part.
+_YEAR_TOKEN = re.compile(r"^(?:19|20)\d{2}(?:\d{4})?$")  # 2026, 20241022
+_TAIL_TOKEN = re.compile(r"^(?:\d{3,4}|v\d+)$")  # 0613 / 2411 (MMDD / YYMM), 002, v1
+
+
+def _empty_map() -> Mapping[str, Any]:
+    return EMPTY
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _str_map(value: Any, field_name: str, *, floating_ok: bool = True) -> Mapping[str, str]:
+    out = {}
+    for key, item in as_mapping(value, field_name).items():
+        as_key(key, field_name)
+        text = as_token(item, f"{field_name}.{key}", max_len=256)
+        if not floating_ok and is_floating(text):
+            fail(f"{field_name}.{key}", f"{text!r} is a moving name, not a version; pin the immutable id (a content hash or commit id)")
+        out[key] = text
+    return MappingProxyType(out)
+
+
+def _score_map(value: Any, field_name: str, *, lo: float | None, hi: float | None) -> Mapping[str, float]:
+    out = {}
+    for key, item in as_mapping(value, field_name).items():
+        if not isinstance(key, str) or not key.strip():
+            fail(field_name, f"key {show(key)} is not a non-empty string; quote it")
+        out[key] = as_number(item, f"{field_name}.{key}", lo=lo, hi=hi)
+    return MappingProxyType(out)
+
+
+def check_ref(value: Any, field_name: str) -> str | None:
+    """A pinned reference 'name@version'; 'latest', 'main', 'head' and friends are refused."""
+    ref = as_token(value, field_name, optional=True)
+    if ref is None:
+        return None
+    match = REF_RE.match(ref)
+    if match is None:
+        base = ref.split("@", 1)[0] or "name"
+        fail(field_name, f"{ref!r} is not a pinned reference; write it as 'name@version' (e.g. '{base}@v1')")
+    if is_floating(match["version"]):
+        fail(field_name, f"{ref!r} is a floating alias; pin a fixed version such as '{match['name']}@v1'")
+    return ref
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """The base model, pinned: a dated provider snapshot, an hf commit, or a checksum."""
+
+    provider: str
+    id: str
+    snapshot: str | None = None
+    revision: str | None = None
+    uri: str | None = None
+    sha256: str | None = None
+    architecture: str | None = None
+
+    def __post_init__(self) -> None:
+        provider = as_str(self.provider, "provider", max_len=64)
+        if not PROVIDER_RE.match(provider):
+            fail("provider", f"{show(provider)} must be lowercase letters, digits and ._- (e.g. 'openai', 'hf', 'local')")
+        model_id = as_token(self.id, "id", max_len=256)
+        snapshot = as_token(self.snapshot, "snapshot", optional=True)
+        revision = as_token(self.revision, "revision", optional=True, max_len=128)
+        if revision is not None and COMMIT_RE.match(revision.lower()):
+            revision = revision.lower()  # commit shas are case-insensitive; store one spelling
+        uri = as_str(self.uri, "uri", optional=True, max_len=2000)
+        if uri is not None:
+            check_path_safe(uri, "uri", relative_name=False)
+        sha256 = as_sha256(self.sha256, "sha256", optional=True)
+        architecture = as_str(self.architecture, "architecture", optional=True, max_len=200)
+        for name, value in (("provider", provider), ("id", model_id), ("snapshot", snapshot), ("revision", revision), ("uri", uri), ("sha256", sha256), ("architecture", architecture)):
+            _set(self, name, value)
+        self._check_pinned()
+
+    def _check_pinned(self) -> None:
+        example = re.sub(r"[-:@_]latest$", "", self.id, flags=re.I) or "model"
+        if is_floating(self.id) and not (self.snapshot and not is_floating(self.snapshot)):
+            fail("id", f"{self.id!r} is a floating alias; pin a dated snapshot such as '{example}-YYYY-MM-DD' (see the provider's model list)")
+        if self.snapshot is not None and is_floating(self.snapshot):
+            fail("snapshot", f"{self.snapshot!r} is a floating alias; pin a dated snapshot such as '{example}-YYYY-MM-DD'")
+        if self.revision is not None:
+            if is_floating(self.revision):
+                fail("revision", f"{self.revision!r} is a branch or alias, which moves; pin the 40-hex commit sha it points to now")
+            if self.provider in HF_PROVIDERS and not COMMIT_RE.match(self.revision):
+                if re.match(r"^[0-9a-fA-F]{4,39}$", self.revision):
+                    fail("revision", f"{self.revision!r} is a short sha; give the full 40-hex commit sha")
+                fail("revision", f"{self.revision!r} is not a commit sha; pin the 40-hex commit sha (a tag or branch can move)")
+        if self.provider in HF_PROVIDERS:
+            if self.revision is None:
+                fail("revision", f"missing for hf model {self.id!r}; pin the 40-hex commit sha: model: {{provider: hf, id: {self.id}, revision: <sha>}}")
+            return
+        if self.provider == "local":
+            if self.sha256 is None:
+                fail("sha256", f"a local model is pinned by its checksum; add model.sha256 (64 hex, `sha256sum FILE`) for {self.id!r}")
+            return
+        if self.sha256 is not None or self.revision is not None:
+            return  # content- or commit-pinned (e.g. vllm serving a checkpoint)
+        if self.snapshot is not None and self.snapshot != self.id:
+            return  # explicit snapshot
+        if not _has_date_or_version(self.id):
+            fail("id", f"{self.id!r} is not a pinned snapshot (no date or version in the id); pin a dated snapshot such as '{self.id}-YYYY-MM-DD' or set model.snapshot")
+
+    @property
+    def request_id(self) -> str:
+        """The model name to send to the provider or server: the snapshot when set, else the id."""
+        return self.snapshot or self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"provider": self.provider, "id": self.id}
+        for name in ("snapshot", "revision", "uri", "sha256", "architecture"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelRef":
+        """A mapping {provider, id, snapshot|revision, uri, sha256, architecture} or the string shorthand."""
+        if isinstance(data, ModelRef):
+            return data
+        if isinstance(data, str):
+            return _model_from_shorthand(data)
+        if not isinstance(data, Mapping):
+            fail("", f"expected a model id string or a mapping {{provider, id, ...}}, got {type_name(data)} {show(data)}")
+        check_keys(data, ("provider", "id", "snapshot", "revision", "uri", "sha256", "architecture"), required=("provider", "id"))
+        return cls(**data)
+
+
+def _has_date_or_version(model_id: str) -> bool:
+    tokens = [t for t in re.split(r"[-_@:/]", model_id) if t]
+    if any(_YEAR_TOKEN.match(t) for t in tokens):
+        return True
+    return bool(tokens) and len(tokens) > 1 and bool(_TAIL_TOKEN.match(tokens[-1]))
+
+
+def _model_from_shorthand(text: str) -> ModelRef:
+    """'gpt-5-mini-2026-06-01', 'anthropic:claude-…', 'hf:org/name@<sha>' or 'org/name@<sha>'."""
+    text = as_token(text, "model")
+    provider, rest = None, text
+    head, sep, tail = text.partition(":")
+    if sep and head in KNOWN_PROVIDERS and tail:
+        provider, rest = head, tail
+    if provider is None:
+        for pattern, name in _INFERRED_PROVIDERS:
+            if pattern.match(text):
+                provider = name
+                break
+    if provider is None and "/" in text:
+        provider = "hf"
+    if provider is None:
+        fail("model", f"cannot tell the provider of {text!r}; write 'provider:{text}' (openai:, anthropic:, google:, hf:, ...) or a mapping {{provider, id}}")
+    try:
+        if provider in HF_PROVIDERS:
+            repo, _, revision = rest.partition("@")
+            return ModelRef(provider=provider, id=repo, revision=revision or None)
+        if provider == "local":
+            return ModelRef(provider=provider, id=rest)
+        # Written as a bare string the id must itself be the snapshot.
+        if not is_floating(rest) and not _has_date_or_version(rest):
+            fail("id", f"{rest!r} is not a pinned snapshot (no date or version in the id); pin a dated snapshot such as '{rest}-YYYY-MM-DD'")
+        return ModelRef(provider=provider, id=rest, snapshot=rest)
+    except BadInput as exc:
+        if exc.field in ("id", "snapshot"):
+            fail("model", exc.detail)
+        fail(f"model.{exc.field}", exc.detail)
+
+
+# ---------------------------------------------------------------------------- artifacts, eval
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """A file the tuple depends on (adapter, weights, index, ...), content-addressed by SHA-256."""
+
+    name: str
+    uri: str
+    sha256: str
+    size: int
+    kind: str = "other"
+
+    def __post_init__(self) -> None:
+        name = as_str(self.name, "name", max_len=200)
+        check_path_safe(name, "name", relative_name=True)
+        uri = as_str(self.uri, "uri", max_len=2000)
+        check_path_safe(uri, "uri", relative_name=False)
+        sha256 = as_sha256(self.sha256, "sha256")
+        size = as_int(self.size, "size", lo=0)
+        kind = as_str(self.kind, "kind", max_len=64)
+        if kind not in ARTIFACT_KINDS:
+            fail("kind", f"{kind!r} is not an artifact kind; use one of {', '.join(ARTIFACT_KINDS)}")
+        for key, value in (("name", name), ("uri", uri), ("sha256", sha256), ("size", size), ("kind", kind)):
+            _set(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "uri": self.uri, "sha256": self.sha256, "size": self.size, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ArtifactRef":
+        if isinstance(data, ArtifactRef):
+            return data
+        if not isinstance(data, Mapping):
+            fail("", f"expected a mapping {{name, uri, sha256, size, kind}}, got {type_name(data)} {show(data)}")
+        check_keys(data, ("name", "uri", "sha256", "size", "kind"), required=("name", "uri", "sha256", "size"))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRef:
+    """The evaluation that certified the tuple: suite, overall score in [0, 1], per-segment scores."""
+
+    suite: str
+    suite_version: str | None = None
+    score: float = None  # type: ignore[assignment]  # required: checked below (contract field order)
+    segments: Mapping[str, float] = field(default_factory=_empty_map)
+    run: str = None  # type: ignore[assignment]  # required: checked below
+    time: str | None = None
+    threshold: float | None = None
+    metrics: Mapping[str, float] = field(default_factory=_empty_map)
+
+    def __post_init__(self) -> None:
+        _set(self, "suite", as_token(self.suite, "suite", max_len=200))
+        _set(self, "score", as_number(self.score, "score", lo=0.0, hi=1.0))
+        _set(self, "run", as_token(self.run, "run", max_len=200))
+        _set(self, "suite_version", as_token(self.suite_version, "suite_version", optional=True, max_len=128))
+        _set(self, "segments", _score_map(self.segments, "segments", lo=0.0, hi=1.0))
+        _set(self, "time", as_token(self.time, "time", optional=True, max_len=64))
+        _set(self, "threshold", as_number(self.threshold, "threshold", lo=0.0, hi=1.0, optional=True))
+        _set(self, "metrics", _score_map(self.metrics, "metrics", lo=None, hi=None))
+
+    def __hash__(self) -> int:
+        return hash(canonical_digest(self.to_dict()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"suite": self.suite, "score": self.score, "run": self.run}
+        if self.suite_version is not None:
+            out["suite_version"] = self.suite_version
+        if self.segments:
+            out["segments"] = dict(self.segments)
+        if self.time is not None:
+            out["time"] = self.time
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.metrics:
+            out["metrics"] = dict(self.metrics)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "EvalRef":
+        if isinstance(data, EvalRef):
+            return data
+        if not isinstance(data, Mapping):
+            fail("", f"expected a mapping {{suite, score, run, ...}}, got {type_name(data)} {show(data)}")
+        check_keys(data, ("suite", "suite_version", "score", "segments", "run", "time", "threshold", "metrics"), required=("suite", "score", "run"))
+        return cls(**data)
+
+    @property
+    def segment_gap(self) -> float | None:
+        """max - min of the segment scores (None with fewer than two segments)."""
+        if len(self.segments) < 2:
+            return None
+        values = self.segments.values()
+        return max(values) - min(values)
+
+
+# ---------------------------------------------------------------------------- the spec
+
+_SPEC_FIELDS = (
+    "name", "model", "prompt_ref", "prompt_sha256", "params", "tools_ref", "retrieval", "policy_ref",
+    "artifacts", "datasets", "training", "eval", "owner", "framework", "description", "card",
+    "lineage", "gates", "labels",
+)
+_JSON_MAPPINGS = ("params", "training", "card", "lineage")
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """The release tuple as the user writes it (everything but the registry-assigned fields)."""
+
+    name: str
+    model: ModelRef
+    prompt_ref: str | None = None
+    prompt_sha256: str | None = None
+    params: Mapping[str, Any] = field(default_factory=_empty_map)
+    tools_ref: str | None = None
+    retrieval: Mapping[str, Any] = field(default_factory=_empty_map)
+    policy_ref: str | None = None
+    artifacts: tuple[ArtifactRef, ...] = ()
+    datasets: Mapping[str, str] = field(default_factory=_empty_map)
+    training: Mapping[str, Any] = field(default_factory=_empty_map)
+    eval: EvalRef | None = None
+    owner: str | None = None
+    framework: str | None = None
+    description: str | None = None
+    card: Mapping[str, Any] = field(default_factory=_empty_map)
+    lineage: Mapping[str, Any] = field(default_factory=_empty_map)
+    gates: Mapping[str, Any] = field(default_factory=_empty_map)
+    labels: Mapping[str, str] = field(default_factory=_empty_map)
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        name = as_str(self.name, "name", max_len=100)
+        if not NAME_RE.match(name):
+            fail("name", f"{name!r} must match ^[a-z0-9][a-z0-9._-]{{0,99}}$ (lowercase letters, digits, '.', '_', '-'); e.g. 'support-triage'")
+        _set(self, "name", name)
+        model = self.model
+        if isinstance(model, str):
+            model = _model_from_shorthand(model)  # its errors already name "model"
+        elif not isinstance(model, ModelRef):
+            if model is None:
+                fail("model", "missing; give a pinned model id or a mapping {provider, id, ...}")
+            with under("model"):
+                model = ModelRef.from_dict(model)
+        _set(self, "model", model)
+        for ref_field in ("prompt_ref", "tools_ref", "policy_ref"):
+            _set(self, ref_field, check_ref(getattr(self, ref_field), ref_field))
+        _set(self, "prompt_sha256", as_sha256(self.prompt_sha256, "prompt_sha256", optional=True))
+        for json_field in _JSON_MAPPINGS:
+            _set(self, json_field, freeze(as_mapping(getattr(self, json_field), json_field), json_field))
+        _set(self, "retrieval", _check_retrieval(self.retrieval))
+        _set(self, "artifacts", _check_artifacts(self.artifacts))
+        _set(self, "datasets", _str_map(self.datasets, "datasets", floating_ok=False))
+        if self.eval is not None:
+            with under("eval"):
+                _set(self, "eval", EvalRef.from_dict(self.eval))
+        _set(self, "owner", as_str(self.owner, "owner", optional=True, max_len=200))
+        _set(self, "framework", as_str(self.framework, "framework", optional=True, max_len=200))
+        _set(self, "description", as_str(self.description, "description", optional=True, max_len=20_000, allow_control=True))
+        from .gates_config import validate_entry_gates
+
+        _set(self, "gates", freeze(validate_entry_gates(as_mapping(self.gates, "gates")), "gates"))
+        _set(self, "labels", _str_map(self.labels, "labels"))
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    @property
+    def digest(self) -> str:
+        """sha256 hex of canonical_json(to_dict()): the identity of the tuple."""
+        if self._digest is None:
+            _set(self, "_digest", canonical_digest(self.to_dict()))
+        return self._digest
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "model": self.model.to_dict()}
+        for name in _SPEC_FIELDS[2:]:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, (Mapping, tuple)) and not value):
+                continue
+            if name == "artifacts":
+                out[name] = [artifact.to_dict() for artifact in value]
+            elif name == "eval":
+                out[name] = value.to_dict()
+            else:
+                out[name] = thaw(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "<input>") -> "EntrySpec":
+        """Build from the dict form (or the seed shorthand); BadInput names the field and the fix."""
+        if isinstance(data, EntrySpec):
+            return data
+        with under(source, file=True):
+            if not isinstance(data, Mapping):
+                fail("entry", f"expected a mapping of entry fields (name, model, ...), got {type_name(data)}")
+            for key in REGISTRY_ASSIGNED:
+                if key in data:
+                    fail(key, f"field {key!r} is assigned by the registry; remove it (or use parse_entry(..., import_history=True))")
+            check_keys(data, _SPEC_FIELDS, required=("name", "model"))
+            return cls(**data)
+
+
+
+def _check_retrieval(value: Any) -> Mapping[str, Any]:
+    out = {}
+    for component, item in as_mapping(value, "retrieval").items():
+        as_key(component, "retrieval")
+        where = f"retrieval.{component}"
+        if isinstance(item, str):
+            out[component] = check_ref(item, where)
+            continue
+        if not isinstance(item, Mapping):
+            fail(where, f"expected 'name@version' or a mapping {{ref, sha256, uri}}, got {type_name(item)} {show(item)}")
+        check_keys(item, ("ref", "sha256", "uri"), where=where)
+        pinned = {}
+        if item.get("ref") is not None:
+            pinned["ref"] = check_ref(item["ref"], f"{where}.ref")
+        if item.get("sha256") is not None:
+            pinned["sha256"] = as_sha256(item["sha256"], f"{where}.sha256")
+        if item.get("uri") is not None:
+            pinned["uri"] = check_path_safe(as_str(item["uri"], f"{where}.uri", max_len=2000), f"{where}.uri", relative_name=False)
+        if "ref" not in pinned and "sha256" not in pinned:
+            fail(where, "is not pinned; give ref: 'name@version' or sha256 of the index")
+        out[component] = MappingProxyType(pinned)
+    return MappingProxyType(out) if out else EMPTY
+
+
+def _check_artifacts(value: Any) -> tuple[ArtifactRef, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        fail("artifacts", f"expected a list of {{name, uri, sha256, size, kind}}, got {type_name(value)} {show(value)}")
+    out = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        with under(f"artifacts[{i}]"):
+            artifact = ArtifactRef.from_dict(item)
+        if artifact.name in seen:
+            fail(f"artifacts[{i}].name", f"{artifact.name!r} is already used by artifacts[{seen[artifact.name]}]; artifact names must be unique")
+        seen[artifact.name] = i
+        out.append(artifact)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- the entry
+
+
+def _real_time(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(text[:-1])
+    except ValueError:
+        return False
+    return True
+
+
+def utc_timestamp(moment: Any = None) -> str:
+    """UTC ISO-8601 with 'Z' (microseconds kept): the format of Entry.created_at."""
+    import datetime as dt
+
+    moment = moment or dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError("utc_timestamp needs an aware datetime (naive times are ambiguous)")
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A registered spec: immutable, identified by name@version."""
+
+    spec: EntrySpec
+    version: str
+    author: str
+    created_at: str
+    seq: int
+    bump: str
+    bump_reason: str
+    previous: str | None = None
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        if not isinstance(spec, EntrySpec):
+            with under("spec"):
+                spec = EntrySpec.from_dict(spec)
+        _set(self, "spec", spec)
+        parse_version(self.version, "version")
+        validate_actor(self.author, "author")
+        if not isinstance(self.created_at, str) or not TIMESTAMP_RE.match(self.created_at) or not _real_time(self.created_at):
+            fail("created_at", f"{show(self.created_at)} is not UTC ISO-8601 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'; use entry.utc_timestamp()")
+        _set(self, "seq", as_int(self.seq, "seq", lo=0))
+        if self.bump not in ENTRY_BUMPS:
+            fail("bump", f"{show(self.bump)} is not one of {', '.join(ENTRY_BUMPS)}")
+        if not isinstance(self.bump_reason, str):
+            fail("bump_reason", f"expected a string, got {type_name(self.bump_reason)}")
+        if self.previous is not None:
+            parse_version(self.previous, "previous")
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def ref(self) -> str:
+        return f"{self.spec.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "spec": self.spec.to_dict(),
+            "version": self.version,
+            "author": self.author,
+            "created_at": self.created_at,
+            "seq": self.seq,
+            "bump": self.bump,
+            "bump_reason": self.bump_reason,
+        }
+        if self.previous is not None:
+            out["previous"] = self.previous
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Entry":
+        if not isinstance(data, Mapping):
+            fail("entry", f"expected a mapping, got {type_name(data)}")
+        check_keys(data, ("spec", "version", "author", "created_at", "seq", "bump", "bump_reason", "previous"),
+                   required=("spec", "version", "author", "created_at", "seq", "bump", "bump_reason"))
+        return cls(**data)
+
+
+# ---------------------------------------------------------------------------- parsing files
+
+_LOADER: Any = None
+
+
+def _yaml_loader() -> Any:
+    """SafeLoader (C if available) that keeps timestamps as written and refuses duplicate keys."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class EntryLoader(base):  # type: ignore[misc, valid-type]
+            def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        duplicate = key in seen
+                    except TypeError:
+                        continue  # unhashable: SafeConstructor reports it with its line
+                    if duplicate:
+                        exc = BadInput(f"line {key_node.start_mark.line + 1}: key {key!r} appears twice; keep one", field=str(key))
+                        raise exc
+                    seen.add(key)
+                return super().construct_mapping(node, deep=deep)
+
+        # "run: 2026-06-10" stays the string the user wrote (no date object to convert back).
+        EntryLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+        _LOADER = EntryLoader
+    return _LOADER
+
+
+def load_document(text: str, *, source: str = "<input>", json_only: bool = False) -> Any:
+    """YAML (or JSON) text -> Python data; malformed input is one BadInput line with the line number."""
+    if json_only:
+        import json
+
+        def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in pairs:
+                if key in out:
+                    raise BadInput(f"{source}: key {key!r} appears twice; keep one", field=key)
+                out[key] = value
+            return out
+
+        try:
+            return json.loads(text, object_pairs_hook=no_duplicates)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{source}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}); fix the syntax there", field="json") from None
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except BadInput as exc:
+        raise BadInput(f"{source}: {exc}", field=exc.field) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "cannot parse").split())
+        raise BadInput(f"{source}: {where}malformed YAML ({problem}); fix the syntax there", field="yaml") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{source}: malformed YAML ({' '.join(str(exc).split())}); fix the syntax", field="yaml") from None
+
+
+def parse_entry(data: Any, *, source: str = "<input>", import_history: bool = False) -> tuple[EntrySpec, dict[str, Any]]:
+    """Parse an entry (YAML/JSON text, a mapping, a path or an EntrySpec).
+
+    Returns (spec, registry_fields). The registry assigns version, status and approved_by;
+    finding them is an error unless import_history=True (an audited import of an existing
+    history), in which case they come back normalised: version as X.Y.Z, status as a
+    lifecycle status, approved_by as a tuple of actor names.
+    """
+    if isinstance(data, EntrySpec):
+        return data, {}
+    if isinstance(data, os.PathLike):
+        return load_entry_file(data, import_history=import_history)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8", field="encoding") from None
+    if isinstance(data, str):
+        data = load_document(data, source=source)
+    if data is None:
+        raise BadInput(f"{source}: the entry is empty; write at least name: and model:", field="entry")
+    if not isinstance(data, Mapping):
+        raise BadInput(f"{source}: expected a mapping of entry fields (name, model, ...), got {type_name(data)}", field="entry")
+    fields = dict(data)
+    assigned: dict[str, Any] = {}
+    for key in list(fields):
+        if key in REGISTRY_ASSIGNED:
+            if not import_history:
+                where = source if source != "<input>" else "the entry"
+                raise BadInput(
+                    f"field {key!r} is assigned by the registry; remove it from {where} "
+                    "(or use --import-history to import an existing history, which is audited)",
+                    field=key,
+                )
+            assigned[key] = fields.pop(key)
+    spec = EntrySpec.from_dict(fields, source=source)
+    with under(source, file=True):
+        return spec, _normalise_assigned(assigned)
+
+
+def _normalise_assigned(assigned: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "version" in assigned:
+        from .semver import coerce_version
+
+        out["version"] = coerce_version(assigned["version"], "version")
+    if "status" in assigned:
+        from .lifecycle import normalise_status
+
+        out["status"] = normalise_status(assigned["status"], "status")
+    if "approved_by" in assigned:
+        value = assigned["approved_by"]
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, (list, tuple)) or not names:
+            fail("approved_by", f"expected an actor name or a list of them, got {type_name(value)} {show(value)}")
+        out["approved_by"] = tuple(validate_actor(name, f"approved_by[{i}]") for i, name in enumerate(names))
+    return out
+
+
+def load_entry_file(path: str | os.PathLike[str], import_history: bool = False) -> tuple[EntrySpec, dict[str, Any]]:
+    """Read an entry from a .yaml/.yml/.json file (by suffix; other suffixes are read as YAML)."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            raw = handle.read(2_000_001)
+    except OSError as exc:
+        raise BadInput(f"{source}: cannot read the entry file ({exc.strerror or exc}); check the path", field="path") from None
+    if len(raw) > 2_000_000:
+        raise BadInput(f"{source}: larger than 2 MB; an entry holds references, not data", field="path")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8", field="encoding") from None
+    data = load_document(text, source=source, json_only=source.lower().endswith(".json"))
+    return parse_entry(data, source=source, import_history=import_history)

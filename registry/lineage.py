@@ -1,0 +1,233 @@
+"""The lineage graph of one registered version, for audits: where every part came from.
+
+dataset versions -> base model -> training run -> adapter/artifacts -> eval run -> entry
+-> promotions (stage.promoted / stage.rolled_back / stage.archived events for this version).
+Prompt, tools, policy and retrieval refs feed the entry directly. Exports: JSON, Mermaid
+(`flowchart LR`) and Graphviz DOT; all three are deterministic for the same input.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .canonical import canonical_digest
+from .fields import EMPTY, freeze, thaw
+
+TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .entry import Entry
+
+
+PROMOTION_EVENTS = {"stage.promoted": "promoted", "stage.rolled_back": "rolled back", "stage.archived": "archived"}
+EVAL_EVENT = "eval.recorded"
+TRAINED_KINDS = ("adapter", "weights", "tokenizer", "acoustic-model")
+EVAL_ROLES = ("eval", "test", "validation", "holdout")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    kind: str  # dataset | base_model | training_run | <artifact kind> | prompt | tools | policy | retrieval | eval | entry | promotion
+    label: str
+    attrs: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "label": self.label, "attrs": thaw(self.attrs)}
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    src: str
+    dst: str
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": self.src, "dst": self.dst, "label": self.label}
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+    def node(self, node_id: str) -> Node:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"nodes": [n.to_dict() for n in self.nodes], "edges": [e.to_dict() for e in self.edges]}
+
+
+def _get(event: Any, key: str, default: Any = None) -> Any:
+    """Events may be mappings or objects with attributes (the store's Event)."""
+    if isinstance(event, Mapping):
+        return event.get(key, default)
+    return getattr(event, key, default)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.edges: dict[tuple[str, str], Edge] = {}
+
+    def node(self, node_id: str, kind: str, label: str, attrs: Mapping[str, Any] | None = None) -> str:
+        if node_id not in self.nodes:
+            clean = {k: v for k, v in (attrs or {}).items() if v is not None}
+            self.nodes[node_id] = Node(node_id, kind, label, freeze(clean, node_id) if clean else EMPTY)
+        return node_id
+
+    def edge(self, src: str, dst: str, label: str) -> None:
+        self.edges.setdefault((src, dst), Edge(src, dst, label))
+
+    def build(self) -> Lineage:
+        return Lineage(tuple(self.nodes.values()), tuple(self.edges.values()))
+
+
+def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
+    spec = entry.spec
+    g = _Builder()
+    lineage = spec.lineage
+
+    model = spec.model
+    pin = model.revision or model.snapshot or (model.sha256[:12] if model.sha256 else None)
+    model_id = f"model:{model.provider}:{model.id}" + (f"@{pin}" if pin and pin != model.id else "")
+    base = g.node(model_id, "base_model", f"base model\n{model.provider}:{model.request_id}" + (f"@{model.revision[:12]}" if model.revision else ""), model.to_dict())
+
+    datasets = {role: g.node(f"dataset:{role}:{version}", "dataset", f"{role} data\n{version}", {"role": role, "version": version}) for role, version in spec.datasets.items()}
+    train_sets = [node for role, node in datasets.items() if role not in EVAL_ROLES]
+    eval_sets = [node for role, node in datasets.items() if role in EVAL_ROLES]
+
+    training = None
+    if spec.training or lineage.get("training_run"):
+        run = str(lineage.get("training_run") or "config-" + canonical_digest(thaw(spec.training))[:12])
+        attrs = {"run": run, "seed": spec.training.get("seed"), "git_commit": lineage.get("git_commit"), "dvc_lock_sha256": lineage.get("dvc_lock_sha256"), "config": spec.training or None}
+        training = g.node(f"training:{run}", "training_run", f"training run\n{run}", attrs)
+        g.edge(base, training, "fine-tunes")
+        for node in train_sets:
+            g.edge(node, training, "trains")
+
+    artifacts = []
+    for artifact in spec.artifacts:
+        node = g.node(f"artifact:{artifact.name}@{artifact.sha256[:12]}", artifact.kind, f"{artifact.kind}\n{artifact.name}\nsha256 {artifact.sha256[:12]}", artifact.to_dict())
+        artifacts.append(node)
+        if training is not None and artifact.kind in TRAINED_KINDS:
+            g.edge(training, node, "produces")
+
+    entry_node = g.node(f"entry:{entry.ref}", "entry", f"{entry.ref}\nby {entry.author}", {"version": entry.version, "digest": spec.digest, "author": entry.author, "created_at": entry.created_at})
+
+    evals = []
+    if spec.eval is not None:
+        evals.append((spec.eval.suite, spec.eval.run, spec.eval.score, spec.eval.to_dict()))
+    for event in events:
+        if _get(event, "type") == EVAL_EVENT and _get(event, "name") == spec.name and _get(event, "version") == entry.version:
+            payload = _get(event, "payload") or {}
+            report = payload.get("report", payload) if isinstance(payload, Mapping) else {}
+            if isinstance(report, Mapping) and report.get("suite"):
+                evals.append((str(report["suite"]), str(report.get("run") or f"seq-{_get(event, 'seq')}"), report.get("score"), {k: report.get(k) for k in ("suite", "suite_version", "score", "run")}))
+    for suite, run, score, attrs in evals:
+        shown = f"\nscore {score:g}" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
+        node = g.node(f"eval:{suite}:{run}", "eval", f"eval {suite}\nrun {run}{shown}", attrs)
+        g.edge(base, node, "evaluated")
+        for artifact in artifacts:
+            g.edge(artifact, node, "evaluated")
+        for dataset in eval_sets:
+            g.edge(dataset, node, "evaluated on")
+        g.edge(node, entry_node, "certifies")
+    if not evals:
+        for dataset in eval_sets:
+            g.edge(dataset, entry_node, "evaluated on")
+    if training is None:
+        for dataset in train_sets:
+            g.edge(dataset, entry_node, "uses")
+
+    g.edge(base, entry_node, "base model")
+    for artifact in artifacts:
+        g.edge(artifact, entry_node, "packaged in")
+    for kind, ref in (("prompt", spec.prompt_ref), ("tools", spec.tools_ref), ("policy", spec.policy_ref)):
+        if ref:
+            g.edge(g.node(f"{kind}:{ref}", kind, f"{kind}\n{ref}", {"ref": ref}), entry_node, kind)
+    for component, value in spec.retrieval.items():
+        pinned = value if isinstance(value, str) else value.get("ref") or f"sha256 {value['sha256'][:12]}"
+        attrs = {"ref": value} if isinstance(value, str) else dict(value)
+        g.edge(g.node(f"retrieval:{component}:{pinned}", "retrieval", f"retrieval {component}\n{pinned}", attrs), entry_node, "retrieval")
+
+    previous = entry_node
+    for event in sorted(events, key=lambda e: (_get(e, "seq") if isinstance(_get(e, "seq"), int) else -1)):
+        kind = _get(event, "type")
+        if kind not in PROMOTION_EVENTS or _get(event, "name") != spec.name:
+            continue
+        payload = _get(event, "payload") or {}
+        payload = payload if isinstance(payload, Mapping) else {}
+        if entry.version not in (_get(event, "version"), payload.get("to"), payload.get("from")):
+            continue
+        seq, env = _get(event, "seq"), _get(event, "env")
+        stage = payload.get("stage") or payload.get("to_stage") or ("archived" if kind == "stage.archived" else "production")
+        label = f"{PROMOTION_EVENTS[kind]}: {stage} in {env}\n{_get(event, 'time')} by {_get(event, 'actor')}"
+        node = g.node(f"event:{seq}", "promotion", label, {"seq": seq, "type": kind, "env": env, "stage": stage, "actor": _get(event, "actor"), "time": _get(event, "time")})
+        g.edge(previous, node, PROMOTION_EVENTS[kind])
+        previous = node  # promotions chain in log order
+    return g.build()
+
+
+# ---------------------------------------------------------------------------- exports
+
+
+def to_json(lineage: Lineage) -> str:
+    return json.dumps(lineage.to_dict(), indent=2, sort_keys=True, ensure_ascii=False)
+
+
+_MERMAID_SHAPES = {"dataset": ('[("', '")]'), "entry": ('[["', '"]]'), "promotion": ('(["', '"])'), "eval": ('{{"', '"}}')}
+_MERMAID_CLASSES = {
+    "dataset": "fill:#e8f1fb,stroke:#3b73b9",
+    "base_model": "fill:#fdf0e6,stroke:#c9782c",
+    "training_run": "fill:#f3ecfa,stroke:#7d4cb3",
+    "eval": "fill:#e9f7ec,stroke:#2f8f46",
+    "entry": "fill:#fff8d6,stroke:#a88600,stroke-width:2px",
+    "promotion": "fill:#f2f2f2,stroke:#666",
+}
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;").replace("\n", "<br/>")
+
+
+def to_mermaid(lineage: Lineage) -> str:
+    ids = {node.id: f"n{i}" for i, node in enumerate(lineage.nodes)}
+    lines = ["flowchart LR"]
+    for node in lineage.nodes:
+        left, right = _MERMAID_SHAPES.get(node.kind, ('["', '"]'))
+        lines.append(f"  %% {ids[node.id]} = {node.id.replace(chr(10), ' ')}")
+        lines.append(f"  {ids[node.id]}{left}{_mermaid_text(node.label)}{right}")
+    for edge in lineage.edges:
+        label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
+        lines.append(f"  {ids[edge.src]} -->{label} {ids[edge.dst]}")
+    for kind, style in _MERMAID_CLASSES.items():
+        members = [ids[n.id] for n in lineage.nodes if n.kind == kind]
+        if members:
+            lines.append(f"  classDef {kind.replace('_', '-')} {style}")
+            lines.append(f"  class {','.join(members)} {kind.replace('_', '-')}")
+    return "\n".join(lines) + "\n"
+
+
+_DOT_SHAPES = {"dataset": "cylinder", "base_model": "box3d", "training_run": "component", "eval": "hexagon", "entry": "doubleoctagon", "promotion": "cds"}
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(lineage: Lineage) -> str:
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
+    for node in lineage.nodes:
+        shape = _DOT_SHAPES.get(node.kind, "box")
+        lines.append(f"  {_dot_quote(node.id)} [label={_dot_quote(node.label)}, shape={shape}, tooltip={_dot_quote(node.kind)}];")
+    for edge in lineage.edges:
+        attrs = f" [label={_dot_quote(edge.label)}]" if edge.label else ""
+        lines.append(f"  {_dot_quote(edge.src)} -> {_dot_quote(edge.dst)}{attrs};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

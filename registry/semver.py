@@ -1,0 +1,219 @@
+"""Semantic versions bumped from the tuple diff.
+
+MAJOR: the base model (any sub-field), framework, model.architecture — a different system.
+MINOR: prompt, datasets, retrieval, tools, policy, artifacts, training — retraining or revision.
+PATCH: params, gates, eval, card, owner, description, lineage, labels — configuration.
+
+One exception, for all content-pinned parts (model, artifacts, retrieval components): a
+changed `uri` whose sha256 is set and unchanged is a relocation of identical bytes, so a patch.
+The highest level among the changes wins.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from .canonical import canonical_json
+from .errors import BadInput, Conflict
+
+TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .entry import EntrySpec
+
+
+LEVELS = ("patch", "minor", "major")  # ascending
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+FIELD_LEVELS: Mapping[str, str] = {
+    "name": "major",
+    "model": "major",
+    "framework": "major",
+    "prompt_ref": "minor",
+    "prompt_sha256": "minor",
+    "datasets": "minor",
+    "retrieval": "minor",
+    "tools_ref": "minor",
+    "policy_ref": "minor",
+    "artifacts": "minor",
+    "training": "minor",
+    "params": "patch",
+    "gates": "patch",
+    "eval": "patch",
+    "card": "patch",
+    "owner": "patch",
+    "description": "patch",
+    "lineage": "patch",
+    "labels": "patch",
+}
+
+_VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_LOOSE_RE = re.compile(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    path: str  # dotted, e.g. "params.max_tokens", "retrieval.index.sha256", "artifacts.adapter.sha256"
+    old: Any  # plain JSON value, None when added
+    new: Any  # plain JSON value, None when removed
+    level: str  # "major" | "minor" | "patch"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "level": self.level}
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    changes: tuple[Change, ...]
+    bump: str | None  # highest level among changes; None when identical or for a first version
+
+    @property
+    def identical(self) -> bool:
+        return not self.changes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bump": self.bump, "changes": [change.to_dict() for change in self.changes]}
+
+    def reason(self) -> str:
+        """One line for Entry.bump_reason: the level and the paths that decided it."""
+        if not self.changes:
+            return "no changes"
+        if self.bump is None:
+            return "first version"
+        deciding = [c.path for c in self.changes if c.level == self.bump]
+        shown = ", ".join(deciding[:5]) + (f" and {len(deciding) - 5} more" if len(deciding) > 5 else "")
+        return f"{self.bump}: {shown} changed"
+
+
+def parse_version(text: Any, field: str = "version") -> tuple[int, int, int]:
+    """'1.4.0' -> (1, 4, 0); anything but plain X.Y.Z is BadInput."""
+    if not isinstance(text, str) or not _VERSION_RE.match(text):
+        raise BadInput(f"{field}: {text!r} is not a semantic version X.Y.Z (e.g. '1.4.0')", field=field)
+    major, minor, patch = (int(part) for part in text.split("."))
+    return major, minor, patch
+
+
+def format_version(parts: tuple[int, int, int]) -> str:
+    return f"{parts[0]}.{parts[1]}.{parts[2]}"
+
+
+def coerce_version(value: Any, field: str = "version") -> str:
+    """For imported histories: 14 -> '14.0.0', '1.2' -> '1.2.0', 'v1.2.3' -> '1.2.3'."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadInput(f"{field}: {value!r} is not a version; write it as X.Y.Z (e.g. '14.0.0')", field=field)
+    match = _LOOSE_RE.match(str(value).strip())
+    if match is None:
+        raise BadInput(f"{field}: {value!r} is not a version; write it as X.Y.Z (e.g. '14.0.0')", field=field)
+    return format_version(tuple(int(part or 0) for part in match.groups()))  # type: ignore[arg-type]
+
+
+def version_key(version: str) -> tuple[int, int, int]:
+    """Sort key: sorted(versions, key=version_key)."""
+    return parse_version(version)
+
+
+def bump_version(version: str, level: str) -> str:
+    major, minor, patch = parse_version(version)
+    if level == "major":
+        return format_version((major + 1, 0, 0))
+    if level == "minor":
+        return format_version((major, minor + 1, 0))
+    if level == "patch":
+        return format_version((major, minor, patch + 1))
+    raise BadInput(f"bump: {level!r} is not major, minor or patch", field="bump")
+
+
+def next_version(previous: str | None, bump: str | None, override: str | None = None, existing: Collection[str] = ()) -> str:
+    """The version a new registration gets.
+
+    First version is 1.0.0. An override must be X.Y.Z, unused and above every existing
+    version (versions only move forward; registered versions are immutable).
+    """
+    known = [parse_version(v, "existing version") for v in existing]
+    if previous is not None:
+        known.append(parse_version(previous, "previous"))
+    top = max(known) if known else None
+    if override is not None:
+        wanted = parse_version(override, "version")
+        if any(wanted == v for v in known):
+            raise Conflict(f"version {override} already exists; registered versions are immutable, choose one above {format_version(top)}")  # type: ignore[arg-type]
+        if top is not None and wanted < top:
+            raise Conflict(f"version {override} is below the latest {format_version(top)}; versions only move forward, choose one above it")
+        return override
+    if top is None:
+        return "1.0.0"
+    if bump is None:
+        raise Conflict(f"nothing changed since {format_version(top)}; nothing to register")
+    if bump not in _RANK:
+        raise BadInput(f"bump: {bump!r} is not major, minor or patch", field="bump")
+    return bump_version(format_version(top), bump)
+
+
+def refuse_identical(diff: Diff, *, name: str, latest: str) -> None:
+    """Conflict when the new spec equals the latest version."""
+    if diff.identical:
+        raise Conflict(f"{name}: identical to {latest}; nothing to register")
+
+
+# ---------------------------------------------------------------------------- diff
+
+
+def _keyed(spec_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec dict with artifacts keyed by name, so a diff names artifacts, not list positions."""
+    out = dict(spec_dict)
+    if "artifacts" in out:
+        out["artifacts"] = {artifact["name"]: artifact for artifact in out["artifacts"]}
+    return out
+
+
+def _show_path(parts: tuple[str, ...]) -> str:
+    return ".".join(part if re.match(r"^[A-Za-z0-9_/:@-]+$", part) else '"' + part.replace('"', '\\"') + '"' for part in parts)
+
+
+def _walk(old: Any, new: Any, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Any, Any]]) -> None:
+    # Compare as the digest sees values (1 != 1.0 != True), so "no change" means "same digest".
+    if old is not _MISSING and new is not _MISSING and canonical_json(old) == canonical_json(new):
+        return
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new)):
+            _walk(old.get(key, _MISSING), new.get(key, _MISSING), parts + (key,), out)
+        return
+    out.append((parts, None if old is _MISSING else old, None if new is _MISSING else new))
+
+
+def _relocated(parts: tuple[str, ...], old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """A uri change under a part whose sha256 is pinned and unchanged."""
+    if parts[-1] != "uri" or len(parts) < 2:
+        return False
+    owner_old, owner_new = old, new
+    for part in parts[:-1]:
+        owner_old = owner_old.get(part) if isinstance(owner_old, Mapping) else None
+        owner_new = owner_new.get(part) if isinstance(owner_new, Mapping) else None
+    if not isinstance(owner_old, Mapping) or not isinstance(owner_new, Mapping):
+        return False
+    return owner_old.get("sha256") is not None and owner_old.get("sha256") == owner_new.get("sha256")
+
+
+def classify(parts: tuple[str, ...], old: Mapping[str, Any] | None = None, new: Mapping[str, Any] | None = None) -> str:
+    """The level of a change at `parts` (a path into the spec dict)."""
+    level = FIELD_LEVELS.get(parts[0], "patch")
+    if old is not None and new is not None and _relocated(parts, old, new):
+        return "patch"
+    return level
+
+
+def diff_specs(old: "EntrySpec | None", new: "EntrySpec") -> Diff:
+    """Field-by-field diff; bump is the highest level changed (None: identical or first version)."""
+    new_dict = _keyed(new.to_dict())
+    if old is None:
+        changes = tuple(Change(key, None, value, FIELD_LEVELS.get(key, "patch")) for key, value in new_dict.items())
+        return Diff(changes, None)
+    old_dict = _keyed(old.to_dict())
+    found: list[tuple[tuple[str, ...], Any, Any]] = []
+    _walk(old_dict, new_dict, (), found)
+    changes = tuple(Change(_show_path(parts), before, after, classify(parts, old_dict, new_dict)) for parts, before, after in found)
+    bump = max((c.level for c in changes), key=_RANK.__getitem__) if changes else None
+    return Diff(changes, bump)

@@ -1,0 +1,106 @@
+"""Model cards, checked by parsing them back (no golden files)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import yaml
+
+from registry.card import render_card
+from registry.entry import parse_entry
+from registry.gates_config import GatesConfig
+
+from .builders import SEED_001, make_entry
+
+SECTIONS = [
+    "## Intended use",
+    "## Limitations",
+    "## Evaluation",
+    "## Fairness",
+    "## Training data",
+    "## Owner and escalation contact",
+    "## Lineage",
+    "## Approvals / history",
+]
+HISTORY = [
+    {"seq": 3, "time": "2026-06-11T10:00:00Z", "actor": "bob", "type": "review.recorded", "name": "support-triage", "version": "1.0.0", "env": "prod", "payload": {"decision": "approve", "notes": "ok | fine"}},
+    {"seq": 4, "time": "2026-06-11T11:00:00Z", "actor": "carol", "type": "approval.granted", "name": "support-triage", "version": "1.0.0", "env": "prod", "payload": {"stage": "production"}},
+    {"seq": 5, "time": "2026-06-12T10:00:00Z", "actor": "rm", "type": "stage.promoted", "name": "support-triage", "version": "1.0.0", "env": "prod", "payload": {"stage": "staging"}},
+]
+
+
+def split(card: str) -> tuple[dict, str]:
+    """Front matter is the block between the first two lines that are exactly '---'."""
+    lines = card.split("\n")
+    assert lines[0] == "---"
+    end = lines.index("---", 1)
+    return yaml.safe_load("\n".join(lines[1:end])), "\n".join(lines[end + 1 :])
+
+
+def metric_values(front: dict) -> dict[str, float]:
+    (index,) = front["model-index"]
+    return {m["name"]: m["value"] for result in index["results"] for m in result["metrics"]}
+
+
+def test_front_matter_is_yaml_with_the_eval_numbers():
+    entry = make_entry()
+    front, _ = split(render_card(entry, statuses={"prod": "staging", "eu": "canary"}, history=HISTORY))
+    assert front["license"] == "apache-2.0" and front["library_name"] == "peft"
+    assert front["base_model"] == "acme/tiny-llama"
+    assert {"llm-registry", "provider:hf", "family:triage", "app:support"} <= set(front["tags"])
+    assert metric_values(front) == {"overall": 0.94, "segment:en": 0.95, "segment:es": 0.91, "latency_ms": 812.5}
+    result = front["model-index"][0]["results"][0]
+    assert result["dataset"] == {"name": "triage-eval-v4", "type": "triage-eval-v4", "revision": "4.1"}
+    registry = front["llm_registry"]
+    assert (registry["version"], registry["digest"], registry["author"]) == ("1.0.0", entry.spec.digest, "alice")
+    assert registry["statuses"] == {"prod": "staging", "eu": "canary"}
+
+
+def test_body_has_every_section_in_order_with_the_facts():
+    _, body = split(render_card(make_entry(), statuses={"prod": "staging"}, history=HISTORY))
+    positions = [body.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    assert body.startswith("\n# support-triage 1.0.0\n")
+    assert "Triage of inbound support tickets" in body and "English and Spanish only" in body
+    assert "| en | 0.95 |" in body and "| es | 0.91 |" in body
+    assert "Largest segment gap 0.040 (es 0.91 vs en 0.95): within the bound 0.05 (entry gates.fairness_max_gap)." in body
+    assert "| train | md5:0f343b0931126a20f133d67c2b018a3b |" in body and "**size**: 12000" in body
+    assert "Owner: team-support" in body and "Escalation contact: support-ml@example.com" in body
+    assert "| adapter | adapter | " + "c" * 64 + " | 1024 |" in body
+    assert "Reviewed by: bob. Approved by: carol." in body
+    assert "decision=approve; notes=ok \\| fine" in body  # a pipe cannot break the table
+
+
+def test_fairness_section_flags_a_gap_over_the_bound():
+    entry = make_entry(gates=None)
+    _, body = split(render_card(entry, statuses={}, history=[], gates=GatesConfig(fairness_max_gap=0.02)))
+    assert "EXCEEDS the bound 0.02 (gates.yaml fairness_max_gap)" in body
+
+
+def test_newer_eval_records_are_listed_and_drive_the_segment_table():
+    record = {"seq": 9, "type": "eval.recorded", "version": "1.0.0", "payload": {"suite": "triage-eval-v4", "score": 0.97, "run": "r2", "segments": {"en": 0.98, "es": 0.90}}}
+    front, body = split(render_card(make_entry(), statuses={}, history=[record]))
+    scores = [m["value"] for r in front["model-index"][0]["results"] for m in r["metrics"] if m["name"] == "overall"]
+    assert scores == [0.94, 0.97]
+    assert "By segment (eval record seq 9, run r2):" in body and "| es | 0.9 |" in body
+
+
+def test_minimal_seed_entry_renders_with_visible_gaps():
+    spec, _ = parse_entry(SEED_001)
+    front, body = split(render_card(make_entry(spec), statuses={}, history=[]))
+    assert metric_values(front) == {"overall": 0.94}
+    assert front["library_name"] == "openai" and "base_model" not in front
+    for key in ("intended_use", "limitations", "training_data", "contact"):
+        assert f"add `card.{key}` to the entry" in body
+    assert "Not assessed: fewer than two segment scores. The bound is 0.1" in body
+    assert "Status: not promoted anywhere." in body
+
+
+def test_events_may_be_objects_and_odd_text_stays_parseable():
+    card = {"intended_use": "Triage.\n---\nlicense: evil", "license": "mit: or not", "tags": ["a: b # c"]}
+    entry = make_entry(labels={"app": "a:b#c", "quote": "'\"---"}, card=card)
+    events = [SimpleNamespace(seq=1, time="t", actor="bob", type="approval.granted", env="prod", version="1.0.0", payload={"stage": "production"})]
+    front, body = split(render_card(entry, statuses={"prod": "canary"}, history=events))
+    assert front["license"] == "mit: or not"
+    assert {"app:a:b#c", "quote:'\"---", "a: b # c"} <= set(front["tags"])
+    assert "license: evil" in body  # stays in the body, after the front matter
+    assert "Approved by: bob." in body
