@@ -1,5 +1,4 @@
 """Jobs: the whole chain, and the staging promotion the sensor requests."""
-from __future__ import annotations
 
 import dagster as dg
 

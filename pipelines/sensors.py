@@ -5,7 +5,6 @@ recorded it (this pipeline, `llmreg`, another service). Passing evals request a 
 run_key naming the exact version and eval run, so a repeated tick never promotes twice.
 Failing evals get their failed gate recorded in the registry and nothing else.
 """
-from __future__ import annotations
 
 import dagster as dg
 

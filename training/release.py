@@ -124,7 +124,15 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-def collect_lineage(root: str | Path = ".", *, run_id: str, pipeline: str) -> dict[str, Any]:
+def output_paths(params_path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, str]:
+    """Where the chain writes each registered component, so `llmreg reproduce` can compare."""
+    data, base, lora = load_data_params(params_path), load_base_model_params(params_path), load_lora_params(params_path)
+    return {"model": base.output_dir, "artifacts.adapter": lora.output_dir,
+            "datasets.train": data.train_path, "datasets.eval": data.eval_path}
+
+
+def collect_lineage(root: str | Path = ".", *, run_id: str, pipeline: str,
+                    params_path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
     """What registration adds: the code commit, the dvc.lock digest, the run that produced it."""
     root = Path(root)
     lock = root / "dvc.lock"
@@ -137,6 +145,7 @@ def collect_lineage(root: str | Path = ".", *, run_id: str, pipeline: str) -> di
         if (root / DEFAULT_PARAMS_PATH).is_file() else None,
         "training_run": run_id,
         "pipeline": pipeline,
+        "outputs": output_paths(params_path),
     }
 
 
@@ -174,7 +183,7 @@ def register_release(registry, *, actor: str, run_id: str, pipeline: str = "dags
     params) does not make a new version: its eval is recorded against the existing one.
     """
     spec = _store_artifacts(registry, build_release_spec(params_path, datasets=datasets))
-    spec["lineage"] = collect_lineage(root, run_id=run_id, pipeline=pipeline)
+    spec["lineage"] = collect_lineage(root, run_id=run_id, pipeline=pipeline, params_path=params_path)
     report = json.loads(Path((read_params_file(params_path).get("eval") or {}).get("out", "metrics/eval.json")).read_text())
     versions = registry.versions(spec["name"])
     if versions:

@@ -1,0 +1,81 @@
+"""promote_on_eval_sensor, one test per cursor scenario, against a real SQLite registry."""
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from pipelines.resources import RegistryResource
+from pipelines.sensors import promote_on_eval_sensor
+
+SPEC = {
+    "name": "support-triage",
+    "model": {"provider": "openai", "id": "gpt-5-mini-2026-06-01"},
+    "prompt_ref": "triage-prompt@v1",
+    "params": {"max_tokens": 5},
+    "eval": {"suite": "triage-eval", "suite_version": "1.0.0", "score": 0.95, "run": "r1", "threshold": 0.8,
+             "segments": {"eu": 0.95, "us": 0.94, "apac": 0.96}},
+}
+
+
+def _report(run_id: str, passed: bool, accuracy: float) -> dict:
+    return {"run_id": run_id, "passed": passed, "accuracy": accuracy,
+            "failed_checks": [] if passed else ["threshold"],
+            "suite": {"name": "triage-eval", "version": "1.0.0", "threshold": 0.8}}
+
+
+def _tick(url: str, cursor: str | None):
+    context = dg.build_sensor_context(cursor=cursor, resources={"registry": RegistryResource(url=url)})
+    return promote_on_eval_sensor(context)
+
+
+@pytest.fixture
+def registry(registry_url):
+    from registry.api import Registry
+
+    return Registry.open(registry_url)
+
+
+def test_empty_log_requests_nothing(registry_url, registry):
+    result = _tick(registry_url, None)
+    assert list(result.run_requests or []) == []
+    assert result.cursor in (None, "0")
+
+
+def test_passing_eval_requests_one_promotion_with_idempotent_run_key(registry_url, registry):
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-a", True, 0.95), actor="alice")
+    result = _tick(registry_url, None)
+    [request] = result.run_requests
+    assert request.run_key == f"promote:support-triage@{entry.version}:default:run-a"
+    config = request.run_config["ops"]["staging_promotion"]["config"]
+    assert (config["name"], config["version"], config["eval_run"]) == ("support-triage", entry.version, "run-a")
+    again = _tick(registry_url, None)  # a tick that lost its cursor asks for the same key
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+
+
+def test_cursor_moves_past_judged_evals(registry_url, registry):
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-a", True, 0.95), actor="alice")
+    first = _tick(registry_url, None)
+    second = _tick(registry_url, first.cursor)
+    assert int(first.cursor) > 0
+    assert list(second.run_requests or []) == []
+    assert second.cursor == first.cursor
+
+
+def test_failing_eval_records_the_failed_gate_and_requests_nothing(registry_url, registry):
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-b", False, 0.41), actor="alice")
+    result = _tick(registry_url, None)
+    assert list(result.run_requests or []) == []
+    failed = [e for e in registry.events(types=("gate.failed",))]
+    assert len(failed) == 1 and failed[0].version == entry.version
+    assert registry.stage_of("support-triage", entry.version, "default") == "development"
+
+
+def test_version_already_in_staging_is_skipped(registry_url, registry):
+    entry = registry.register(SPEC, actor="alice")
+    registry.promote("support-triage", entry.version, "staging", "default", actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-c", True, 0.95), actor="alice")
+    result = _tick(registry_url, None)
+    assert list(result.run_requests or []) == []

@@ -1,0 +1,143 @@
+"""`llmreg reproduce NAME@VERSION`: rebuild a registered version from its lineage and compare.
+
+The entry's lineage names the project commit and where the chain wrote each component. The
+commit is checked out into a temporary git worktree whose DVC cache is this checkout's (so
+data DVC tracks is restored from it), every stage is re-run with `dvc repro --force`, and
+the SHA-256 of each produced component is compared with the registered one. Forcing the
+re-run matters: restoring outputs from the cache would "reproduce" anything.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.errors import TrainingError
+
+
+@dataclass
+class Comparison:
+    component: str
+    path: str
+    expected: str
+    actual: str | None
+    ok: bool
+
+
+@dataclass
+class ReproduceReport:
+    ref: str
+    commit: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    tree: str | None = None  # the worktree, when kept
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.comparisons) and all(c.ok for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref": self.ref, "commit": self.commit, "ok": self.ok, "seconds": round(self.seconds, 1),
+                "warnings": self.warnings, "comparisons": [c.__dict__ for c in self.comparisons]}
+
+
+def _expected(entry, component: str) -> str | None:
+    spec = entry.spec
+    if component == "model":
+        return spec.model.sha256 and f"sha256:{spec.model.sha256}"
+    kind, _, name = component.partition(".")
+    if kind == "artifacts":
+        for art in spec.artifacts:
+            if art.name == name:
+                return f"sha256:{art.sha256}"
+    if kind == "datasets":
+        return spec.datasets.get(name)
+    return None
+
+
+def _actual(path: Path, expected: str) -> str | None:
+    from registry.artifacts import hash_path
+    from training.dvc_versioning import dvc_version_id
+
+    if not path.exists():
+        return None
+    if expected.startswith("sha256:"):
+        return "sha256:" + hash_path(path)[0]
+    if expected.startswith("md5:"):
+        return dvc_version_id(path)
+    return None  # a lakeFS commit id cannot be recomputed from bytes
+
+
+def compare_outputs(entry, tree: str | Path) -> tuple[list[Comparison], list[str]]:
+    """Compare each output the lineage names, under `tree`, with the registered checksum."""
+    comparisons, warnings = [], []
+    for component, rel in sorted((entry.spec.lineage.get("outputs") or {}).items()):
+        expected = _expected(entry, component)
+        if expected is None:
+            continue
+        if not expected.startswith(("sha256:", "md5:")):
+            warnings.append(f"{component}: version {expected} is not a content hash; not compared")
+            continue
+        actual = _actual(Path(tree) / rel, expected)
+        comparisons.append(Comparison(component, rel, expected, actual, actual == expected))
+    return comparisons, warnings
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Callable[[str], None]) -> None:
+    log("$ " + " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise TrainingError(f"reproduce: `{' '.join(cmd[:3])}` failed (exit {proc.returncode}): " + " | ".join(tail))
+
+
+def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bool = False,
+              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> ReproduceReport:
+    import time
+
+    started = time.perf_counter()
+    lineage = dict(entry.spec.lineage)
+    commit = lineage.get("git_commit")
+    outputs = lineage.get("outputs") or {}
+    if not commit or commit == "unknown":
+        raise TrainingError(f"reproduce: {entry.ref} records no git commit in its lineage; it was not registered from a git checkout")
+    if not outputs:
+        raise TrainingError(f"reproduce: {entry.ref} lineage names no outputs to compare; it was not registered by the pipeline")
+    repo = Path(repo).resolve()
+    dvc = dvc or os.environ.get("LLMREG_DVC") or str(repo / ".tools/dvc/bin/dvc")
+    if not Path(dvc).is_file():
+        raise TrainingError(f"reproduce: DVC not found at {dvc}; run `make install` or set LLMREG_DVC")
+    report = ReproduceReport(ref=entry.ref, commit=commit)
+    if lineage.get("git_dirty"):
+        report.warnings.append("the working tree had uncommitted changes when this version was registered; "
+                               "the commit alone may not reproduce it")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    # Stages run `python -m ...`: this interpreter's environment must come first.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    work = Path(tempfile.mkdtemp(prefix="llmreg-reproduce-"))
+    tree = work / "tree"
+    try:
+        _run(["git", "worktree", "add", "--detach", str(tree), commit], repo, env, log)
+        cache = repo / ".dvc" / "cache"
+        if cache.is_dir():
+            _run([dvc, "cache", "dir", "--local", str(cache)], tree, env, log)
+            subprocess.run([dvc, "checkout", "--quiet"], cwd=tree, env=env, capture_output=True)
+        _run([dvc, "repro", "--force", "--quiet"], tree, env, log)
+        report.comparisons, notes = compare_outputs(entry, tree)
+        report.warnings.extend(notes)
+    finally:
+        if keep:
+            report.tree = str(tree)
+            log(f"worktree kept at {tree}")
+        else:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=repo, capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
+    report.seconds = time.perf_counter() - started
+    return report
