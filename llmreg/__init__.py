@@ -1,0 +1,1 @@
+"""The `llmreg` command line (see cli.py)."""
