@@ -560,6 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
               "llmreg eval record support-triage@1.2.0 report.json --actor ci", writes=True)
     p.add_argument("ref", help="NAME@VERSION")
     p.add_argument("file")
+
+    # Verbs beyond the registry live in their own modules; each imports its heavy parts lazily.
+    from llmreg import pipeline_verbs
+
+    for module in (pipeline_verbs,):
+        module.add_verbs(sub, _verb)
     return parser
 
 

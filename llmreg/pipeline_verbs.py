@@ -1,0 +1,44 @@
+"""Verbs that reach past the registry into the project's pipeline: `reproduce`."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def cmd_reproduce(args) -> int:
+    from llmreg.cli import _open, _ref
+    from training.errors import TrainingError
+    from training.reproduce import reproduce
+
+    name, version = _ref(args.ref)
+    entry = _open(args).get(name, version)
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    log(f"reproducing {entry.ref} from commit {entry.spec.lineage.get('git_commit', '?')[:12]} "
+        "(dvc repro --force in a temporary worktree)")
+    try:
+        report = reproduce(entry, repo=args.repo, dvc=args.dvc, keep=args.keep, log=log)
+    except TrainingError as exc:
+        print(f"llmreg reproduce: refused: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    else:
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        for c in report.comparisons:
+            mark = "same" if c.ok else "DIFFERS"
+            print(f"  {c.component:<20} {mark:<8} {c.path}" + ("" if c.ok else f"\n      registered {c.expected}\n      rebuilt    {c.actual}"))
+        print(f"{entry.ref}: " + ("reproduced bit-for-bit" if report.ok else "NOT reproduced")
+              + f" ({report.seconds:.0f} s)")
+    return 0 if report.ok else 1
+
+
+def add_verbs(sub, verb) -> None:
+    p = verb(sub, "reproduce", cmd_reproduce,
+             "Rebuild a version from the commit in its lineage (git worktree + dvc repro --force) and compare "
+             "every component's checksum with the registered one.",
+             "llmreg reproduce support-triage@1.0.0")
+    p.add_argument("ref", help="NAME@VERSION")
+    p.add_argument("--repo", default=".", help="the git checkout holding that commit and the DVC cache; default: .")
+    p.add_argument("--dvc", default=None, help="dvc executable; default: $LLMREG_DVC or .tools/dvc/bin/dvc")
+    p.add_argument("--keep", action="store_true", help="keep the worktree for inspection")
