@@ -45,7 +45,8 @@ class ReproduceReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "commit": self.commit, "ok": self.ok, "seconds": round(self.seconds, 1),
-                "warnings": self.warnings, "comparisons": [c.__dict__ for c in self.comparisons]}
+                "warnings": self.warnings, "comparisons": [c.__dict__ for c in self.comparisons],
+                "tree": self.tree}
 
 
 def _expected(entry, component: str) -> str | None:

@@ -58,7 +58,7 @@ def _env(repo: Path) -> dict[str, str]:
 def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone: Path):
     from registry.api import Registry
     from training.release import register_release
-    from training.reproduce import compare_outputs, reproduce
+    from training.reproduce import compare_outputs
 
     env = _env(clone)
     subprocess.run([DVC, "repro", "--quiet"], cwd=clone, env=env, check=True)
@@ -71,20 +71,20 @@ def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone:
         os.chdir(cwd)
     assert created and entry.spec.lineage["git_commit"] == _git(clone, "rev-parse", "HEAD")
 
-    report = reproduce(entry, repo=clone, dvc=DVC, keep=True, log=lambda m: None)
-    assert report.ok, json.dumps(report.to_dict(), indent=1)
-    assert {c.component for c in report.comparisons} == {"model", "artifacts.adapter", "datasets.train", "datasets.eval"}
+    # The CLI verb, keeping the worktree so the tamper check below can reuse the rebuild.
+    proc = subprocess.run([sys.executable, "-m", "llmreg.cli", "reproduce", entry.ref, "--json", "--keep"],
+                          cwd=clone, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is True
+    assert {c["component"] for c in report["comparisons"]} == {"model", "artifacts.adapter", "datasets.train", "datasets.eval"}
+    assert all(c["expected"] == c["actual"] for c in report["comparisons"])
 
     # An entry whose adapter checksum differs from what the commit rebuilds: named, with both digests.
     art = entry.spec.artifacts[0]
     forged = dataclasses.replace(art, sha256="0" * 64)
     tampered = dataclasses.replace(entry, spec=dataclasses.replace(entry.spec, artifacts=(forged,)))
-    comparisons, _ = compare_outputs(tampered, report.tree)
+    comparisons, _ = compare_outputs(tampered, report["tree"])
     [bad] = [c for c in comparisons if not c.ok]
     assert (bad.component, bad.expected, bad.actual) == ("artifacts.adapter", "sha256:" + "0" * 64, "sha256:" + art.sha256)
-
-    # The CLI verb over the same store.
-    proc = subprocess.run([sys.executable, "-m", "llmreg.cli", "reproduce", f"{entry.ref}", "--json"],
-                          cwd=clone, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["ok"] is True
+    subprocess.run(["git", "worktree", "remove", "--force", report["tree"]], cwd=clone, check=True)
