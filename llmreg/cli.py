@@ -562,9 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
 
     # Verbs beyond the registry live in their own modules; each imports its heavy parts lazily.
-    from llmreg import pipeline_verbs
+    from llmreg import deploy_verbs, pipeline_verbs, provider_verbs, serving_verbs
 
-    for module in (pipeline_verbs,):
+    for module in (pipeline_verbs, provider_verbs, deploy_verbs, serving_verbs):
         module.add_verbs(sub, _verb)
     return parser
 
