@@ -28,8 +28,11 @@ def _dataset_versions(context: dg.AssetExecutionContext) -> dict[str, str] | Non
                       "versions, eval, lineage) registered in llm-registry.")
 def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
                    registry: RegistryResource) -> dg.MaterializeResult:
+    import time
+
     from training.release import register_release
 
+    started = time.perf_counter()
     reg = registry.open()
     with contextlib.chdir(project.root_path):
         entry, created = register_release(reg, actor=registry.actor, run_id=context.run.run_id,
@@ -49,4 +52,5 @@ def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
         "eval_run": spec.eval.run if spec.eval else None,
         "git_commit": spec.lineage.get("git_commit"),
         "dvc_lock_sha256": spec.lineage.get("dvc_lock_sha256"),
+        "seconds": round(time.perf_counter() - started, 2),
     })

@@ -83,7 +83,12 @@ def llmreg(*args: str) -> None:
 
 
 def main() -> int:
+    import logging
+
     import dagster as dg
+
+    # Step mains configure logging for their own CLI use; keep migration chatter out of the demo.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
