@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import time
 
@@ -18,15 +19,18 @@ import pytest
 from registry.api import Registry
 
 TRIALS = {"sqlite": 120, "postgresql": 100}
-# Kill windows: a PostgreSQL writer needs ~30 ms to connect before its first write.
-KILL_AFTER_S = {"sqlite": (0.002, 0.045), "postgresql": (0.01, 0.15)}
+# Kill windows, counted from the moment the writer has its connection open: timing from the
+# fork instead made most kills land before the first write on a loaded machine.
+KILL_AFTER_S = {"sqlite": (0.0, 0.04), "postgresql": (0.0, 0.12)}
+READY_TIMEOUT_S = 30.0
 
 
-def _writer(url: str, artifacts: str, ack_path: str, trial: int) -> None:
+def _writer(url: str, artifacts: str, ack_path: str, trial: int, ready_fd: int) -> None:
     """Child process: write until killed. Never returns."""
     try:
         reg = Registry.open(url, artifacts=artifacts)
         fd = os.open(ack_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(ready_fd, b"r")
         for k in range(10_000):
             name = f"crash-{k % 3}"
             spec = {"name": name, "model": "gpt-5-mini-2026-06-01", "params": {"trial": trial, "k": k},
@@ -59,9 +63,15 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(backend, tmp_path):
     started = time.monotonic()
     for trial in range(TRIALS[kind]):
         before = len(_acks(ack_path))
+        ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
-            _writer(backend.url, artifacts, ack_path, trial)
+            os.close(ready_r)
+            _writer(backend.url, artifacts, ack_path, trial, ready_w)
+        os.close(ready_w)
+        readable, _, _ = select.select([ready_r], [], [], READY_TIMEOUT_S)
+        os.close(ready_r)
+        assert readable, f"trial {trial}: the writer did not open the store within {READY_TIMEOUT_S} s"
         time.sleep(rng.uniform(*KILL_AFTER_S[kind]))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
