@@ -1,0 +1,9 @@
+"""Registry-aware OpenAI-compatible gateway.
+
+Applications call `POST /v1/chat/completions` with `"model": "support-triage@production"`;
+the gateway resolves the pinned release tuple from the registry, renders its prompt,
+applies its params, calls the backend, and logs every call with the version it ran.
+
+Entry points: `serving.app.run(host, port, store_url)` (what `llmreg serve` calls),
+`serving.app.create_app(config)`, `serving.call_metrics.summarize_calls(store_url, name, env)`.
+"""

@@ -1,0 +1,105 @@
+"""The local transformers backend: base model + LoRA adapter served through the gateway,
+checksums verified before loading, a tampered adapter refused naming both digests."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import openai
+import pytest
+
+from registry.artifacts import hash_tree
+from serving.backends.base import GenerationRequest
+from serving.backends.local_files import verified_files
+from serving.backends.vllm_inprocess import vllm_unavailable_reason
+from serving_fixtures import NAME, make_spec, release
+
+pytest.importorskip("peft")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
+    from serving_tiny_llama import build
+
+    return build(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def local_spec(base: Path, adapter: Path) -> dict:
+    adapter_sha, adapter_size = hash_tree(adapter)
+    return make_spec(
+        model={"provider": "local", "id": "tiny-llama", "uri": str(base), "sha256": hash_tree(base)[0]},
+        artifacts=[{"name": "adapter", "uri": str(adapter), "sha256": adapter_sha, "size": adapter_size,
+                    "kind": "adapter"}],
+        params={"max_tokens": 3},
+    )
+
+
+def test_local_model_with_adapter_serves_greedy_and_deterministic(registry, start_gateway, tiny_model):
+    base, adapter = tiny_model
+    entry = release(registry, local_spec(base, adapter))
+    client = start_gateway().client()
+    answers = [client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": "my card was charged twice"}])
+               for _ in range(3)]
+    assert len({a.choices[0].message.content for a in answers}) == 1  # greedy: same answer each time
+    first = answers[0]
+    assert first.llmreg["version"] == entry.version
+    assert first.usage.prompt_tokens == len("ticket : my card was charged twice label :".split())
+    assert 1 <= first.usage.completion_tokens <= 3  # the entry's max_tokens applied
+
+
+def test_adapter_changes_the_answer_distribution(tiny_model):
+    """The adapter is really applied: logits differ from the base model's."""
+    import torch
+
+    from serving.backends.local_files import LocalModelFiles
+    from serving.backends.transformers_local import TransformersBackend
+
+    base, adapter = tiny_model
+    with_adapter = TransformersBackend(LocalModelFiles(str(base), str(adapter), "adapter"))
+    without = TransformersBackend(LocalModelFiles(str(base), None, None))
+    enc = without.tokenizer("ticket : my card label :", return_tensors="pt")
+    with torch.inference_mode():
+        assert not torch.allclose(with_adapter.model(**enc).logits, without.model(**enc).logits)
+    request = GenerationRequest(kind="completion", model="", prompt="ticket : login fails label :",
+                                params={"max_tokens": 2})
+    assert with_adapter._generate_sync(request).completion_tokens <= 2
+
+
+def test_tampered_adapter_is_refused_naming_artifact_and_digests(registry, start_gateway, tiny_model):
+    base, adapter = tiny_model
+    entry = release(registry, local_spec(base, adapter))
+    ref = entry.spec.artifacts[0]
+    stored = Path(registry.artifacts.locate(ref.sha256))
+    weights = next(p for p in stored.rglob("*.safetensors"))
+    os.chmod(weights, stat.S_IRUSR | stat.S_IWUSR)
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    actual = hash_tree(stored)[0]
+
+    with pytest.raises(openai.InternalServerError) as info:
+        start_gateway().client().chat.completions.create(model=NAME, messages=[{"role": "user", "content": "x"}])
+    message = info.value.body["message"]
+    assert info.value.body["code"] == "artifact_integrity"
+    assert "artifact 'adapter'" in message and ref.sha256 in message and actual in message
+    assert "refusing to load" in message
+
+
+def test_tampered_base_model_is_refused(registry, tiny_model, tmp_path):
+    import shutil
+
+    base, adapter = tiny_model
+    copy = tmp_path / "base"
+    shutil.copytree(base, copy)
+    entry = registry.register(local_spec(copy, adapter), actor="alice")
+    (copy / "config.json").write_text((copy / "config.json").read_text() + " ", encoding="utf-8")
+    from registry.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match=r"model of support-triage@1\.0\.0: expected sha256 [0-9a-f]{64}, got"):
+        verified_files(entry, registry.artifacts)
+
+
+def test_vllm_in_process_reports_why_it_cannot_run_here():
+    reason = vllm_unavailable_reason()
+    assert reason is None or "vllm" in reason.lower() or "gpu" in reason.lower()

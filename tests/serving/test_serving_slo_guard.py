@@ -1,0 +1,114 @@
+"""The SLO guard's verdicts (pure) and its decisions against a real registry and call log."""
+from __future__ import annotations
+
+import pytest
+
+from registry import events as ev
+from serving.call_log import CallLogWriter, utc_now
+from serving.call_metrics import WindowMeasurement
+from serving.config import GatewayConfig, SloGuardConfig
+from serving.routes import RouteTable
+from serving.slo_guard import BREACH, HEALTHY, INSUFFICIENT, SloGuard, judge
+from serving_fixtures import NAME, make_spec, release
+
+BOUNDS = {"max_error_rate": 0.02, "max_p99_ms": 800.0, "min_calls": 100}
+
+
+def measured(calls: int, errors: int, p99: float | None = 100.0) -> WindowMeasurement:
+    return WindowMeasurement(NAME, "default", "1.0.0", calls, errors, errors / calls if calls else 0.0, p99, p99,
+                             None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("calls", "errors", "p99", "verdict"),
+    [
+        (50, 0, 100.0, INSUFFICIENT),  # too few calls to judge
+        (100, 2, 100.0, HEALTHY),  # exactly at the error bound
+        (100, 3, 100.0, BREACH),  # over the error bound
+        (150, 0, 900.0, BREACH),  # p99 over its bound
+        (5, 5, 100.0, BREACH),  # every call failing: more errors than a whole window may hold
+        (5, 4, 100.0, INSUFFICIENT),  # 4 <= 0.02 * 200: could still be fine
+    ],
+)
+def test_judge(calls, errors, p99, verdict):
+    result, reasons = judge(measured(calls, errors, p99), BOUNDS, window=200)
+    assert result == verdict
+    assert bool(reasons) == (verdict == BREACH)
+
+
+def _rows(writer: CallLogWriter, version: str, n: int, status: int) -> None:
+    for i in range(n):
+        writer.submit({"request_id": f"{version}-{status}-{i}", "time": utc_now(), "endpoint": "chat", "name": NAME,
+                       "version": version, "env": "default", "stage": "production", "variant": "production",
+                       "status": status, "latency_ms": 5.0})
+    assert writer.flush(10)
+
+
+def _guard(registry, store_url):
+    routes = RouteTable(registry, GatewayConfig(store_url=store_url))
+    routes.route(NAME, "default")
+    writer = CallLogWriter(store_url).start()
+    guard = SloGuard(registry, routes, writer.engine, SloGuardConfig(window=20, evidence_interval_s=0.0))
+    return routes, writer, guard
+
+
+def test_a_version_restored_by_rollback_is_not_rolled_back_further(registry, store_url):
+    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    v1 = release(registry, make_spec(gates=gates))
+    release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
+    registry.rollback(NAME, "default", actor="oncall")  # a person restored v1
+    routes, writer, guard = _guard(registry, store_url)
+    _rows(writer, v1.version, 20, 503)  # an outage hitting every version
+    assert guard.tick() == []
+    assert registry.status(NAME)["default"]["production"] == v1.version
+    writer.close()
+
+
+def test_fresh_production_breach_rolls_back_once(registry, store_url):
+    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    v1 = release(registry, make_spec(gates=gates))
+    v2 = release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
+    routes, writer, guard = _guard(registry, store_url)
+    _rows(writer, v2.version, 10, 500)
+    actions = guard.tick()
+    assert [(a.action, a.ok, a.version) for a in actions] == [("rollback", True, v2.version)]
+    assert registry.status(NAME)["default"]["production"] == v1.version
+    assert routes.route(NAME, "default").production.version == v1.version  # routes refreshed at once
+    assert guard.tick() == []  # v1 got production by rollback: not watched, nothing repeats
+    events = [e for e in registry.history(NAME, "default") if e.actor == "system:slo-guard"]
+    assert [e.type for e in events] == [ev.EVIDENCE_RECORDED, ev.STAGE_ROLLED_BACK]
+    writer.close()
+
+
+def test_healthy_canary_gets_evidence_only_with_enough_calls(registry, store_url):
+    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 10}}
+    release(registry, make_spec(gates=gates))
+    canary = release(registry, make_spec(params={"max_tokens": 6}, gates=gates), to="canary")
+    routes, writer, guard = _guard(registry, store_url)
+    _rows(writer, canary.version, 9, 200)
+    assert guard.tick() == []
+    _rows(writer, canary.version, 1, 200)
+    actions = guard.tick()
+    assert [(a.action, a.ok) for a in actions] == [("evidence", True)]
+    data = registry.history(NAME, "default")[-1].payload["data"]
+    assert (data["calls"], data["error_rate"], data["verdict"]) == (10, 0.0, "healthy")
+    assert guard.tick() == []  # no new calls since: no duplicate evidence
+    writer.close()
+
+
+def test_guard_acts_under_the_shipped_roles(registry, store_url):
+    """With roles configured, system:slo-guard's shipped role is enough to roll back."""
+    from registry.roles import Roles
+
+    members = {"alice": ["developer"], "ci": ["developer"], "bob": ["reviewer"], "carol": ["reviewer"],
+               "dave": ["reviewer"], "ops": ["reviewer"], "release-bot": ["release-manager"],
+               "system:slo-guard": ["slo-guard"], "root": ["admin"]}
+    registry.configure_roles(Roles.default(members=members).to_dict(), actor="root")
+    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    v1 = release(registry, make_spec(gates=gates))
+    v2 = release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
+    routes, writer, guard = _guard(registry, store_url)
+    _rows(writer, v2.version, 10, 500)
+    assert [(a.action, a.ok) for a in guard.tick()] == [("rollback", True)]
+    assert registry.status(NAME)["default"]["production"] == v1.version
+    writer.close()
