@@ -13,8 +13,10 @@ def cmd_serve(args) -> int:
 
 
 def cmd_metrics(args) -> int:
+    from llmreg.cli import _open
     from serving.call_metrics import format_summary, summarize_calls
 
+    _open(args).close()  # the same store resolution as every verb, and a clear error if it cannot open
     summaries = summarize_calls(args.store, args.name, args.env, since=args.since)
     if args.json:
         print(json.dumps([s.to_dict() for s in summaries], indent=2, sort_keys=True))
