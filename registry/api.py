@@ -435,38 +435,46 @@ class Registry:
 
         def write(txn: Txn) -> Entry:
             self._authorize(txn, actor, "configure" if import_history else "register", name=name, env=None)
-            latest = self.store.latest_entry(name)
-            previous = self._cache_entry(name, latest) if latest else None
-            diff = diff_specs(previous.spec if previous else None, parsed)
-            if previous is not None and diff.identical:
-                refuse_identical(diff, name=name, latest=previous.version)
-            wanted = assigned.get("version") or version
-            new_version = next_version(previous.version if previous else None, bump or diff.bump, override=wanted)
-            if import_history:
-                kind, reason = "import", f"imported history (version {new_version} from the file)"
-            elif previous is None:
-                kind, reason = "initial", "first version"
-            elif version is not None:
-                kind, reason = "override", f"explicit version {version} (diff implies {diff.reason()})"
-            elif bump is not None:
-                kind = bump
-                reason = diff.reason() if bump == diff.bump else f"explicit --bump {bump} (diff implies {diff.reason()})"
-            else:
-                kind, reason = diff.bump, diff.reason()
-            entry = Entry(spec=parsed, version=new_version, author=actor, created_at=txn.time, seq=txn.next_seq,
-                          bump=kind, bump_reason=reason,
-                          previous=previous.version if previous else None)
-            changes = [{"path": c.path, "level": c.level} for c in diff.changes] if previous else []
-            txn.append(ev.ENTRY_REGISTERED, actor=actor, name=name, version=new_version,
-                       payload={"entry": entry.to_dict(), "digest": parsed.digest, "changes": changes,
-                                "imported": {k: list(v) if isinstance(v, tuple) else v for k, v in assigned.items()}
-                                if import_history else None})
-            if import_history:
-                self._import_status(txn, entry, assigned, env, actor)
-            return entry
+            return self._register_in(txn, parsed, actor=actor, bump=bump, version=version, assigned=assigned,
+                                     import_history=import_history, env=env)
 
         entry = self._write(write)
         self._entries[(name, entry.version)] = entry
+        return entry
+
+    def _register_in(self, txn: Txn, parsed: EntrySpec, *, actor: str, bump: str | None, version: str | None,
+                     assigned: Mapping[str, Any], import_history: bool, env: str) -> Entry:
+        """The registration itself, inside a write the caller authorized (shared with provider drafts)."""
+        name = parsed.name
+        latest = self.store.latest_entry(name)
+        previous = self._cache_entry(name, latest) if latest else None
+        diff = diff_specs(previous.spec if previous else None, parsed)
+        if previous is not None and diff.identical:
+            refuse_identical(diff, name=name, latest=previous.version)
+        wanted = assigned.get("version") or version
+        new_version = next_version(previous.version if previous else None, bump or diff.bump, override=wanted,
+                                   existing=self.store.versions(name))
+        if import_history:
+            kind, reason = "import", f"imported history (version {new_version} from the file)"
+        elif previous is None:
+            kind, reason = "initial", "first version"
+        elif version is not None:
+            kind, reason = "override", f"explicit version {version} (diff implies {diff.reason()})"
+        elif bump is not None:
+            kind = bump
+            reason = diff.reason() if bump == diff.bump else f"explicit --bump {bump} (diff implies {diff.reason()})"
+        else:
+            kind, reason = diff.bump, diff.reason()
+        entry = Entry(spec=parsed, version=new_version, author=actor, created_at=txn.time, seq=txn.next_seq,
+                      bump=kind, bump_reason=reason,
+                      previous=previous.version if previous else None)
+        changes = [{"path": c.path, "level": c.level} for c in diff.changes] if previous else []
+        txn.append(ev.ENTRY_REGISTERED, actor=actor, name=name, version=new_version,
+                   payload={"entry": entry.to_dict(), "digest": parsed.digest, "changes": changes,
+                            "imported": {k: list(v) if isinstance(v, tuple) else v for k, v in assigned.items()}
+                            if import_history else None})
+        if import_history:
+            self._import_status(txn, entry, assigned, env, actor)
         return entry
 
     def _cache_entry(self, name: str, row: tuple[str, str]) -> Entry:
@@ -919,6 +927,178 @@ class Registry:
         def write(txn: Txn) -> Event:
             self._authorize(txn, actor, "configure", name=None)
             return txn.append(ev.CONFIG_GATES, actor=actor, payload={"gates": parsed.to_dict()})
+        return self._write(write)
+
+    # ================================================================== provider snapshots
+
+    def provider_log(self, provider: str | None = None, family: str | None = None) -> list:
+        """The provider change log: one `registry.providers.SnapshotRecord` per snapshot seen."""
+        from registry import providers as pv
+
+        return pv.change_log(self._provider_records(), provider=provider, family=family)
+
+    def provider_snapshot(self, provider: str, snapshot: str):
+        """One snapshot's record; NotFound when the registry never saw it."""
+        from registry import providers as pv
+
+        record = self._provider_records().get(pv.snapshot_key(provider, snapshot))
+        if record is None:
+            raise NotFound(f"{pv.snapshot_key(provider, snapshot)} has not been seen; run `llmreg providers discover`")
+        return record
+
+    def provider_discovery(self) -> dict:
+        """{provider: DiscoveryRecord}: the last recorded state of each provider's model list."""
+        from registry import providers as pv
+
+        return pv.fold_discovery(self.store.events(types=(pv.PROVIDER_DISCOVERY,)))
+
+    def _provider_records(self) -> dict:
+        from registry import providers as pv
+
+        return pv.fold(self.store.events(types=(pv.PROVIDER_SNAPSHOT,)))
+
+    def record_provider_discovery(self, provider: str, models: Sequence[Mapping[str, Any]], *, actor: str,
+                                  families: Collection[str] | None = None, base_url: str | None = None) -> list[Event]:
+        """Record what a provider's model list shows now, in one transaction.
+
+        `models`: the followed snapshots listed now, each {snapshot, family, deprecation_date,
+        shutdown_date, info}. New ones are `seen`, returning ones `relisted`, changed dates
+        `deprecated`; this provider's recorded snapshots (of `families`, default all) that are
+        no longer listed are `delisted`; a recovered provider gets `provider.discovery` ok.
+        Already-recorded state writes nothing, so repeated discoveries are idempotent.
+        """
+        from registry import providers as pv
+
+        actor = self._actor(actor)
+        provider = pv.check_provider(provider)
+        wanted: dict[str, dict[str, Any]] = {}
+        for index, model in enumerate(models):
+            if not isinstance(model, Mapping):
+                raise BadInput(f"models[{index}]: expected a mapping {{snapshot, family, ...}}", field=f"models[{index}]")
+            unknown = set(model) - {"snapshot", "family", "deprecation_date", "shutdown_date", "info"}
+            if unknown:
+                raise BadInput(f"models[{index}].{sorted(unknown)[0]}: unknown field; allowed: snapshot, family, "
+                               "deprecation_date, shutdown_date, info", field=f"models[{index}]")
+            try:
+                payload = pv.snapshot_payload(provider, model.get("snapshot"), pv.SEEN, **{
+                    k: v for k, v in model.items() if k != "snapshot"})
+            except BadInput as exc:
+                raise BadInput(f"models[{index}].{exc}", field=f"models[{index}].{exc.field}") from None
+            wanted[payload["snapshot"]] = payload
+        families = None if families is None else {str(f) for f in families}
+
+        def write(txn: Txn) -> list[Event]:
+            self._authorize(txn, actor, "record_evidence", name=None)
+            records = self._provider_records()
+            appended: list[Event] = []
+
+            def add(payload: Mapping[str, Any]) -> None:
+                appended.append(txn.append(ev.PROVIDER_SNAPSHOT, actor=actor, payload=payload))
+
+            for snapshot in sorted(wanted, key=pv.natural_key):  # one discovery: dated ids in date order
+                payload = wanted[snapshot]
+                record = records.get(pv.snapshot_key(provider, snapshot))
+                if record is None:
+                    add(payload)
+                    continue
+                if not record.listed:
+                    add({"provider": provider, "snapshot": snapshot, "status": pv.RELISTED})
+                dates = {k: payload[k] for k in ("deprecation_date", "shutdown_date")
+                         if payload.get(k) and payload[k] != getattr(record, k)}
+                if dates:
+                    add({"provider": provider, "snapshot": snapshot, "status": pv.DEPRECATED, **dates})
+            for record in records.values():
+                if (record.provider == provider and record.listed and record.snapshot not in wanted
+                        and (families is None or record.family in families)):
+                    add({"provider": provider, "snapshot": record.snapshot, "status": pv.DELISTED})
+            last = self.provider_discovery().get(provider)
+            if last is not None and not last.ok:
+                appended.append(txn.append(pv.PROVIDER_DISCOVERY, actor=actor, payload=pv.discovery_payload(
+                    provider, True, base_url=base_url, listed=len(wanted))))
+            return appended
+        return self._write(write)
+
+    def record_provider_failure(self, provider: str, error: str, *, actor: str,
+                                base_url: str | None = None) -> Event | None:
+        """A provider's model list could not be read (timeout, 5xx, malformed JSON).
+
+        Recorded when it is news (first failure, or a different error); None otherwise.
+        """
+        from registry import providers as pv
+
+        actor = self._actor(actor)
+        payload = pv.discovery_payload(provider, False, error=error, base_url=base_url)
+
+        def write(txn: Txn) -> Event | None:
+            self._authorize(txn, actor, "record_evidence", name=None)
+            last = self.provider_discovery().get(payload["provider"])
+            if last is not None and not last.ok and last.error == payload["error"]:
+                return None
+            return txn.append(pv.PROVIDER_DISCOVERY, actor=actor, payload=payload)
+        return self._write(write)
+
+    def record_provider_snapshot(self, provider: str, snapshot: str, status: str, *, actor: str,
+                                 report: Mapping[str, Any] | None = None, drafts: Sequence[Any] = (),
+                                 **fields: Any) -> Event:
+        """Append one step of a snapshot's life (see registry/providers.py for the statuses).
+
+        fields: family, suite ("name@version"), run, score, passed, failed_checks, detail,
+        deprecation_date, shutdown_date, info, trigger. `report` (the eval report) is kept as
+        the event's evidence. `drafts` (EntrySpecs or mappings, only with status qualified)
+        are registered in the same transaction with a major bump, the report recorded as
+        each one's eval, and their refs kept on the event: the verdict and its drafts land
+        together or not at all.
+        """
+        from registry import providers as pv
+        from registry.canonical import canonical_json
+        from registry.fields import freeze, thaw
+
+        actor = self._actor(actor)
+        payload = pv.snapshot_payload(provider, snapshot, status, **fields)
+        evidence: dict[str, Any] = {}
+        if report is not None:
+            if not isinstance(report, Mapping):
+                raise BadInput(f"report: expected a mapping (the eval report), got {type(report).__name__}",
+                               field="report")
+            evidence["report"] = thaw(freeze(dict(report), "report"))
+            canonical_json(evidence)
+        specs: list[EntrySpec] = []
+        normalised: dict[str, Any] | None = None
+        if drafts:
+            if status != pv.QUALIFIED:
+                raise BadInput(f"drafts: only a qualified snapshot drafts entries (status is {status})", field="drafts")
+            if report is None:
+                raise BadInput("report: a draft needs the qualifying eval report as its evidence", field="report")
+            normalised = normalise_eval_report(report)
+            for index, draft in enumerate(drafts):
+                spec = draft if isinstance(draft, EntrySpec) else parse_entry(draft)[0]
+                if spec.model.request_id != payload["snapshot"]:
+                    raise BadInput(f"drafts[{index}].model: the draft pins {spec.model.request_id!r}, not the "
+                                   f"qualified snapshot {payload['snapshot']!r}", field=f"drafts[{index}].model")
+                self._ingest(spec, None)
+                specs.append(spec)
+        action = "record_evidence" if status in (pv.SEEN,) + pv.NOTES else "record_eval"
+
+        def write(txn: Txn) -> Event:
+            self._authorize(txn, actor, action, name=None)
+            record = self._provider_records().get(pv.snapshot_key(payload["provider"], payload["snapshot"]))
+            try:
+                pv.check_transition(record, payload)
+            except Refused as exc:
+                self._refuse(txn, exc, actor=actor, action=action, name=None, version=None, env=None)
+            for spec in specs:  # every check before the first append: a refusal commits only itself
+                self._authorize(txn, actor, "register", name=spec.name)
+            final = dict(payload)
+            refs = []
+            for spec in specs:
+                entry = self._register_in(txn, spec, actor=actor, bump="major", version=None, assigned={},
+                                          import_history=False, env=DEFAULT_ENV)
+                txn.append(ev.EVAL_RECORDED, actor=actor, name=entry.name, version=entry.version,
+                           payload={"report": evidence["report"], "eval": normalised})
+                refs.append(entry.ref)
+            if refs:
+                final["drafts"] = refs
+            return txn.append(ev.PROVIDER_SNAPSHOT, actor=actor, payload=final, evidence=evidence)
         return self._write(write)
 
     # ================================================================== maintenance
