@@ -1,5 +1,7 @@
-"""Schedules. `reevaluate_providers_schedule` (re-running pinned suites against new provider
-snapshots) belongs here; it arrives with the provider-snapshot work (issue 4)."""
+"""Schedules: `reevaluate_providers_schedule` re-runs the pinned suites against every followed
+provider snapshot (defined with its sensor and job in pipelines/providers.py)."""
 from __future__ import annotations
 
-schedules: list = []
+from pipelines.providers import reevaluate_providers_schedule
+
+schedules: list = [reevaluate_providers_schedule]
