@@ -605,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     verb = " ".join(v for v in (args.verb, getattr(args, "audit_verb", None), getattr(args, "roles_verb", None),
                                 getattr(args, "gates_verb", None), getattr(args, "suite_verb", None),
-                                getattr(args, "eval_verb", None)) if v)
+                                getattr(args, "eval_verb", None),
+                                getattr(args, "providers_verb", None)) if v)
     prog = f"llmreg {verb}"
     try:
         return args.func(args)

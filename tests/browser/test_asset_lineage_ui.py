@@ -90,7 +90,8 @@ def test_location_loads_with_sensor_and_eval_checks(webserver: DagsterWebserver)
     sensors = {s["name"] for repo in repos for s in repo["sensors"]}
     assert "promote_on_eval_sensor" in sensors
     nodes = {"/".join(n["assetKey"]["path"]): n for repo in repos for n in repo["assetNodes"]}
-    assert {n["groupName"] for n in nodes.values()} == set(STAGE_GROUPS)
+    # providers: the snapshot-partitioned evaluation, kept apart from the unpartitioned chain
+    assert {n["groupName"] for n in nodes.values()} == set(STAGE_GROUPS) | {"providers"}
     assert nodes["registry_entry"]["groupName"] == "registry"
     # The eval quality gates sit on the evaluation report, where the UI shows them.
     checks = nodes["evaluation_report"]["assetChecksOrError"]

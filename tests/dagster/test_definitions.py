@@ -9,7 +9,7 @@ def test_definitions_load_with_every_stage_group():
 
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"datasets", "training", "evaluation", "registry"}
+    assert groups == {"datasets", "training", "evaluation", "registry", "providers"}
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"support_tickets", "train_tickets", "eval_tickets", "base_model", "lora_adapter",
             "evaluation_report", "registry_entry"} <= keys
