@@ -53,6 +53,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def recorded_eval(payload: Any) -> Mapping[str, Any]:
+    """The eval an eval.recorded event carries, in EvalRef form when the store normalised it.
+
+    The store writes {"report": <as the caller gave it>, "eval": <EvalRef dict>}; the raw
+    report may be another shape (evals/run.py: accuracy, segment_scores, suite as a mapping),
+    so "eval" comes first, then "report", then a bare payload (older or hand-built events).
+    """
+    if not isinstance(payload, Mapping):
+        return {}
+    for key in ("eval", "report"):
+        if isinstance(payload.get(key), Mapping):
+            return payload[key]
+    return payload
+
+
 def _evals(entry: "Entry", history: Sequence[Any]) -> list[dict[str, Any]]:
     """The entry's own eval, then eval.recorded reports for this version in log order."""
     out = []
@@ -61,9 +76,9 @@ def _evals(entry: "Entry", history: Sequence[Any]) -> list[dict[str, Any]]:
     for event in history:
         if _get(event, "type") != "eval.recorded" or _get(event, "version") not in (None, entry.version):
             continue
-        payload = _get(event, "payload") or {}
-        report = payload.get("report", payload) if isinstance(payload, Mapping) else {}
-        if isinstance(report, Mapping) and isinstance(report.get("score"), (int, float)):
+        report = recorded_eval(_get(event, "payload"))
+        score = report.get("score")
+        if isinstance(score, (int, float)) and not isinstance(score, bool) and isinstance(report.get("suite"), str):
             out.append({**thaw(report), "source": f"eval record seq {_get(event, 'seq')}"})
     return out
 
@@ -202,7 +217,14 @@ def render_card(
         rows = []
         for event in history:
             payload = _get(event, "payload") or {}
+            if _get(event, "type") == "eval.recorded":
+                payload = recorded_eval(payload)
             detail = "; ".join(f"{k}={payload[k]}" for k in _HISTORY_KEYS if isinstance(payload, Mapping) and payload.get(k) is not None)
+            if _get(event, "type") == "stage.rolled_back" and isinstance(payload, Mapping):
+                # One event type, two meanings: a pulled canary is not a production restore.
+                replaced = f" (replacing {payload['from']})" if payload.get("from") else ""
+                what = "pulled from canary" if payload.get("stage") == "canary" else f"restored to production{replaced}"
+                detail = "; ".join(part for part in (what, f"reason={payload['reason']}" if payload.get("reason") else "") if part)
             rows.append([_get(event, "seq"), _get(event, "time"), _get(event, "actor"), _get(event, "type"), _get(event, "env"), detail])
         out += ["", *_table(["Seq", "Time", "Actor", "Event", "Env", "Detail"], rows)]
     return "\n".join(out) + "\n"

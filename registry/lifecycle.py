@@ -175,6 +175,11 @@ def _ref(ctx: PromotionContext) -> str:
     return f"{ctx.entry.ref} in {ctx.env}"
 
 
+# Refusals name the command that fixes them, spelled exactly as llmreg/cli.py parses it.
+def _cli_review(ctx: PromotionContext) -> str:
+    return f"llmreg review {ctx.entry.ref} --env {ctx.env}"
+
+
 # ---------------------------------------------------------------------------- the gates
 
 
@@ -191,11 +196,12 @@ def _gate_transition(ctx: PromotionContext) -> GateResult:
     allowed = REQUIRED_STATUS[target]
     if current not in allowed:
         if current == "retired":
-            fix = "it held production before; restore it with rollback, not promote"
+            fix = f"it held production before; restore it with rollback, not promote (llmreg rollback {ctx.entry.name} --env {ctx.env} --to {version})"
         elif current == "archived":
             fix = "archived versions are kept for audit and rollback; register a new version instead"
         else:
-            fix = f"promote it to {allowed[0]} first" if allowed[0] != "development" else "it has moved past development already"
+            fix = (f"promote it to {allowed[0]} first (llmreg promote {ctx.entry.ref} --to {allowed[0]} --env {ctx.env})"
+                   if allowed[0] != "development" else "it has moved past development already")
         return GateResult("transition", False, f"{target} needs the version in {' or '.join(allowed)}, but {version} is {current} in {ctx.env}; {fix}", evidence)
     return GateResult("transition", True, f"{current} -> {target} in {ctx.env}", evidence)
 
@@ -203,7 +209,7 @@ def _gate_transition(ctx: PromotionContext) -> GateResult:
 def _gate_eval_threshold(ctx: PromotionContext) -> GateResult:
     data, where = current_eval(ctx)
     if data is None:
-        return GateResult("eval_threshold", False, f"no eval result for {ctx.entry.ref}; record one (llmreg eval record) or add eval: to the entry", EMPTY)
+        return GateResult("eval_threshold", False, f"no eval result for {ctx.entry.ref}; record one (llmreg eval record {ctx.entry.ref} REPORT.yaml) or add eval: to the entry", EMPTY)
     suite = data.get("suite") or "?"
     score = _number(data.get("score"))
     if score is None:
@@ -248,8 +254,8 @@ def _gate_review(ctx: PromotionContext) -> GateResult:
     if approvers:
         return GateResult("review", True, f"eval results reviewed and approved by {', '.join(approvers)}", evidence)
     if author in latest:
-        return GateResult("review", False, f"the author ({author}) cannot review their own release; a reviewer other than {author} must approve (llmreg review)", evidence)
-    return GateResult("review", False, f"no review yet; a reviewer other than the author ({author}) must approve the eval results (llmreg review)", evidence)
+        return GateResult("review", False, f"the author ({author}) cannot review their own release; a reviewer other than {author} must approve ({_cli_review(ctx)})", evidence)
+    return GateResult("review", False, f"no review yet; a reviewer other than the author ({author}) must approve the eval results ({_cli_review(ctx)})", evidence)
 
 
 def _gate_fairness(ctx: PromotionContext) -> GateResult:
@@ -278,7 +284,7 @@ def _gate_canary_slo(ctx: PromotionContext) -> GateResult:
     records = [e for e in ctx.evidence if e.get("kind") == EVIDENCE_CANARY_SLO]
     newest = _newest(records)
     if newest is None:
-        return GateResult("canary_slo", False, f"no canary_slo evidence for {_ref(ctx)}; record error_rate, p99_ms and calls from the canary (llmreg evidence --kind canary_slo)", {"bounds": bounds})
+        return GateResult("canary_slo", False, f"no canary_slo evidence for {_ref(ctx)}; record error_rate, p99_ms and calls from the canary (llmreg evidence {ctx.entry.ref} SLO.yaml --kind canary_slo --env {ctx.env})", {"bounds": bounds})
     data = newest.get("data") or {}
     seq = newest.get("seq")
     measured = {key: _number(data.get(key)) if isinstance(data, Mapping) else None for key in ("error_rate", "p99_ms", "calls", "eval_score")}
@@ -336,7 +342,7 @@ def _gate_production_approvals(ctx: PromotionContext) -> GateResult:
         return GateResult("production_approvals", True, f"{len(counted)} of {needed} distinct non-author approvals: {', '.join(counted)}{extra}", evidence)
     have = ", ".join(counted) if counted else "none"
     missing = needed - len(counted)
-    return GateResult("production_approvals", False, f"{len(counted)} of {needed} distinct approvals for production (have: {have}){extra}; need {missing} more from someone other than the author (llmreg approve --stage production)", evidence)
+    return GateResult("production_approvals", False, f"{len(counted)} of {needed} distinct approvals for production (have: {have}){extra}; need {missing} more from someone other than the author (llmreg approve {ctx.entry.ref} --to production --env {ctx.env})", evidence)
 
 
 def _gate_archive_checklist(ctx: PromotionContext) -> GateResult:
@@ -349,7 +355,7 @@ def _gate_archive_checklist(ctx: PromotionContext) -> GateResult:
     open_items = [item for item in items if item not in done]
     evidence = {"items": list(items), "done": done}
     if open_items:
-        return GateResult("archive_checklist", False, f"archival checklist incomplete: {', '.join(open_items)} not done; record them as true in archive_checklist evidence", evidence)
+        return GateResult("archive_checklist", False, f"archival checklist incomplete: {', '.join(open_items)} not done; record them as true in archive_checklist evidence (llmreg evidence {ctx.entry.ref} CHECKLIST.yaml --kind archive_checklist --env {ctx.env})", evidence)
     return GateResult("archive_checklist", True, f"archival checklist complete ({len(items)} items)", evidence)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .canonical import canonical_digest
+from .card import recorded_eval
 from .fields import EMPTY, freeze, thaw
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
@@ -125,10 +126,9 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         evals.append((spec.eval.suite, spec.eval.run, spec.eval.score, spec.eval.to_dict()))
     for event in events:
         if _get(event, "type") == EVAL_EVENT and _get(event, "name") == spec.name and _get(event, "version") == entry.version:
-            payload = _get(event, "payload") or {}
-            report = payload.get("report", payload) if isinstance(payload, Mapping) else {}
-            if isinstance(report, Mapping) and report.get("suite"):
-                evals.append((str(report["suite"]), str(report.get("run") or f"seq-{_get(event, 'seq')}"), report.get("score"), {k: report.get(k) for k in ("suite", "suite_version", "score", "run")}))
+            report = recorded_eval(_get(event, "payload"))
+            if isinstance(report.get("suite"), str) and report["suite"]:
+                evals.append((report["suite"], str(report.get("run") or f"seq-{_get(event, 'seq')}"), report.get("score"), {k: report.get(k) for k in ("suite", "suite_version", "score", "run")}))
     for suite, run, score, attrs in evals:
         shown = f"\nscore {score:g}" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
         node = g.node(f"eval:{suite}:{run}", "eval", f"eval {suite}\nrun {run}{shown}", attrs)
@@ -167,11 +167,30 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
             continue
         seq, env = _get(event, "seq"), _get(event, "env")
         stage = payload.get("stage") or payload.get("to_stage") or ("archived" if kind == "stage.archived" else "production")
-        label = f"{PROMOTION_EVENTS[kind]}: {stage} in {env}\n{_get(event, 'time')} by {_get(event, 'actor')}"
-        node = g.node(f"event:{seq}", "promotion", label, {"seq": seq, "type": kind, "env": env, "stage": stage, "actor": _get(event, "actor"), "time": _get(event, "time")})
-        g.edge(previous, node, PROMOTION_EVENTS[kind])
+        action, headline = _stage_action(kind, stage, env, payload, entry.version, _get(event, "version"))
+        label = f"{headline}\n{_get(event, 'time')} by {_get(event, 'actor')}"
+        attrs = {"seq": seq, "type": kind, "action": action, "env": env, "stage": stage, "actor": _get(event, "actor"), "time": _get(event, "time"), "reason": payload.get("reason") or None}
+        node = g.node(f"event:{seq}", "promotion", label, attrs)
+        g.edge(previous, node, action)
         previous = node  # promotions chain in log order
     return g.build()
+
+
+def _stage_action(kind: str, stage: str, env: Any, payload: Mapping[str, Any], version: str, event_version: Any) -> tuple[str, str]:
+    """(edge label, node headline): what a stage event did to *this* version.
+
+    stage.rolled_back means two things: with payload.stage "canary" the canary was pulled
+    (back to development, nothing replaces it); otherwise the event's version was restored
+    to production and payload.from is the version it replaced.
+    """
+    if kind != "stage.rolled_back":
+        return PROMOTION_EVENTS[kind], f"{PROMOTION_EVENTS[kind]}: {stage} in {env}"
+    if stage == "canary":
+        return "pulled from canary", f"pulled from canary in {env}"
+    if payload.get("from") == version and event_version != version:
+        return "rolled back", f"rolled back out of production in {env} (restored {event_version})"
+    replaced = f", replacing {payload['from']}" if payload.get("from") else ""
+    return "rolled back", f"restored to production in {env} by rollback{replaced}"
 
 
 # ---------------------------------------------------------------------------- exports

@@ -104,3 +104,39 @@ def test_events_may_be_objects_and_odd_text_stays_parseable():
     assert {"app:a:b#c", "quote:'\"---", "a: b # c"} <= set(front["tags"])
     assert "license: evil" in body  # stays in the body, after the front matter
     assert "Approved by: bob." in body
+
+
+# The store's eval.recorded payload: the caller's raw report (here evals/run.py's EvalReport
+# shape: accuracy, segment_scores, suite as a mapping, no "score") next to its EvalRef form.
+RAW_REPORT = {"run_id": "eval-run-77", "accuracy": 0.96, "segment_scores": {"en": 0.97, "es": 0.95},
+              "suite": {"name": "triage-eval-v5", "version": "5.0", "threshold": 0.9}, "passed": True, "n": 400}
+STORED_EVAL = {"seq": 11, "time": "2026-06-13T10:00:00Z", "actor": "ci", "type": "eval.recorded", "name": "support-triage", "version": "1.0.0", "env": None,
+               "payload": {"report": RAW_REPORT, "eval": {"suite": "triage-eval-v5", "suite_version": "5.0", "score": 0.96, "run": "eval-run-77",
+                                                          "segments": {"en": 0.97, "es": 0.95}, "threshold": 0.9}}}
+
+
+def test_stored_eval_records_are_read_from_their_normalised_form():
+    front, body = split(render_card(make_entry(), statuses={}, history=[STORED_EVAL]))
+    sources = [r["source"]["name"] for r in front["model-index"][0]["results"]]
+    assert sources == ["entry, run run-2026-06-10", "eval record seq 11, run eval-run-77"]
+    assert front["model-index"][0]["results"][1]["dataset"] == {"name": "triage-eval-v5", "type": "triage-eval-v5", "revision": "5.0"}
+    assert "By segment (eval record seq 11, run eval-run-77):" in body  # the newest record drives the table
+    assert "| es | 0.95 |" in body
+    assert "suite=triage-eval-v5; score=0.96" in body  # the history row shows the eval, not an empty detail
+
+
+def test_raw_report_without_a_normalised_form_is_still_read():
+    legacy = dict(STORED_EVAL, payload={"report": {"suite": "triage-eval-v4", "score": 0.91, "run": "r9"}})
+    odd = dict(STORED_EVAL, seq=12, payload={"report": RAW_REPORT})  # no score, suite is a mapping: not listed
+    front, _ = split(render_card(make_entry(), statuses={}, history=[legacy, odd]))
+    assert [r["source"]["name"] for r in front["model-index"][0]["results"]] == ["entry, run run-2026-06-10", "eval record seq 11, run r9"]
+
+
+def test_history_tells_a_pulled_canary_from_a_production_restore():
+    pulled = {"seq": 20, "time": "2026-06-14T10:00:00Z", "actor": "system:slo-guard", "type": "stage.rolled_back", "name": "support-triage",
+              "version": "1.0.0", "env": "prod", "payload": {"stage": "canary", "from": "1.0.0", "reason": "error_rate 0.09 > 0.02"}}
+    restored = dict(pulled, seq=21, actor="rm", payload={"stage": "production", "from": "2.0.0", "reason": ""})
+    _, body = split(render_card(make_entry(), statuses={"prod": "production"}, history=[pulled, restored]))
+    rows = {line.split(" | ")[0]: line for line in body.splitlines() if line.startswith("| 2")}
+    assert rows["| 20"].endswith("| pulled from canary; reason=error_rate 0.09 > 0.02 |")
+    assert rows["| 21"].endswith("| restored to production (replacing 2.0.0) |")

@@ -343,3 +343,39 @@ def test_normalise_status_refuses_unknown():
 def test_context_builder_uses_the_spec_gates():
     assert spec_dict()["gates"]["fairness_max_gap"] == 0.05
     assert gate(ctx("canary", entry_gates={"fairness_max_gap": 0.05}), "fairness").evidence["bound"] == 0.05
+
+
+# ---------------------------------------------------------------- refusals name real commands
+
+# One failing context per gate whose refusal points at a command.
+FAILING = [
+    ctx("staging", eval=None),  # eval_threshold: no eval
+    ctx("canary"),  # review: none yet
+    ctx("canary", reviews=({"actor": "alice", "decision": "approve", "seq": 1},)),  # review: author only
+    ctx("production"),  # canary_slo + production_approvals
+    ctx("archived", gates=GatesConfig(archive_checklist=("traffic drained",))),  # archive checklist
+    ctx("production", "staging"),  # transition: promote to canary first
+    ctx("staging", "retired"),  # transition: restore with rollback
+]
+
+
+def suggested_commands(context) -> list[str]:
+    return [detail.split("(llmreg ", 1)[1].split(")", 1)[0] for detail in (r.detail for r in check_promotion(context) if not r.passed) if "(llmreg " in detail]
+
+
+def test_every_refusal_names_a_command_the_cli_parses():
+    from llmreg.cli import build_parser
+
+    commands = [command for context in FAILING for command in suggested_commands(context)]
+    verbs = sorted({command.split()[0] for command in commands})
+    assert verbs == ["approve", "eval", "evidence", "promote", "review", "rollback"], commands
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(command.split())  # raises UsageError on a flag llmreg does not have
+        assert getattr(args, "env", "prod") == "prod", command
+
+
+def test_production_approval_refusal_spells_the_approve_flags():
+    detail = gate(ctx("production"), "production_approvals").detail
+    assert "(llmreg approve support-triage@1.0.0 --to production --env prod)" in detail
+    assert "--stage" not in detail

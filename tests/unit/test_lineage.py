@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from registry.entry import parse_entry
-from registry.lineage import build_lineage, to_dot, to_json, to_mermaid
+from registry.lineage import Edge, build_lineage, to_dot, to_json, to_mermaid
 
 from .builders import SEED_001, make_entry
 
@@ -112,3 +112,32 @@ def test_dot_is_accepted_by_graphviz():
     done = subprocess.run(["dot", "-Tsvg"], input=text, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert "<svg" in done.stdout and "support&#45;triage@1.0.0" in done.stdout
+
+
+def test_stored_eval_records_use_the_normalised_eval():
+    raw = {"run_id": "eval-run-77", "accuracy": 0.96, "suite": {"name": "triage-eval-v5", "version": "5.0", "threshold": 0.9}, "passed": True}
+    normalised = {"suite": "triage-eval-v5", "suite_version": "5.0", "score": 0.96, "run": "eval-run-77", "threshold": 0.9}
+    stored = event(11, "eval.recorded", report=raw, eval=normalised)
+    lineage = build_lineage(make_entry(), [stored])
+    node = lineage.node("eval:triage-eval-v5:eval-run-77")
+    assert node.attrs["score"] == 0.96 and node.attrs["suite_version"] == "5.0"
+    assert reaches(lineage, node.id, "entry:support-triage@1.0.0")
+    assert not [n.id for n in lineage.nodes if n.id.startswith("eval:{")], "a suite mapping never becomes a node id"
+
+
+def test_a_pulled_canary_is_labelled_as_such_not_as_a_restore():
+    pulled = event(20, "stage.rolled_back", stage="canary", reason="error_rate 0.09 > 0.02", **{"from": "1.0.0"})
+    restore_to_me = event(21, "stage.rolled_back", stage="production", **{"from": "2.0.0"})
+    restore_away = event(22, "stage.rolled_back", version="0.9.0", stage="production", **{"from": "1.0.0"})
+    lineage = build_lineage(make_entry(), [event(7, "stage.promoted", stage="canary"), pulled, restore_to_me, restore_away])
+    labels = {n.id: n.label.split("\n")[0] for n in lineage.nodes if n.kind == "promotion"}
+    assert labels == {
+        "event:7": "promoted: canary in prod",
+        "event:20": "pulled from canary in prod",
+        "event:21": "restored to production in prod by rollback, replacing 2.0.0",
+        "event:22": "rolled back out of production in prod (restored 0.9.0)",
+    }
+    assert lineage.node("event:20").attrs["action"] == "pulled from canary"
+    assert lineage.node("event:20").attrs["reason"] == "error_rate 0.09 > 0.02"
+    assert Edge("event:7", "event:20", "pulled from canary") in lineage.edges
+    assert "pulled from canary in prod" in to_mermaid(lineage) and "pulled from canary in prod" in to_dot(lineage)
