@@ -186,24 +186,20 @@ def verify_rows(rows: Iterable[tuple], *, start_hash: str = GENESIS_HASH,
         if seq != expected_seq or row_prev != prev_hash:
             return False, seq, _check_link(seq, expected_seq, row_prev, prev_hash), count, prev_hash
         try:
-            # Same bytes as body_bytes(), inlined: this loop is the audit's throughput.
-            body = (
-                '{"actor":' + enc(actor)
-                + ',"env":' + ("null" if env is None else enc(env))
-                + ',"evidence":' + evidence
-                + ',"name":' + ("null" if name is None else enc(name))
-                + ',"payload":' + payload
-                + ',"prev_hash":' + enc(row_prev)
-                + ',"seq":' + str(seq)
-                + ',"time":' + enc(time)
-                + ',"type":' + enc(type_)
-                + ',"version":' + ("null" if version is None else enc(version))
-                + "}"
-            )
-            digest = sha((row_prev + body).encode("utf-8")).hexdigest()
+            # The bytes chain_hash(prev_hash, body_bytes(...)) hashes, built as one f-string:
+            # this loop is the audit's throughput, and chained `+` copies the body 20 times.
+            digest = sha((
+                f'{row_prev}{{"actor":{enc(actor)},"env":{"null" if env is None else enc(env)},'
+                f'"evidence":{evidence},"name":{"null" if name is None else enc(name)},"payload":{payload},'
+                f'"prev_hash":{enc(row_prev)},"seq":{seq},"time":{enc(time)},"type":{enc(type_)},'
+                f'"version":{"null" if version is None else enc(version)}}}'
+            ).encode("utf-8")).hexdigest()
         except (UnicodeError, TypeError, ValueError) as exc:
             return False, seq, f"event {seq}: unreadable stored field ({exc})", count, prev_hash
         if digest != row_hash:
+            if not (isinstance(payload, str) and isinstance(evidence, str)):  # e.g. NULL or a BLOB stored there
+                kind = type(payload if not isinstance(payload, str) else evidence).__name__
+                return False, seq, f"event {seq}: unreadable stored field (JSON text expected, found {kind})", count, prev_hash
             return False, seq, f"event {seq}: content does not match its hash (edited after it was written)", count, prev_hash
         prev_hash, expected_seq = row_hash, seq + 1
         count += 1
