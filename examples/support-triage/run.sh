@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# support-triage: seed 001's entry walked draft -> staging -> canary -> production with two
+# approvers (neither the author), then a prompt revision (minor bump), then a rollback, and
+# `resolve --at` answering for moments in between. Uses a throwaway store.
+#
+#   bash examples/support-triage/run.sh          (LLMREG=/path/to/llmreg to pick the binary)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
+case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
+cd "$here"
+
+run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
+refused() {  # the registry must refuse (exit 1) and say why on one line
+  printf '\n$ llmreg %s   # expected: refused\n' "$*"
+  local rc=0; "$LLMREG" "$@" || rc=$?
+  [ "$rc" -eq 1 ] || { echo "run.sh: expected exit 1 (refused), got $rc" >&2; exit 1; }
+}
+now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
+
+# Roles first: from here on every write is checked against them.
+run roles set roles.yaml --actor admin
+run suite register evals/triage-eval-v4.0.yaml --actor admin
+run suite register evals/triage-eval-v4.1.yaml --actor admin
+
+# 1.0.0: the seed entry. draft (development) -> staging: eval score >= the suite threshold.
+run register entry.yaml --actor alice
+run promote support-triage@1.0.0 --to staging --actor ci-bot
+# staging -> canary needs a review by someone other than the author, and a fairness check
+# across segments. The seed's eval has no per-region scores, so fairness cannot be assessed:
+run review support-triage@1.0.0 --actor carol --notes "per-queue accuracy and escalations checked"
+refused promote support-triage@1.0.0 --to canary --actor dana
+run eval record support-triage@1.0.0 reports/eval-1.0.0.json --actor ci-bot
+run promote support-triage@1.0.0 --to canary --weight 0.1 --actor dana
+# canary -> production: canary SLO evidence + two distinct approvers, neither the author.
+run evidence support-triage@1.0.0 reports/canary-slo-1.0.0.yaml --kind canary_slo --actor system:slo-guard
+refused approve support-triage@1.0.0 --to production --actor alice      # the author
+run approve support-triage@1.0.0 --to production --actor bob
+refused promote support-triage@1.0.0 --to production --actor dana       # one approval is not enough
+run approve support-triage@1.0.0 --to production --actor dana
+run promote support-triage@1.0.0 --to production --actor dana
+t_v1="$(now)"
+
+# 1.1.0: the prompt revision. The diff decides the bump: prompt changed -> minor.
+run diff support-triage@1.0.0 entry-prompt-v10.yaml
+run register entry-prompt-v10.yaml --actor alice
+run promote support-triage@1.1.0 --to staging --actor ci-bot
+run review support-triage@1.1.0 --actor carol --notes "refund escalations now follow policy"
+run promote support-triage@1.1.0 --to canary --weight 0.1 --actor dana
+run evidence support-triage@1.1.0 reports/canary-slo-1.1.0.yaml --kind canary_slo --actor system:slo-guard
+run approve support-triage@1.1.0 --to production --actor bob
+run approve support-triage@1.1.0 --to production --actor dana
+run promote support-triage@1.1.0 --to production --actor dana
+t_v2="$(now)"
+
+# Rollback: one command, audited, back to the previous production version.
+run rollback support-triage --reason "refund tickets misrouted after the prompt change" --actor dana
+
+# Time travel: what held production at each moment?
+run resolve support-triage --env production --at "$t_v1"      # 1.0.0
+run resolve support-triage --env production --at "$t_v2"      # 1.1.0
+run resolve support-triage --env production                   # 1.0.0 again
+run list support-triage
+run audit log --name support-triage --type stage.promoted --type stage.rolled_back --type approval.granted
+run audit verify
