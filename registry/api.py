@@ -452,8 +452,10 @@ class Registry:
         if previous is not None and diff.identical:
             refuse_identical(diff, name=name, latest=previous.version)
         wanted = assigned.get("version") or version
+        # Only an explicit version can collide with history; a computed bump of the latest cannot
+        # (and reading every version here made registration O(n) in the versions of a name).
         new_version = next_version(previous.version if previous else None, bump or diff.bump, override=wanted,
-                                   existing=self.store.versions(name))
+                                   existing=self.store.versions(name) if wanted else ())
         if import_history:
             kind, reason = "import", f"imported history (version {new_version} from the file)"
         elif previous is None:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
+from collections import abc as _abc
 from typing import Any, Iterable, Mapping
 
 from registry.canonical import canonical_json
@@ -216,9 +217,14 @@ def _check_link(seq: int, expected_seq: int, prev_hash: str, expected_prev: str)
     return ""
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _plain(value: Any) -> Any:
     """Mappings/sequences (incl. MappingProxyType, tuples) -> dict/list for JSON."""
-    if isinstance(value, Mapping):
+    if type(value) in _SCALARS:  # most leaves; skips the slower ABC isinstance checks
+        return value
+    if isinstance(value, _abc.Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

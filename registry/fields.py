@@ -113,6 +113,9 @@ def check_keys(data: Mapping[str, Any], known: Iterable[str], *, where: str = ""
             fail(f"{prefix}{key}", f"missing required field {key!r}; add it")
 
 
+_SPACE_RE = re.compile(r"\s")
+
+
 def type_name(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", tuple: "list"}.get(
         type(value), "mapping" if isinstance(value, Mapping) else type(value).__name__
@@ -121,6 +124,8 @@ def type_name(value: Any) -> str:
 
 def iso_text(value: Any) -> Any:
     """YAML/Python dates become ISO strings; aware datetimes are rendered in UTC with 'Z'."""
+    if type(value) is str:  # the common case, on the registration path
+        return value
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
@@ -152,7 +157,7 @@ def as_str(value: Any, field: str, *, optional: bool = False, max_len: int = 100
 def as_token(value: Any, field: str, *, optional: bool = False, max_len: int = 256) -> str | None:
     """A string without whitespace (ids, versions, refs)."""
     value = as_str(value, field, optional=optional, max_len=max_len)
-    if value is not None and any(ch.isspace() for ch in value):
+    if value is not None and _SPACE_RE.search(value):
         fail(field, f"{show(value)} contains whitespace; remove it")
     return value
 
@@ -294,8 +299,13 @@ def freeze(value: Any, field: str, _budget: _Budget | None = None, _depth: int =
     fail(field, f"{type_name(value)} {show(value)} is not a JSON value (string, number, boolean, list, mapping)")
 
 
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
 def thaw(value: Any) -> Any:
     """Plain dict/list copy of a frozen value (for to_dict / JSON)."""
+    if type(value) in _LEAVES:  # most values; skips the ABC isinstance machinery
+        return value
     if isinstance(value, Mapping):
         return {key: thaw(item) for key, item in value.items()}
     if isinstance(value, tuple):

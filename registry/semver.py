@@ -173,9 +173,25 @@ def _show_path(parts: tuple[str, ...]) -> str:
     return ".".join(part if re.match(r"^[A-Za-z0-9_/:@-]+$", part) else '"' + part.replace('"', '\\"') + '"' for part in parts)
 
 
+def _same(old: Any, new: Any) -> bool:
+    """Equal as the digest sees them (1 != 1.0 != True), without serialising: diff is on the
+    registration path and canonical_json per subtree cost more than the SQL write."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(_same, old, new))
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, (dict, list)):
+        return False
+    if isinstance(old, float) or not isinstance(old, (str, int, bool, type(None))):
+        return canonical_json(old) == canonical_json(new)  # -0.0 vs 0.0 and anything unusual
+    return old == new
+
+
 def _walk(old: Any, new: Any, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Any, Any]]) -> None:
     # Compare as the digest sees values (1 != 1.0 != True), so "no change" means "same digest".
-    if old is not _MISSING and new is not _MISSING and canonical_json(old) == canonical_json(new):
+    if old is not _MISSING and new is not _MISSING and _same(old, new):
         return
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in sorted(set(old) | set(new)):
