@@ -223,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
+    # The registry reads an entry file's relative paths against the file's own folder and
+    # refuses '..': name the outputs absolutely so `llmreg register` finds them from anywhere.
+    spec["model"]["uri"] = str(Path(spec["model"]["uri"]).resolve())
+    for art in spec["artifacts"]:
+        art["uri"] = str(Path(art["uri"]).resolve())
     header = "# Written by `python -m training.release` (dvc stage release_tuple). Register with:\n#   llmreg register " + str(out) + "\n"
     out.write_text(header + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     print(f"release tuple for {spec['name']} written to {out}")
