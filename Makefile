@@ -63,8 +63,14 @@ ui: install
 repro: install
 	$(DVC) repro
 
-bench: install
-	$(PY) -m pip install -q -e '.[bench]' --config-settings editable_mode=compat
+# MLflow, the peer the benchmarks measure against, in its own env: it pins pyarrow below the project's.
+MLFLOW_VENV := .tools/mlflow
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q 'mlflow==3.17.2'
+	touch $@
+
+bench: install $(MLFLOW_VENV)/.installed
 	$(PY) -m bench.run_all
 
 serve: install
