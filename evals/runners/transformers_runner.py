@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from evals.checksums import directory_sha256
-from evals.runners.base import Completion, ProgressCallback, Runner, RunnerError
+from evals.runners.base import Completion, ProgressCallback, RunnerError
+from evals.runners.local_model import LocalModelRunner, failed_batch
 
 
-class TransformersRunner(Runner):
+class TransformersRunner(LocalModelRunner):
     name = "transformers"
 
     def __init__(
@@ -32,7 +32,6 @@ class TransformersRunner(Runner):
         progress: ProgressCallback | None = None,
         progress_every: int = 100,
     ):
-        super().__init__(progress=progress, progress_every=progress_every)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -40,9 +39,9 @@ class TransformersRunner(Runner):
             raise RunnerError(f"batch_size must be >= 1, got {batch_size}: pass a positive batch size")
         if max_new_tokens < 1:
             raise RunnerError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        self.base_dir = Path(base_dir)
-        self.adapter_dir = Path(adapter_dir) if adapter_dir is not None else None
-        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        super().__init__(
+            base_dir, adapter_dir, batch_size, max_new_tokens, progress=progress, progress_every=progress_every
+        )
         self.num_threads, self.device, self.seed = num_threads, device, seed
         if not (self.base_dir / "config.json").is_file():
             raise RunnerError(
@@ -78,7 +77,6 @@ class TransformersRunner(Runner):
                 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
                 model = PeftModel.from_pretrained(model, str(self.adapter_dir))
         self.model = model.to(device).eval()
-        self._sha: dict[str, str] = {}
 
     def base_variant(self) -> "TransformersRunner":
         """The same base model and settings without the adapter (for base-vs-tuned)."""
@@ -95,31 +93,8 @@ class TransformersRunner(Runner):
             progress_every=self.progress_every,
         )
 
-    def describe(self) -> dict[str, Any]:
-        if "base" not in self._sha:
-            self._sha["base"] = directory_sha256(self.base_dir)
-            if self.adapter_dir is not None:
-                self._sha["adapter"] = directory_sha256(self.adapter_dir)
-        return {
-            "runner": self.name,
-            "base_model": str(self.base_dir),
-            "base_model_sha256": self._sha["base"],
-            "adapter": str(self.adapter_dir) if self.adapter_dir else None,
-            "adapter_sha256": self._sha.get("adapter"),
-            "device": self.device,
-            "dtype": self.dtype_name,
-            "max_new_tokens": self.max_new_tokens,
-            "decoding": "greedy",
-        }
-
-    def generate(self, prompts: Sequence[str]) -> list[Completion]:
-        progress = self._progress(len(prompts))
-        out: list[Completion] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start : start + self.batch_size])
-            out.extend(self._generate_batch(batch))
-            progress.advance(len(batch))
-        return out
+    def _engine_settings(self) -> dict[str, Any]:
+        return {"device": self.device, "dtype": self.dtype_name}
 
     def _generate_batch(self, batch: list[str]) -> list[Completion]:
         import torch
@@ -138,9 +113,7 @@ class TransformersRunner(Runner):
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
         except Exception as exc:  # one bad batch is recorded, the run goes on
-            elapsed = (time.perf_counter() - began) * 1000
-            error = f"generation failed: {type(exc).__name__}: {exc}"
-            return [Completion("", elapsed, 0, 0, error) for _ in batch]
+            return failed_batch(batch, began, f"generation failed: {type(exc).__name__}: {exc}")
         # Every row in a batch waits for the whole batch: that is its latency.
         elapsed_ms = (time.perf_counter() - began) * 1000
         prompt_len = enc["input_ids"].shape[1]

@@ -12,10 +12,10 @@ import importlib.util
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from evals.checksums import directory_sha256
-from evals.runners.base import Completion, ProgressCallback, Runner, RunnerUnavailable
+from evals.runners.base import Completion, ProgressCallback, RunnerUnavailable
+from evals.runners.local_model import LocalModelRunner, failed_batch
 
 
 def _gpu_present() -> bool:
@@ -37,7 +37,7 @@ def vllm_unavailable_reason() -> str | None:
     return None
 
 
-class VLLMRunner(Runner):
+class VLLMRunner(LocalModelRunner):
     name = "vllm"
 
     def __init__(
@@ -55,15 +55,15 @@ class VLLMRunner(Runner):
         _engine: Any = None,
         **engine_kwargs: Any,
     ):
-        super().__init__(progress=progress, progress_every=progress_every)
         reason = vllm_unavailable_reason()
         if reason is not None:
             raise RunnerUnavailable(reason)
         from vllm import LLM, SamplingParams
 
-        self.base_dir = Path(base_dir)
-        self.adapter_dir = Path(adapter_dir) if adapter_dir is not None else None
-        self.batch_size, self.max_new_tokens, self.seed = batch_size, max_new_tokens, seed
+        super().__init__(
+            base_dir, adapter_dir, batch_size, max_new_tokens, progress=progress, progress_every=progress_every
+        )
+        self.seed = seed
         self.max_lora_rank, self.engine_kwargs = max_lora_rank, engine_kwargs
         self.dtype_name = dtype or ("bfloat16" if _gpu_present() else "auto")
         # One engine serves base and tuned: the adapter is chosen per request.
@@ -83,7 +83,6 @@ class VLLMRunner(Runner):
             from vllm.lora.request import LoRARequest
 
             self.lora_request = LoRARequest("eval-adapter", 1, str(self.adapter_dir))
-        self._sha: dict[str, str] = {}
 
     def base_variant(self) -> "VLLMRunner":
         """Same engine, no adapter: loading a second engine would double GPU memory."""
@@ -101,47 +100,22 @@ class VLLMRunner(Runner):
             **self.engine_kwargs,
         )
 
-    def describe(self) -> dict[str, Any]:
-        if "base" not in self._sha:
-            self._sha["base"] = directory_sha256(self.base_dir)
-            if self.adapter_dir is not None:
-                self._sha["adapter"] = directory_sha256(self.adapter_dir)
-        return {
-            "runner": self.name,
-            "base_model": str(self.base_dir),
-            "base_model_sha256": self._sha["base"],
-            "adapter": str(self.adapter_dir) if self.adapter_dir else None,
-            "adapter_sha256": self._sha.get("adapter"),
-            "dtype": self.dtype_name,
-            "max_new_tokens": self.max_new_tokens,
-            "decoding": "greedy",
-        }
+    def _engine_settings(self) -> dict[str, Any]:
+        return {"dtype": self.dtype_name}
 
-    def generate(self, prompts: Sequence[str]) -> list[Completion]:
-        progress = self._progress(len(prompts))
-        out: list[Completion] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start : start + self.batch_size])
-            began = time.perf_counter()
-            try:
-                results = self.llm.generate(
-                    batch, self.sampling, lora_request=self.lora_request, use_tqdm=False
-                )
-            except Exception as exc:  # recorded per prompt; the run goes on
-                elapsed = (time.perf_counter() - began) * 1000
-                error = f"vllm generation failed: {type(exc).__name__}: {exc}"
-                out.extend(Completion("", elapsed, 0, 0, error) for _ in batch)
-            else:
-                elapsed = (time.perf_counter() - began) * 1000
-                for result in results:
-                    choice = result.outputs[0]
-                    out.append(
-                        Completion(
-                            text=choice.text,
-                            latency_ms=elapsed,
-                            prompt_tokens=len(result.prompt_token_ids or ()),
-                            completion_tokens=len(choice.token_ids),
-                        )
-                    )
-            progress.advance(len(batch))
-        return out
+    def _generate_batch(self, batch: list[str]) -> list[Completion]:
+        began = time.perf_counter()
+        try:
+            results = self.llm.generate(batch, self.sampling, lora_request=self.lora_request, use_tqdm=False)
+        except Exception as exc:  # recorded per prompt; the run goes on
+            return failed_batch(batch, began, f"vllm generation failed: {type(exc).__name__}: {exc}")
+        elapsed = (time.perf_counter() - began) * 1000
+        return [
+            Completion(
+                text=result.outputs[0].text,
+                latency_ms=elapsed,
+                prompt_tokens=len(result.prompt_token_ids or ()),
+                completion_tokens=len(result.outputs[0].token_ids),
+            )
+            for result in results
+        ]
