@@ -6,19 +6,8 @@
 #   bash examples/multimodal-moderation/run.sh       (LLMREG=/path/to/llmreg to pick the binary)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
-case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
-cd "$here"
+. "$here/../script_prologue.sh"  # $LLMREG, a throwaway store, cd "$here", run, refused
 
-run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
-refused() {
-  printf '\n$ llmreg %s   # expected: refused\n' "$*"
-  local rc=0; "$LLMREG" "$@" || rc=$?
-  [ "$rc" -eq 1 ] || { echo "run.sh: expected exit 1 (refused), got $rc" >&2; exit 1; }
-}
 release() {  # VERSION: staging is done; review -> canary -> SLO -> two approvals -> production
   run review "image-studio@$1" --actor carol --notes "blocked/allowed samples checked by trust & safety"
   run promote "image-studio@$1" --to canary --weight 0.05 --actor dana

@@ -8,14 +8,7 @@
 #   bash examples/open-weights-finetune/run.sh      (LLMREG=/path/to/llmreg to pick the binary)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
-case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
-cd "$here"
-
-run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
+. "$here/../script_prologue.sh"  # $LLMREG, a throwaway store, cd "$here", run, refused
 
 run suite register evals/triage-eval.yaml --actor admin
 # Registration hashes models/base and models/adapter and copies them into the artifact store.

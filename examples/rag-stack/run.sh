@@ -6,14 +6,8 @@
 #   bash examples/rag-stack/run.sh       (LLMREG=/path/to/llmreg to pick the binary)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
-case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
-cd "$here"
+. "$here/../script_prologue.sh"  # $LLMREG, a throwaway store, cd "$here", run, refused
 
-run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
 release() {  # eval -> staging -> review -> canary -> SLO evidence -> two approvals -> production
   run eval record "kb-answers@$1" "reports/eval-$1.json" --actor ci-bot
   run promote "kb-answers@$1" --to staging --actor ci-bot

@@ -6,19 +6,8 @@
 #   bash examples/speech-transcription/run.sh       (LLMREG=/path/to/llmreg to pick the binary)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
-case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
-cd "$here"
+. "$here/../script_prologue.sh"  # $LLMREG, a throwaway store, cd "$here", run, refused
 
-run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
-refused() {
-  printf '\n$ llmreg %s   # expected: refused\n' "$*"
-  local rc=0; "$LLMREG" "$@" || rc=$?
-  [ "$rc" -eq 1 ] || { echo "run.sh: expected exit 1 (refused), got $rc" >&2; exit 1; }
-}
 to_canary() {  # VERSION REGION: staging (eval) -> review -> canary, in one region
   run promote "transcribe@$1" --to staging --env "$2" --actor ci-bot
   run review "transcribe@$1" --env "$2" --actor carol --notes "per-accent WER reviewed"

@@ -1,0 +1,25 @@
+# The start every examples/*/run.sh shares. Sourced, not run, after the script has set
+# `here` to its own folder:
+#
+#   set -euo pipefail
+#   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+#   . "$here/../script_prologue.sh"
+#
+# It picks the llmreg binary ($LLMREG, else llmreg on PATH, else the repo's .venv), points
+# the registry at a throwaway store removed on exit, moves into the scenario's folder and
+# defines `run` and `refused`.
+
+LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
+# absolute, so the binary is still found after `cd "$here"`
+case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
+cd "$here"
+
+run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }
+refused() {  # the registry must refuse (exit 1) and say why on one line
+  printf '\n$ llmreg %s   # expected: refused\n' "$*"
+  local rc=0; "$LLMREG" "$@" || rc=$?
+  [ "$rc" -eq 1 ] || { echo "run.sh: expected exit 1 (refused), got $rc" >&2; exit 1; }
+}
