@@ -21,7 +21,8 @@ def test_chain_registers_an_entry_that_the_sensor_promotes_to_staging(project_ro
         "project": ProjectResource(root=str(project_root)),
         "registry": RegistryResource(url=registry_url, artifacts=str(tmp_path / "artifacts")),
     }
-    assets = [a for a in defs.assets]
+    # The chain only: the provider evaluation is partitioned by snapshot and runs on its own.
+    assets = [a for a in defs.assets if "providers" not in set(a.group_names_by_key.values())]
     checks = list(defs.asset_checks)
     result = dg.materialize([*assets, *checks], resources=resources, instance=instance)
     assert result.success

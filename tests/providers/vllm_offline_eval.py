@@ -16,7 +16,9 @@ def main(root: str, out: str, adapter: str | None) -> None:
     import time
     from pathlib import Path
 
-    sys.path.insert(0, root)
+    # Code from this checkout; data from `root` (a scratch copy may hold data folders named like
+    # the packages, e.g. evals/suites, which must not shadow the real ones).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import pandas as pd
 
     from evals.checksums import file_digest
