@@ -23,7 +23,12 @@ class PromotionConfig(dg.Config):
 @dg.op(description="Promote exactly this version to staging, with the eval run as evidence.")
 def staging_promotion(context: dg.OpExecutionContext, config: PromotionConfig,
                       registry: RegistryResource) -> None:
-    event = registry.open().promote(
+    reg = registry.open()
+    stage = reg.stage_of(config.name, config.version, config.env)
+    if stage != "development":  # a repeated request after the version moved on: nothing to do
+        context.log.info(f"{config.name}@{config.version} is already {stage} in {config.env}; nothing to promote")
+        return
+    event = reg.promote(
         config.name, config.version, "staging", config.env,
         actor="system:promote-on-eval",
         evidence={"eval_run": config.eval_run, "dagster_run": context.run_id},

@@ -29,14 +29,18 @@ def promote_on_eval_sensor(context: dg.SensorEvaluationContext, registry: Regist
     reg = registry.open()
     after = int(context.cursor) if context.cursor else 0
     env = _env()
-    requests, last = [], after
-    for event in reg.events(after=after, types=("eval.recorded",)):
-        last = event.seq
+    requests, last, judged = [], after, set()
+    # Newest first: each version is judged once per tick, on its latest eval.
+    for event in sorted(reg.events(after=after, types=("eval.recorded",)), key=lambda e: -e.seq):
+        last = max(last, event.seq)
         report = event.payload.get("report", {})
         name, version = event.name, event.version
         eval_run = report.get("run_id", f"seq{event.seq}")
         if reg.stage_of(name, version, env) not in ("development",):
             continue  # already at or past staging here
+        if (name, version) in judged:
+            continue
+        judged.add((name, version))
         if report.get("passed"):
             requests.append(dg.RunRequest(
                 run_key=f"promote:{name}@{version}:{env}:{eval_run}",

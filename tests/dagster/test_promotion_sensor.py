@@ -79,3 +79,25 @@ def test_version_already_in_staging_is_skipped(registry_url, registry):
     registry.record_eval(entry.spec.name, entry.version, _report("run-c", True, 0.95), actor="alice")
     result = _tick(registry_url, None)
     assert list(result.run_requests or []) == []
+
+
+def test_several_evals_of_one_version_request_one_promotion_for_the_newest(registry_url, registry):
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-old", True, 0.95), actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-new", True, 0.96), actor="alice")
+    result = _tick(registry_url, None)
+    assert [r.run_key for r in result.run_requests] == [f"promote:support-triage@{entry.version}:default:run-new"]
+    assert list(registry.events(types=("gate.failed",))) == []
+
+
+def test_promotion_job_is_idempotent(registry_url, registry):
+    from pipelines.jobs import promote_to_staging_job
+
+    entry = registry.register(SPEC, actor="alice")
+    config = {"ops": {"staging_promotion": {"config": {
+        "name": "support-triage", "version": entry.version, "env": "default", "eval_run": "run-a"}}}}
+    resources = {"registry": RegistryResource(url=registry_url)}
+    for _ in range(2):  # a repeated request (another tick, a retried run) must not fail
+        assert promote_to_staging_job.execute_in_process(run_config=config, resources=resources).success
+    promotions = list(registry.events(types=("stage.promoted",)))
+    assert len(promotions) == 1 and registry.stage_of("support-triage", entry.version, "default") == "staging"
