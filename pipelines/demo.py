@@ -4,7 +4,9 @@
    with the in-process executor on a SQLite Dagster instance under DAGSTER_HOME;
 2. record the outputs in DVC (`dvc commit`), so `dvc repro` right after is a no-op;
 3. run one tick of promote_on_eval_sensor and the runs it requests;
-4. print the registry (`llmreg list`) and the staging resolution of the demo model.
+4. print the registry (`llmreg list`) and the staging resolution of the demo model;
+5. reproduce that version from its lineage (`llmreg reproduce`): a git worktree of the
+   recorded commit, `dvc repro --force`, every checksum compared with the registered one.
 """
 from __future__ import annotations
 
@@ -82,6 +84,16 @@ def sensor_tick(instance) -> list[str]:
     return launched
 
 
+def _staging_version() -> str | None:
+    from registry.api import Registry
+
+    reg = Registry.open()
+    try:
+        return reg.status("support-triage").get("default", {}).get("staging")
+    finally:
+        reg.close()
+
+
 def llmreg(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "llmreg.cli", *args], check=True)
 
@@ -111,6 +123,10 @@ def main() -> int:
     llmreg("list")
     _say("registry", "llmreg resolve support-triage --env default --stage staging")
     llmreg("resolve", "support-triage", "--env", "default", "--stage", "staging")
+    version = _staging_version()
+    if version and _dvc():
+        _say("reproduce", f"llmreg reproduce support-triage@{version} (re-runs the chain from its recorded commit)")
+        llmreg("reproduce", f"support-triage@{version}")
     _say("done", f"whole chain in {time.perf_counter() - started:.0f} s; "
                  "browse it with `make ui` (http://127.0.0.1:3000)")
     return 0
