@@ -31,9 +31,20 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------- plumbing
 
 def _open(args):
+    """The verb's Registry; `main` closes every one a verb opened when the verb ends."""
     from registry.api import Registry
 
-    return Registry.open(args.store, artifacts=args.artifacts)
+    reg = Registry.open(args.store, artifacts=args.artifacts)
+    if not hasattr(args, "_opened"):
+        args._opened = []
+    args._opened.append(reg)
+    return reg
+
+
+def _close_opened(args) -> None:
+    opened, args._opened = getattr(args, "_opened", []), []
+    for reg in reversed(opened):
+        reg.close()
 
 
 def _actor(args) -> str:
@@ -94,6 +105,8 @@ def cmd_register(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from registry.entry import bump_summary
+
     reg = _open(args)
     open_mode = not reg.roles_configured
     mode = ("roles: none configured (embedded mode: every actor may do everything; "
@@ -111,7 +124,7 @@ def cmd_list(args) -> int:
             for row in rows:
                 status = ", ".join(f"{env}:{s}" for env, s in row["status"].items()) or "development"
                 lines.append(f"{row['version']:<10} {row['created_at']:<27} {row['author']:<16} {status}  "
-                             f"({row['bump']}: {row['bump_reason']})")
+                             f"({bump_summary(row['bump'], row['bump_reason'])})")
             return "\n".join(lines)
         _emit(args, {"roles_configured": not open_mode, "name": args.name, "versions": rows}, text)
         return EXIT_OK
@@ -178,6 +191,13 @@ def cmd_resolve(args) -> int:
                 lines.append(f"  {label + ':':<11} {value}")
         if spec.params:
             lines.append(f"  params:     {json.dumps(dict(spec.params), sort_keys=True)}")
+        for component, value in spec.retrieval.items():
+            if isinstance(value, str):
+                shown = value
+            else:
+                shown = " ".join(part for part in (value.get("ref"), f"sha256:{value['sha256'][:16]}..."
+                                                   if value.get("sha256") else None) if part)
+            lines.append(f"  retrieval:  {component} {shown}")
         for artifact in spec.artifacts:
             lines.append(f"  artifact:   {artifact.name} sha256:{artifact.sha256[:16]}... ({artifact.kind})")
         return "\n".join(lines)
@@ -347,7 +367,13 @@ def cmd_gates_show(args) -> int:
     def text() -> str:
         import yaml
 
-        return yaml.safe_dump(data, sort_keys=False).rstrip()
+        shown = yaml.safe_dump(data, sort_keys=False).rstrip()
+        if "fairness_max_gap" not in data:
+            from registry.gates_config import DEFAULT_FAIRNESS_MAX_GAP
+
+            shown += (f"\n# fairness_max_gap not set: an entry's gates, else the eval suite's fairness.max_gap, "
+                      f"else the built-in default {DEFAULT_FAIRNESS_MAX_GAP:g} applies")
+        return shown
     _emit(args, data, text)
     return EXIT_OK
 
@@ -609,7 +635,10 @@ def main(argv: list[str] | None = None) -> int:
                                 getattr(args, "providers_verb", None)) if v)
     prog = f"llmreg {verb}"
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:
+            _close_opened(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

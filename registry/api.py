@@ -26,11 +26,12 @@ from typing import Any, Collection, Iterator, Mapping, Sequence
 from registry import events as ev
 from registry.artifacts import ArtifactCheck, ArtifactStore, is_url
 from registry.audit import AuditReport
-from registry.entry import ArtifactRef, Entry, EntrySpec, EvalRef, load_entry_file, parse_entry
+from registry.entry import ArtifactRef, Entry, EntrySpec, load_entry_file, parse_entry
+from registry.eval_reports import check_verdict, normalise_eval_report, target_mismatches
 from registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
 from registry.events import Event
 from registry.fields import as_number, as_str, as_token, validate_actor
-from registry.gates_config import GatesConfig
+from registry.gates_config import GatesConfig, suite_fairness_max_gap
 from registry.lifecycle import (
     EVIDENCE_CANARY_SLO, REVIEW_DECISIONS, GateResult, PromotionContext, check_promotion, check_target,
     current_eval, rollback_target, summarize,
@@ -239,7 +240,14 @@ class Registry:
 
         entry = self._entry(name, version)
         history = [e.to_dict() for e in self.store.events(name=name, version=version)]
-        return render_card(entry, statuses=self.statuses(name, version), history=history, gates=self.gates())
+        gates = self.gates()
+        # The bound the fairness gate would apply, so the card and the gate agree.
+        ctx = PromotionContext(entry=entry, env=DEFAULT_ENV, target="canary", actor=entry.author,
+                               current_status="development", eval_records=tuple(self.store.eval_records(name, version)))
+        suite = self._suite_settings(ctx)
+        bound = gates.fairness_bound(entry.spec.gates, suite.get("suite_fairness_max_gap"), suite.get("suite_ref"))
+        return render_card(entry, statuses=self.statuses(name, version), history=history, gates=gates,
+                           fairness_bound=bound)
 
     # ================================================================== resolve
 
@@ -312,13 +320,22 @@ class Registry:
     # ================================================================== verification
 
     @staticmethod
-    def _artifact_refs(spec: EntrySpec) -> list[ArtifactRef]:
-        """Every file the tuple pins by checksum: its artifacts and a checksummed model file."""
-        refs = list(spec.artifacts)
+    def _pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
+        """(field, ref) for every file the tuple pins by checksum: its artifacts, a checksummed
+        model file and retrieval components given as {uri, sha256} (an index, an embedder, ...)."""
+        refs = [(f"artifacts[{index}]", artifact) for index, artifact in enumerate(spec.artifacts)]
         model = spec.model
         if model.sha256 and model.uri:
-            refs.append(ArtifactRef(name="model", uri=model.uri, sha256=model.sha256, size=0, kind="weights"))
+            refs.append(("model", ArtifactRef(name="model", uri=model.uri, sha256=model.sha256, size=0, kind="weights")))
+        for component, item in spec.retrieval.items():
+            if isinstance(item, Mapping) and item.get("uri") and item.get("sha256"):
+                refs.append((f"retrieval.{component}", ArtifactRef(name=f"retrieval.{component}", uri=item["uri"],
+                                                                   sha256=item["sha256"], size=0, kind="other")))
         return refs
+
+    @classmethod
+    def _artifact_refs(cls, spec: EntrySpec) -> list[ArtifactRef]:
+        return [ref for _, ref in cls._pinned_files(spec)]
 
     def _check_artifacts(self, entry: Entry) -> list[ArtifactCheck]:
         return [self.artifacts.verify(ref, owner=entry.ref) for ref in self._artifact_refs(entry.spec)]
@@ -511,8 +528,7 @@ class Registry:
         Runs before the write transaction: slow I/O never holds the writer lock, and an
         object stored for a registration that then fails is harmless (content-addressed).
         """
-        for index, ref in enumerate(self._artifact_refs(spec)):
-            where = f"artifacts[{index}]" if index < len(spec.artifacts) else "model"
+        for where, ref in self._pinned_files(spec):
             if self.artifacts.contains(ref.sha256):
                 continue
             if where == "model" and is_url(ref.uri):
@@ -530,7 +546,7 @@ class Registry:
             if stored.sha256 != ref.sha256:
                 raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected sha256 {ref.sha256}, "
                                      f"got {stored.sha256} ({ref.uri}); fix {where}.sha256 or the file")
-            if where != "model" and stored.size != ref.size:
+            if where.startswith("artifacts[") and stored.size != ref.size:
                 raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected size {ref.size}, "
                                      f"got {stored.size} ({ref.uri}); fix {where}.size")
 
@@ -549,13 +565,26 @@ class Registry:
     # ================================================================== evals, suites, reviews, evidence
 
     def record_eval(self, name: str, version: str, report: Mapping[str, Any], *, actor: str) -> Event:
-        """Attach an eval result; payload {"report": report as given, "eval": normalised EvalRef}."""
+        """Attach an eval result; payload {"report": report as given, "eval": normalised EvalRef}.
+
+        A report whose `target` names model/adapter digests that are not this version's is
+        refused (Conflict, recorded as action.refused): it evaluated other bytes. The report's
+        own verdict (`passed`, `failed_checks`) is kept for the staging gate.
+        """
         actor = self._actor(actor)
-        self._entry(name, version)
+        entry = self._entry(name, version)
         normalised = normalise_eval_report(report)
+        check_verdict(report)
+        mismatches = target_mismatches(entry.spec, report)
 
         def write(txn: Txn) -> Event:
             self._authorize(txn, actor, "record_eval", name=name, version=version)
+            if mismatches:
+                run = normalised.get("run")
+                self._refuse(txn, Conflict(f"eval {normalised['suite']} run {run} did not evaluate {entry.ref}: "
+                                           f"{'; '.join(mismatches)}; evaluate this version's artifacts and record "
+                                           "that report"),
+                             actor=actor, action="record_eval", name=name, version=version, env=None)
             return txn.append(ev.EVAL_RECORDED, actor=actor, name=name, version=version,
                               payload={"report": dict(report), "eval": normalised})
         return self._write(write)
@@ -575,6 +604,7 @@ class Registry:
         from registry.canonical import canonical_json
 
         canonical_json(definition)  # refuses NaN and non-JSON values up front
+        suite_fairness_max_gap(definition, strict=True)  # the fairness gate reads it: refuse a bad bound now
 
         def write(txn: Txn) -> Event | None:
             self._authorize(txn, actor, "configure", name=name, version=version)
@@ -877,12 +907,24 @@ class Registry:
             eval_records=tuple(self.store.eval_records(name, version)),
             gates=gates,
         )
+        settings = self._suite_settings(ctx)
+        return dataclasses.replace(ctx, **settings) if settings else ctx
+
+    def _suite_settings(self, ctx: PromotionContext) -> dict[str, Any]:
+        """What the registered suite of the eval being judged sets: threshold, fairness bound, its ref."""
         data, _ = current_eval(ctx)
-        if data and data.get("suite"):
-            suite = self.store.suite(data["suite"], data.get("suite_version"))
-            if suite is not None and suite["threshold"] is not None:
-                ctx = dataclasses.replace(ctx, suite_threshold=suite["threshold"])
-        return ctx
+        if not data or not data.get("suite"):
+            return {}
+        suite = self.store.suite(data["suite"], data.get("suite_version"))
+        if suite is None:
+            return {}
+        settings: dict[str, Any] = {"suite_ref": f"{suite['name']}@{suite['version']}"}
+        if suite["threshold"] is not None:
+            settings["suite_threshold"] = suite["threshold"]
+        gap = suite_fairness_max_gap(suite["definition"])
+        if gap is not None:
+            settings["suite_fairness_max_gap"] = gap
+        return settings
 
     @staticmethod
     def _record_gates(txn: Txn, results: Sequence[GateResult], target: str, actor: str, name: str, version: str,
@@ -1072,11 +1114,16 @@ class Registry:
             if report is None:
                 raise BadInput("report: a draft needs the qualifying eval report as its evidence", field="report")
             normalised = normalise_eval_report(report)
+            check_verdict(report)
             for index, draft in enumerate(drafts):
                 spec = draft if isinstance(draft, EntrySpec) else parse_entry(draft)[0]
                 if spec.model.request_id != payload["snapshot"]:
                     raise BadInput(f"drafts[{index}].model: the draft pins {spec.model.request_id!r}, not the "
                                    f"qualified snapshot {payload['snapshot']!r}", field=f"drafts[{index}].model")
+                mismatches = target_mismatches(spec, report)
+                if mismatches:
+                    raise Conflict(f"drafts[{index}]: the qualifying report did not evaluate this draft: "
+                                   f"{'; '.join(mismatches)}")
                 self._ingest(spec, None)
                 specs.append(spec)
         action = "record_evidence" if status in (pv.SEEN,) + pv.NOTES else "record_eval"
@@ -1158,29 +1205,6 @@ def split_promotion_evidence(evidence: Any) -> tuple[dict[str, Any], tuple[str, 
         data = {k: v for k, v in evidence.items() if k != "kind"}
     kind, data = normalise_evidence(evidence["kind"], data)
     return {"kind": kind, "data": data}, (kind, data)
-
-
-def normalise_eval_report(report: Any) -> dict[str, Any]:
-    """An eval report (EvalRef form, or evals/run.py's EvalReport.to_dict()) -> EvalRef dict."""
-    if not isinstance(report, Mapping):
-        raise BadInput(f"report: expected a mapping with suite and score, got {type(report).__name__}", field="report")
-    suite = report.get("suite")
-    suite_version = report.get("suite_version")
-    threshold = report.get("threshold")
-    if isinstance(suite, Mapping):
-        suite_version = suite_version or suite.get("version")
-        threshold = threshold if threshold is not None else suite.get("threshold")
-        suite = suite.get("name")
-    score = report.get("score", report.get("accuracy"))
-    segments = report.get("segments", report.get("segment_scores")) or {}
-    run = report.get("run", report.get("run_id"))
-    moment = report.get("time", report.get("finished_at"))
-    try:
-        ref = EvalRef(suite=suite, suite_version=None if suite_version is None else str(suite_version), score=score,
-                      segments=segments, run=run, time=moment, threshold=threshold)
-    except BadInput as exc:
-        raise BadInput(f"report.{exc}", field=f"report.{exc.field}") from None
-    return ref.to_dict()
 
 
 def _gate_error(results: Sequence[GateResult]) -> Refused:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from registry.entry import bump_summary
 from registry.events import Event
 
 
@@ -42,7 +43,7 @@ def describe(event: Event) -> str:
     t = event.type
     if t == "entry.registered":
         entry = p.get("entry", {})
-        what = f"registered ({entry.get('bump')}: {entry.get('bump_reason')})"
+        what = f"registered ({bump_summary(entry.get('bump'), entry.get('bump_reason'))})"
     elif t == "stage.promoted":
         weight = f" weight {p['weight']:g}" if p.get("weight") is not None else ""
         displaced = f", replacing {p['displaced']}" if p.get("displaced") else ""

@@ -98,8 +98,13 @@ def render_card(
     statuses: Mapping[str, str],
     history: Sequence[Any],
     gates: "GatesConfig | None" = None,
+    fairness_bound: "tuple[float, str] | None" = None,
 ) -> str:
-    """The model card of one version. statuses: {env: status}; history: events (mappings or objects)."""
+    """The model card of one version. statuses: {env: status}; history: events (mappings or objects).
+
+    fairness_bound: (bound, source) as the fairness gate resolves it (the registry knows the
+    suite's own bound); default: the entry's gates, else `gates`.
+    """
     import yaml  # only when a card is rendered
 
     from .gates_config import GatesConfig
@@ -140,7 +145,7 @@ def render_card(
     out.append(f"# {spec.name} {entry.version}")
     out.append("")
     where = ", ".join(f"{env}: {status}" for env, status in statuses.items()) or "not promoted anywhere"
-    out.append(f"Registered by {entry.author} on {entry.created_at} ({entry.bump}: {entry.bump_reason}). Status: {where}. Digest `{spec.digest}`.")
+    out.append(f"Registered by {entry.author} on {entry.created_at} ({entry.bump_summary}). Status: {where}. Digest `{spec.digest}`.")
     if spec.description:
         out += ["", spec.description]
 
@@ -167,7 +172,7 @@ def render_card(
             out += ["", *_table(["Metric", "Value"], [[k, v] for k, v in metrics.items()])]
 
     out += ["", "## Fairness", ""]
-    bound, source = gates.fairness_bound(spec.gates)
+    bound, source = fairness_bound or gates.fairness_bound(spec.gates)
     segments = (current or {}).get("segments") or {}
     if len(segments) >= 2:
         low = min(segments, key=segments.__getitem__)

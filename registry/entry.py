@@ -518,6 +518,14 @@ def utc_timestamp(moment: Any = None) -> str:
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
 
 
+def bump_summary(bump: Any, reason: Any) -> str:
+    """'minor: prompt_ref changed' for display: the kind once (a diff's reason already starts with it)."""
+    bump, reason = str(bump or ""), str(reason or "")
+    if not reason or not bump or reason.startswith(f"{bump}:"):
+        return reason or bump
+    return f"{bump}: {reason}"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A registered spec: immutable, identified by name@version."""
@@ -556,6 +564,10 @@ class Entry:
     @property
     def ref(self) -> str:
         return f"{self.spec.name}@{self.version}"
+
+    @property
+    def bump_summary(self) -> str:
+        return bump_summary(self.bump, self.bump_reason)
 
     def to_dict(self) -> dict[str, Any]:
         out = {

@@ -2,7 +2,9 @@
 
 Precedence for the eval threshold: the suite definition, then the entry's own `gates:` block,
 then the threshold recorded with the eval, then this file (per-suite before the global one).
-For the fairness bound and the canary SLO: the entry's `gates:` block, then this file. An entry may set
+For the fairness bound: the entry's `gates:` block, then the registered suite's
+`fairness.max_gap`, then this file, then the built-in default (0.1). For the canary SLO: the
+entry's `gates:` block, then this file. An entry may set
 eval_threshold, fairness_max_gap and canary_slo; how many production approvals are needed and
 the archival checklist are registry policy and live here only.
 """
@@ -36,6 +38,30 @@ SLO_KEYS = ("max_error_rate", "max_p99_ms", "min_calls", "min_eval_score")
 ENTRY_GATE_KEYS = ("eval_threshold", "fairness_max_gap", "canary_slo")
 CONFIG_KEYS = ("eval_threshold", "suite_thresholds", "fairness_max_gap", "canary_slo", "required_production_approvals", "archive_checklist")
 MIN_PRODUCTION_APPROVALS = 2  # two distinct approvers, neither the author: not configurable below
+DEFAULT_FAIRNESS_MAX_GAP = 0.1
+
+
+def suite_fairness_max_gap(definition: Any, *, strict: bool = False, where: str = "definition") -> float | None:
+    """A suite definition's `fairness: {max_gap: X}` (the evals/suites YAML shape), or None.
+
+    strict=True (registering a suite) refuses a malformed bound; reading a stored definition
+    ignores one, so the next bound in line applies.
+    """
+    fairness = definition.get("fairness") if isinstance(definition, Mapping) else None
+    if fairness is None:
+        return None
+    if not isinstance(fairness, Mapping):
+        if strict:
+            fail(f"{where}.fairness", f"expected a mapping such as {{max_gap: 0.1}}, got {type_name(fairness)} {show(fairness)}")
+        return None
+    value = fairness.get("max_gap")
+    if value is None:
+        return None
+    if strict:
+        return as_number(value, f"{where}.fairness.max_gap", lo=0.0, hi=1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
 
 
 def _check_slo(value: Any, where: str) -> dict[str, float | int]:
@@ -59,7 +85,7 @@ def validate_entry_gates(value: Mapping[str, Any], where: str = "gates") -> dict
     """Check an entry's `gates:` block; returns the normalised plain dict."""
     for key in ("required_production_approvals", "archive_checklist", "suite_thresholds"):
         if key in value:
-            fail(f"{where}.{key}", f"is registry policy, not per entry; set {key} in gates.yaml (llmreg configure gates)")
+            fail(f"{where}.{key}", f"is registry policy, not per entry; set {key} in gates.yaml and load it with `llmreg gates set gates.yaml`")
     check_keys(value, ENTRY_GATE_KEYS, where=where)
     out: dict[str, Any] = {}
     if value.get("eval_threshold") is not None:
@@ -77,10 +103,13 @@ def validate_entry_gates(value: Mapping[str, Any], where: str = "gates") -> dict
 class GatesConfig:
     eval_threshold: float | None = None
     suite_thresholds: Mapping[str, float] = field(default_factory=lambda: EMPTY)
-    fairness_max_gap: float = 0.1
+    # None = not set in gates.yaml: reads back as DEFAULT_FAIRNESS_MAX_GAP, and fairness_configured
+    # stays False so the gate credits the built-in default, not a gates file nobody wrote.
+    fairness_max_gap: float | None = None
     canary_slo: Mapping[str, float | int] = field(default_factory=lambda: DEFAULT_SLO)
     required_production_approvals: int = MIN_PRODUCTION_APPROVALS
     archive_checklist: tuple[str, ...] = ()
+    fairness_configured: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -90,7 +119,9 @@ class GatesConfig:
             as_str(suite, "suite_thresholds", max_len=200)
             thresholds[suite] = as_number(value, f"suite_thresholds.{suite}", lo=0.0, hi=1.0)
         set_(self, "suite_thresholds", MappingProxyType(thresholds) if thresholds else EMPTY)
-        set_(self, "fairness_max_gap", as_number(self.fairness_max_gap, "fairness_max_gap", lo=0.0, hi=1.0))
+        set_(self, "fairness_configured", self.fairness_max_gap is not None)
+        gap = as_number(self.fairness_max_gap, "fairness_max_gap", lo=0.0, hi=1.0, optional=True)
+        set_(self, "fairness_max_gap", DEFAULT_FAIRNESS_MAX_GAP if gap is None else gap)
         slo = dict(DEFAULT_SLO)
         slo.update(_check_slo(self.canary_slo, "canary_slo"))
         set_(self, "canary_slo", MappingProxyType(slo))
@@ -118,10 +149,16 @@ class GatesConfig:
             return self.eval_threshold, "gates.yaml eval_threshold"
         return None, ""
 
-    def fairness_bound(self, entry_gates: Mapping[str, Any] = EMPTY) -> tuple[float, str]:
+    def fairness_bound(self, entry_gates: Mapping[str, Any] = EMPTY, suite_max_gap: float | None = None,
+                       suite_ref: str | None = None) -> tuple[float, str]:
+        """(bound, where it came from): entry gates > suite definition > gates.yaml > built-in default."""
         if entry_gates.get("fairness_max_gap") is not None:
             return float(entry_gates["fairness_max_gap"]), "entry gates.fairness_max_gap"
-        return self.fairness_max_gap, "gates.yaml fairness_max_gap"
+        if suite_max_gap is not None:
+            return float(suite_max_gap), f"suite {suite_ref or 'definition'} fairness.max_gap"
+        if self.fairness_configured:
+            return self.fairness_max_gap, "gates.yaml fairness_max_gap"
+        return self.fairness_max_gap, "built-in default"
 
     def slo_bounds(self, entry_gates: Mapping[str, Any] = EMPTY) -> dict[str, float | int]:
         """The canary SLO: the entry's keys over this file's (which are over the defaults)."""
@@ -133,10 +170,11 @@ class GatesConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "fairness_max_gap": self.fairness_max_gap,
             "canary_slo": dict(self.canary_slo),
             "required_production_approvals": self.required_production_approvals,
         }
+        if self.fairness_configured:
+            out["fairness_max_gap"] = self.fairness_max_gap
         if self.eval_threshold is not None:
             out["eval_threshold"] = self.eval_threshold
         if self.suite_thresholds:

@@ -2,7 +2,8 @@
 
 development -> staging -> canary -> production -> archived, per environment.
 
-  -> staging     transition, eval_threshold (score >= threshold)
+  -> staging     transition, eval_threshold (score >= threshold, and the newest eval report passed
+                 its own suite checks)
   -> canary      transition, review (a non-author approves, no open rejection), fairness
   -> production  transition, canary_slo (newest evidence within bounds), production_approvals
                  (N distinct approvers, none the author; N >= 2)
@@ -69,7 +70,10 @@ class PromotionContext:
     reviews:      ({actor, decision, notes, seq}, ...) for this version and env
     approvals:    ({actor, stage, seq}, ...) not withdrawn, for this version, env and target
     evidence:     ({kind, data, actor, seq}, ...) for this version and env
-    eval_records: registered eval reports for this version ({suite, score, segments, run, seq, ...})
+    eval_records: registered eval reports for this version ({suite, score, segments, run, seq,
+                  passed?, failed_checks?, ...}: passed/failed_checks are the report's own verdict)
+    suite_threshold / suite_fairness_max_gap: from the registered suite definition (`threshold`,
+                  `fairness.max_gap`) of the eval being judged; suite_ref names it ("name@version")
     """
 
     entry: "Entry"
@@ -84,6 +88,8 @@ class PromotionContext:
     eval_records: tuple[Mapping[str, Any], ...] = ()
     suite_threshold: float | None = None
     gates: GatesConfig = field(default_factory=GatesConfig)
+    suite_fairness_max_gap: float | None = None
+    suite_ref: str | None = None
 
 
 def normalise_status(value: Any, field_name: str = "status") -> str:
@@ -163,7 +169,8 @@ def current_eval(ctx: PromotionContext) -> tuple[dict[str, Any] | None, str]:
     record = _newest(ctx.eval_records)
     if record is not None:
         report = record if "score" in record else record.get("report") or {}
-        data = {key: report.get(key) for key in ("suite", "suite_version", "score", "segments", "run", "threshold")}
+        data = {key: report.get(key) for key in ("suite", "suite_version", "score", "segments", "run", "threshold",
+                                                 "passed", "failed_checks")}
         where = f"eval record seq {record['seq']}" if "seq" in record else "eval record"
         return data, where
     if ctx.entry.spec.eval is not None:
@@ -216,11 +223,23 @@ def _gate_eval_threshold(ctx: PromotionContext) -> GateResult:
         return GateResult("eval_threshold", False, f"{where} has no numeric score ({show(data.get('score'))}); re-record the eval", {"suite": suite})
     threshold, source = resolve_threshold(ctx, suite, data.get("threshold"))
     evidence = {"suite": suite, "suite_version": data.get("suite_version"), "run": data.get("run"), "score": score, "threshold": threshold, "threshold_source": source, "eval_source": where}
+    # The report's own verdict on its suite checks (fairness, safety, latency, cost, ...): a
+    # report that failed them certifies nothing, whatever its score.
+    failed_checks = [str(c) for c in data.get("failed_checks") or ()]
+    report_failed = data.get("passed") is False or bool(failed_checks)
+    if data.get("passed") is not None or failed_checks:
+        evidence.update(report_passed=not report_failed, failed_checks=failed_checks)
+    checks = f"the eval report failed its own suite checks: {', '.join(failed_checks) or 'unnamed'} ({where})"
+    refix = f"fix them, re-run the eval and record it (llmreg eval record {ctx.entry.ref} REPORT.json)"
     if threshold is None:
-        return GateResult("eval_threshold", False, f"no eval threshold known for suite {suite}: set `threshold` in the suite YAML or `eval_threshold` in gates.yaml", evidence)
+        also = f"; also {checks}" if report_failed else ""
+        return GateResult("eval_threshold", False, f"no eval threshold known for suite {suite}: set `threshold` in the suite YAML or `eval_threshold` in gates.yaml{also}", evidence)
     if score >= threshold:
+        if report_failed:
+            return GateResult("eval_threshold", False, f"{suite} score {score:g} >= threshold {threshold:g} ({source}), but {checks}; {refix}", evidence)
         return GateResult("eval_threshold", True, f"{suite} score {score:g} >= threshold {threshold:g} ({source}; {where})", evidence)
-    return GateResult("eval_threshold", False, f"{suite} score {score:g} is below threshold {threshold:g} ({source}; {where}); improve the tuple and register a new version", evidence)
+    also = f"; {checks}" if report_failed else ""
+    return GateResult("eval_threshold", False, f"{suite} score {score:g} is below threshold {threshold:g} ({source}; {where}){also}; improve the tuple and register a new version", evidence)
 
 
 def resolve_threshold(ctx: PromotionContext, suite: str | None, recorded: Any = None) -> tuple[float | None, str]:
@@ -260,7 +279,7 @@ def _gate_review(ctx: PromotionContext) -> GateResult:
 
 def _gate_fairness(ctx: PromotionContext) -> GateResult:
     data, where = current_eval(ctx)
-    bound, source = ctx.gates.fairness_bound(ctx.entry.spec.gates)
+    bound, source = ctx.gates.fairness_bound(ctx.entry.spec.gates, ctx.suite_fairness_max_gap, ctx.suite_ref)
     segments = (data or {}).get("segments") or {}
     scores = {str(k): _number(v) for k, v in segments.items()} if isinstance(segments, Mapping) else {}
     if any(v is None for v in scores.values()):

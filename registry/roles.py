@@ -149,9 +149,11 @@ class Roles:
 
     @classmethod
     def default(cls, members: Mapping[str, Any] | None = None) -> "Roles":
-        """The shipped role set (viewer, developer, reviewer, release-manager, admin) with `members`."""
+        """The shipped role set (viewer, developer, reviewer, release-manager, slo-guard, admin)
+        with the file's members (system:slo-guard) plus `members`; an actor in both gets the roles
+        given here."""
         base = cls.from_file(DEFAULT_ROLES_FILE)
-        return cls(roles=base.roles, members=members or {})
+        return cls(roles=base.roles, members={**base.members, **dict(members or {})})
 
     def to_dict(self) -> dict[str, Any]:
         if self.open_mode:

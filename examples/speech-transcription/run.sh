@@ -28,12 +28,11 @@ run register entry-1.0.0.yaml --actor alice
 run eval record transcribe@1.0.0 reports/eval-1.0.0.json --actor ci-bot
 for region in eu us apac; do to_canary 1.0.0 "$region"; to_production 1.0.0 "$region"; done
 
-# 1.1.0: better overall (0.92 >= 0.88 passes staging), but en-IN trails en-US by 0.11 > 0.06.
+# 1.1.0: better overall (0.92 >= 0.88), but en-IN trails en-US by 0.11 > 0.06: the eval failed
+# its own fairness check, so staging is refused whatever the overall score (no traffic, no review).
 run register entry-1.1.0.yaml --actor alice
 run eval record transcribe@1.1.0 reports/eval-1.1.0.json --actor ci-bot
-run promote transcribe@1.1.0 --to staging --env eu --actor ci-bot
-run review transcribe@1.1.0 --env eu --actor carol --notes "en-US much better"
-refused promote transcribe@1.1.0 --to canary --env eu --actor dana
+refused promote transcribe@1.1.0 --to staging --env eu --actor ci-bot
 
 # 1.2.0: accent-balanced retrain + LM policy 1.1.0. Staged: eu first, then us; apac waits.
 run register entry-1.2.0.yaml --actor alice

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from registry import events as ev
 from registry.canonical import canonical_json
+from registry.eval_reports import report_verdict
 from registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "version_states", "approvals", "reviews",
@@ -133,10 +134,15 @@ def _evidence(cur, sql, seq, time, actor, name, version, env, payload):
     cur.execute(sql["insert_evidence"], (seq, name, version, env, payload["kind"], actor, _text(payload["data"])))
 
 
+def eval_record(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What eval_records keeps: the normalised EvalRef plus the report's own verdict (passed, failed_checks)."""
+    return {**payload["eval"], **report_verdict(payload.get("report"))}
+
+
 def _eval(cur, sql, seq, time, actor, name, version, env, payload):
     report = payload["eval"]  # normalised EvalRef form; payload["report"] is the report as given
     cur.execute(sql["insert_eval"], (seq, name, version, report["suite"], report.get("suite_version"),
-                                     float(report["score"]), actor, _text(report)))
+                                     float(report["score"]), actor, _text(eval_record(payload))))
 
 
 def _suite(cur, sql, seq, time, actor, name, version, env, payload):

@@ -1,6 +1,7 @@
 """Model cards, checked by parsing them back (no golden files)."""
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import yaml
@@ -74,6 +75,22 @@ def test_fairness_section_flags_a_gap_over_the_bound():
     entry = make_entry(gates=None)
     _, body = split(render_card(entry, statuses={}, history=[], gates=GatesConfig(fairness_max_gap=0.02)))
     assert "EXCEEDS the bound 0.02 (gates.yaml fairness_max_gap)" in body
+
+
+def test_fairness_section_shows_the_bound_the_gate_applies():
+    entry = make_entry(gates=None)
+    _, body = split(render_card(entry, statuses={}, history=[]))
+    assert "within the bound 0.1 (built-in default)" in body  # no gates file: not credited to one
+    _, body = split(render_card(entry, statuses={}, history=[], fairness_bound=(0.03, "suite triage-eval-v4@4.1 fairness.max_gap")))
+    assert "EXCEEDS the bound 0.03 (suite triage-eval-v4@4.1 fairness.max_gap)" in body
+
+
+def test_registration_line_names_the_bump_kind_once():
+    entry = dataclasses.replace(make_entry(), version="1.1.0", bump="minor", bump_reason="minor: prompt_ref changed", previous="1.0.0")
+    _, body = split(render_card(entry, statuses={}, history=[]))
+    assert "(minor: prompt_ref changed)" in body and "minor: minor:" not in body
+    override = dataclasses.replace(entry, bump="override", bump_reason="explicit version 3.0.0 (diff implies minor: prompt_ref changed)")
+    assert "(override: explicit version 3.0.0 (diff implies minor: prompt_ref changed))" in render_card(override, statuses={}, history=[])
 
 
 def test_newer_eval_records_are_listed_and_drive_the_segment_table():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from registry.errors import BadInput
-from registry.gates_config import GatesConfig, validate_entry_gates
+from registry.gates_config import GatesConfig, suite_fairness_max_gap, validate_entry_gates
 
 
 def test_defaults():
@@ -30,6 +30,47 @@ def test_entry_gates_override_config_bounds():
     assert config.fairness_bound({}) == (0.2, "gates.yaml fairness_max_gap")
     assert config.fairness_bound({"fairness_max_gap": 0.05}) == (0.05, "entry gates.fairness_max_gap")
     assert config.slo_bounds({"canary_slo": {"max_p99_ms": 700}}) == {"max_error_rate": 0.02, "max_p99_ms": 700, "min_calls": 500}
+
+
+def test_fairness_bound_credits_where_it_came_from():
+    # no gates file ever set: the built-in default, and to_dict does not invent a gates.yaml value
+    assert GatesConfig().fairness_bound({}) == (0.1, "built-in default")
+    assert "fairness_max_gap" not in GatesConfig().to_dict()
+    assert GatesConfig.from_dict({"eval_threshold": 0.8}).fairness_bound({}) == (0.1, "built-in default")
+    # set in gates.yaml (even to the default's value): credited to the file, and kept on a round trip
+    configured = GatesConfig.from_dict({"fairness_max_gap": 0.1})
+    assert configured.fairness_bound({}) == (0.1, "gates.yaml fairness_max_gap")
+    assert GatesConfig.from_dict(configured.to_dict()) == configured != GatesConfig()
+    # entry gates > suite definition > gates.yaml > built-in default
+    assert configured.fairness_bound({}, 0.06, "asr-eval@2.0.0") == (0.06, "suite asr-eval@2.0.0 fairness.max_gap")
+    assert GatesConfig().fairness_bound({}, 0.06, "asr-eval@2.0.0") == (0.06, "suite asr-eval@2.0.0 fairness.max_gap")
+    assert configured.fairness_bound({"fairness_max_gap": 0.2}, 0.06, "asr-eval@2.0.0") == (0.2, "entry gates.fairness_max_gap")
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        ({"name": "asr-eval", "fairness": {"max_gap": 0.06}}, 0.06),
+        ({"name": "asr-eval"}, None),
+        ({"fairness": {}}, None),
+        ({"fairness": {"max_gap": 0}}, 0.0),
+        ({"fairness": {"max_gap": "wide"}}, None),  # a stored malformed bound is skipped when read
+        (None, None),
+    ],
+)
+def test_suite_fairness_max_gap_reads_the_suite_yaml_shape(definition, expected):
+    assert suite_fairness_max_gap(definition) == expected
+
+
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [({"fairness": {"max_gap": 1.5}}, "definition.fairness.max_gap"), ({"fairness": {"max_gap": "wide"}}, "definition.fairness.max_gap"),
+     ({"fairness": 0.1}, "definition.fairness")],
+)
+def test_suite_fairness_max_gap_is_strict_when_registering(definition, field):
+    with pytest.raises(BadInput) as info:
+        suite_fairness_max_gap(definition, strict=True)
+    assert info.value.field == field
 
 
 def test_from_file_yaml(tmp_path):
@@ -78,3 +119,10 @@ def test_entry_gates_validation():
     assert validate_entry_gates({"canary_slo": {"min_calls": 200}, "eval_threshold": 0.9}) == {"eval_threshold": 0.9, "canary_slo": {"min_calls": 200}}
     with pytest.raises(BadInput, match="is registry policy"):
         validate_entry_gates({"archive_checklist": ["x"]})
+
+
+def test_registry_policy_refusal_names_the_real_command():
+    with pytest.raises(BadInput) as info:
+        validate_entry_gates({"required_production_approvals": 3})
+    assert "`llmreg gates set gates.yaml`" in str(info.value)
+    assert "configure gates" not in str(info.value)  # no such verb

@@ -141,6 +141,53 @@ def test_newest_eval_record_wins_over_the_entry_eval():
     assert not gate(ctx("staging", suite_threshold=0.9, eval_records=nested), "eval_threshold").passed
 
 
+def failed_report(**extra):
+    """An eval record as the store projects evals/run.py's report: score above any threshold, fairness failed."""
+    return ({"suite": "triage-eval-v4", "score": 0.96, "run": "r9", "seq": 7, "passed": False,
+             "failed_checks": ["fairness"], **extra},)
+
+
+def test_a_report_that_failed_its_own_suite_checks_does_not_pass_staging():
+    result = gate(ctx("staging", eval=None, suite_threshold=0.9, eval_records=failed_report()), "eval_threshold")
+    assert not result.passed
+    assert "score 0.96 >= threshold 0.9" in result.detail
+    assert "the eval report failed its own suite checks: fairness (eval record seq 7)" in result.detail
+    assert "llmreg eval record support-triage@1.0.0" in result.detail
+    assert result.evidence["report_passed"] is False and result.evidence["failed_checks"] == ["fairness"]
+
+
+@pytest.mark.parametrize(
+    ("record", "passes", "fragment"),
+    [
+        ({"passed": True, "failed_checks": []}, True, ">= threshold 0.9"),
+        ({"passed": True, "failed_checks": ["latency"]}, False, "failed its own suite checks: latency"),  # contradicting: the checks win
+        ({"failed_checks": ["safety", "cost"]}, False, "failed its own suite checks: safety, cost"),
+        ({"passed": False}, False, "failed its own suite checks: unnamed"),
+        ({}, True, ">= threshold 0.9"),  # a report that states no verdict is judged on its score, as before
+    ],
+)
+def test_report_verdicts(record, passes, fragment):
+    records = ({"suite": "triage-eval-v4", "score": 0.96, "seq": 2, **record},)
+    result = gate(ctx("staging", eval=None, suite_threshold=0.9, eval_records=records), "eval_threshold")
+    assert result.passed is passes, result.detail
+    assert fragment in result.detail
+
+
+def test_failed_checks_are_named_next_to_a_low_score_and_a_missing_threshold():
+    low = gate(ctx("staging", eval=None, suite_threshold=0.99, eval_records=failed_report()), "eval_threshold")
+    assert "is below threshold 0.99" in low.detail and "failed its own suite checks: fairness" in low.detail
+    none = gate(ctx("staging", eval=None, eval_records=failed_report()), "eval_threshold")
+    assert "no eval threshold known" in none.detail and "also the eval report failed its own suite checks: fairness" in none.detail
+
+
+def test_only_the_newest_report_verdict_counts():
+    older_failed = failed_report()
+    newer_passed = ({"suite": "triage-eval-v4", "score": 0.95, "seq": 8, "passed": True, "failed_checks": []},)
+    assert gate(ctx("staging", eval=None, suite_threshold=0.9, eval_records=older_failed + newer_passed), "eval_threshold").passed
+    newer_failed = failed_report(seq=9)
+    assert not gate(ctx("staging", eval=None, suite_threshold=0.9, eval_records=newer_passed + newer_failed), "eval_threshold").passed
+
+
 def test_eval_record_without_a_number_fails_clearly():
     result = gate(ctx("staging", suite_threshold=0.9, eval_records=({"suite": "s", "score": "high", "seq": 1},)), "eval_threshold")
     assert not result.passed and "has no numeric score" in result.detail
@@ -178,7 +225,14 @@ def test_review_gate(reviews, passes, fragment):
 @pytest.mark.parametrize(
     ("segments", "kwargs", "passes", "fragment"),
     [
-        ({"en": 0.95, "es": 0.91}, {}, True, "segment gap 0.040 (es 0.91 .. en 0.95) <= bound 0.1 (gates.yaml fairness_max_gap)"),
+        ({"en": 0.95, "es": 0.91}, {}, True, "segment gap 0.040 (es 0.91 .. en 0.95) <= bound 0.1 (built-in default)"),
+        ({"en": 0.95, "es": 0.91}, {"gates": GatesConfig(fairness_max_gap=0.1)}, True, "<= bound 0.1 (gates.yaml fairness_max_gap)"),
+        # the registered suite's fairness.max_gap: over gates.yaml, under the entry's own gates
+        ({"en": 0.95, "es": 0.91}, {"suite_fairness_max_gap": 0.03, "suite_ref": "triage-eval-v4@4.0.0",
+                                    "gates": GatesConfig(fairness_max_gap=0.2)}, False,
+         "exceeds bound 0.03 (suite triage-eval-v4@4.0.0 fairness.max_gap)"),
+        ({"en": 0.95, "es": 0.80}, {"suite_fairness_max_gap": 0.03, "entry_gates": {"fairness_max_gap": 0.2}}, True,
+         "<= bound 0.2 (entry gates.fairness_max_gap)"),
         ({"en": 0.95, "es": 0.80}, {}, False, "segment gap 0.150 (es 0.8 .. en 0.95) exceeds bound 0.1"),
         ({"a": 0.8, "b": 0.7}, {}, True, "<= bound 0.1"),  # 0.8 - 0.7 == 0.10000000000000009 in floats: still at the bound
         ({"a": 0.7, "b": 0.6, "c": 0.8}, {"gates": GatesConfig(fairness_max_gap=0.19)}, False, "exceeds bound 0.19"),

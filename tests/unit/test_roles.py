@@ -31,6 +31,17 @@ def test_default_roles_file_defines_exactly_these_roles():
     assert list(Roles.from_file(DEFAULT_ROLES_FILE).roles) == list(EXPECTED)
 
 
+def test_default_keeps_the_members_the_file_lists():
+    shipped = Roles.from_file(DEFAULT_ROLES_FILE).members
+    assert shipped["system:slo-guard"] == ("slo-guard",)
+    assert Roles.default().roles_of("system:slo-guard") == ("slo-guard",)
+    assert Roles.default().allows("system:slo-guard", "rollback")
+    roles = Roles.default(members={"bob": ["viewer"]})
+    assert roles.roles_of("bob") == ("viewer",) and roles.allows("system:slo-guard", "record_evidence")
+    # an actor given explicitly gets exactly the roles given
+    assert Roles.default(members={"system:slo-guard": ["viewer"]}).roles_of("system:slo-guard") == ("viewer",)
+
+
 def test_forbidden_names_actor_roles_action_and_who_can_grant():
     roles = Roles.default(members={"bob": ["viewer"]})
     with pytest.raises(Forbidden) as info:
