@@ -38,6 +38,7 @@ def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
         entry, created = register_release(reg, actor=registry.actor, run_id=context.run.run_id,
                                           datasets=_dataset_versions(context), root=project.root_path)
     spec = entry.spec
+    history = _score_history(reg, spec.name, project.path("metrics/score_history.png"))
     context.log.info(f"{entry.ref} {'registered' if created else 're-evaluated (tuple unchanged)'}")
     return dg.MaterializeResult(metadata={
         "entry": entry.ref,
@@ -53,4 +54,18 @@ def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
         "git_commit": spec.lineage.get("git_commit"),
         "dvc_lock_sha256": spec.lineage.get("dvc_lock_sha256"),
         "seconds": round(time.perf_counter() - started, 2),
+        **({"score_history": history} if history else {}),
     })
+
+
+def _score_history(reg, name: str, out) -> dg.MetadataValue | None:
+    """The registry's eval history for this entry as a PNG, inlined so the UI shows it."""
+    import base64
+
+    from evals.history import plot_registry_history
+
+    path = plot_registry_history(reg, name, out)
+    if path is None:
+        return None
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return dg.MetadataValue.md(f"![score history](data:image/png;base64,{data})\n\n`{path}`")

@@ -132,3 +132,18 @@ def plot_history(
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def plot_registry_history(registry: Any, name: str, out_path: str | Path) -> Path | None:
+    """The score history of every eval the registry recorded for `name`'s versions; None if none.
+
+    Reports that are not in evals.run's shape (hand-recorded scores) are left out.
+    """
+    reports = []
+    for event in registry.events(types=("eval.recorded",), name=name):
+        report = (event.payload or {}).get("report")
+        if isinstance(report, Mapping) and isinstance(report.get("suite"), Mapping) and "accuracy" in report:
+            reports.append({**report, "target": {**(report.get("target") or {}), "name": f"{name}@{event.version}"}})
+    if not reports:
+        return None
+    return plot_history(records_from_reports(reports), out_path, title=f"{name}: eval score history")

@@ -32,6 +32,7 @@ def test_chain_registers_an_entry_that_the_sensor_promotes_to_staging(project_ro
     entry_meta = result.asset_materializations_for_node("registry_entry")[0].metadata
     version = entry_meta["version"].value
     assert entry_meta["entry"].value == f"support-triage@{version}"
+    assert "data:image/png;base64," in entry_meta["score_history"].value  # drift at a glance in the UI
 
     reg = Registry.open(registry_url)
     entry = reg.get("support-triage", version)

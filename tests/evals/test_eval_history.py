@@ -80,3 +80,20 @@ def test_bad_records_write_nothing(tmp_path, records, expected):
     with pytest.raises(HistoryError, match=expected):
         plot_history(records, out)
     assert not out.exists()
+
+
+def test_registry_history_plots_recorded_reports_per_version(tmp_path):
+    from evals.history import plot_registry_history
+    from registry.api import Registry
+
+    reg = Registry.open(f"sqlite:///{tmp_path / 'r.db'}", artifacts=str(tmp_path / "a"))
+    assert plot_registry_history(reg, "support-triage", tmp_path / "none.png") is None
+    spec = {"name": "support-triage", "model": "gpt-5-mini-2026-06-01", "params": {"max_tokens": 5}}
+    entry = reg.register(spec, actor="a")
+    for i, score in enumerate((0.91, 0.93)):
+        reg.record_eval("support-triage", entry.version, {
+            "run_id": f"r{i}", "suite": {"name": "triage-eval", "version": "1.0.0", "threshold": 0.8},
+            "accuracy": score, "passed": True, "failed_checks": [], "target": {},
+            "finished_at": f"2026-11-0{i + 1}T10:00:00Z"}, actor="a")
+    out = plot_registry_history(reg, "support-triage", tmp_path / "h.png")
+    assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
