@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 STAGES = "datasets, training, evaluation, registry"
+# Step progress at INFO; Dagster's per-event DEBUG lines would bury it.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _say(step: str, message: str) -> None:
@@ -32,7 +34,7 @@ def materialize_chain(instance) -> dict[str, float]:
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def("full_chain_job")
-    result = job.execute_in_process(instance=instance, raise_on_error=True)
+    result = job.execute_in_process(instance=instance, raise_on_error=True, run_config=QUIET)
     seconds = {}
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
@@ -76,7 +78,7 @@ def sensor_tick(instance) -> list[str]:
         seen = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}))
         if seen:
             continue
-        job.execute_in_process(run_config=request.run_config, instance=instance,
+        job.execute_in_process(run_config={**request.run_config, **QUIET}, instance=instance,
                                tags={**request.tags, "dagster/run_key": request.run_key})
         launched.append(request.run_key)
     if result.cursor is not None:
