@@ -5,5 +5,6 @@ the gateway resolves the pinned release tuple from the registry, renders its pro
 applies its params, calls the backend, and logs every call with the version it ran.
 
 Entry points: `serving.app.run(host, port, store_url)` (what `llmreg serve` calls),
-`serving.app.create_app(config)`, `serving.call_metrics.summarize_calls(store_url, name, env)`.
+`serving.app.create_app(config)`, `serving.call_metrics.summarize_calls(store_url, name, env)`
+(`experiment=` / `by_experiment=` for A/B experiments configured under `experiments:`).
 """

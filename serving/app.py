@@ -65,7 +65,11 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
             from registry.api import Registry
 
             registry = Registry.open(config.store_url)
-        gateway = Gateway(config, registry)
+        try:
+            gateway = Gateway(config, registry)
+        except BaseException:
+            registry.close()  # a refused config leaves nothing open
+            raise
 
     async def completions(request: Request, kind: str) -> Response:
         outcome = await gateway.handle(kind, await request.body(), request.headers)

@@ -6,6 +6,10 @@ failed batch stays queued and is retried; at shutdown the queue is drained, and 
 still cannot reach the database is appended to a JSONL spill file that the next start
 replays first. The table belongs to serving/ (SQLAlchemy Core, created if missing), not to
 the registry's event log: call metrics are high-volume operational data, not audit events.
+
+Schema changes are additive and nullable, applied at writer start by `ensure_table` (a
+guarded ALTER, safe when several replicas start at once): an older gateway keeps writing
+to the upgraded table, and readers treat a column an old table lacks as NULL.
 """
 from __future__ import annotations
 
@@ -20,7 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, event, insert
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, event, insert,
+                        inspect)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex
 
 from registry.store.connection import BUSY_TIMEOUT_S, StoreURL, parse_url
 from serving.config import CallLogConfig
@@ -49,9 +56,15 @@ gateway_calls = Table(
     Column("caller", Text),  # blake2b of the caller key, never the key itself
     Column("replica", Text),
     Column("agrees", Integer),  # shadow rows: 1 when the shadow's answer equals the served one
+    # Added after the first release (ensure_table ALTERs older tables): 'EXPERIMENT/VARIANT'
+    # for calls an experiment assigned, NULL otherwise.
+    Column("experiment", Text),
     Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
     Index("ix_gateway_calls_time", "time"),
 )
+# Columns added to the first release's table, each nullable, with the index that serves it.
+ADDED_COLUMNS = ("experiment",)
+ADDED_INDEXES = (Index("ix_gateway_calls_experiment", gateway_calls.c.experiment),)
 
 COLUMNS = tuple(c.name for c in gateway_calls.columns if c.name != "id")
 REPLICA = f"{socket.gethostname()}:{os.getpid()}"
@@ -78,7 +91,42 @@ def make_engine(store_url: str | StoreURL | None):
 
 
 def ensure_table(engine) -> None:
+    """Create the table, or bring an older one up to date (nullable columns, their indexes).
+
+    Replicas may race here: a column another replica added in the meantime is fine.
+    """
     metadata.create_all(engine, checkfirst=True)
+    for column in missing_columns(engine):
+        kind = gateway_calls.c[column].type.compile(dialect=engine.dialect)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # SQLite has no such clause
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {gateway_calls.name} ADD COLUMN {guard}{column} {kind}")
+        except DBAPIError:
+            if column in missing_columns(engine):  # not a lost race: a real failure
+                raise
+            log.info("gateway_calls.%s: added by another replica meanwhile", column)
+    for index in ADDED_INDEXES:
+        try:
+            with engine.begin() as conn:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        except DBAPIError:
+            # PostgreSQL's IF NOT EXISTS is not atomic: two concurrent creators can still collide
+            if index.name not in {i["name"] for i in inspect(engine).get_indexes(gateway_calls.name)}:
+                raise
+
+
+def existing_columns(engine) -> set[str]:
+    """The columns gateway_calls has in this database (empty when there is no table)."""
+    inspector = inspect(engine)
+    if not inspector.has_table(gateway_calls.name):
+        return set()
+    return {c["name"] for c in inspector.get_columns(gateway_calls.name)}
+
+
+def missing_columns(engine) -> list[str]:
+    present = existing_columns(engine)
+    return [c for c in ADDED_COLUMNS if c not in present] if present else []
 
 
 def default_spill_path(store_url: str | None) -> str:
@@ -242,9 +290,11 @@ def _complete(row: dict[str, Any]) -> dict[str, Any]:
 
 def read_rows(engine, *, name: str | None = None, env: str | None = None) -> list[dict[str, Any]]:
     """All rows (optionally of one entry/env), oldest first: for tests, audits and exports."""
-    from sqlalchemy import select
+    from sqlalchemy import literal, select
 
-    query = select(gateway_calls).order_by(gateway_calls.c.id)
+    present = existing_columns(engine)  # an older table lacks the added columns: read them as NULL
+    query = select(*(c if c.name in present else literal(None).label(c.name) for c in gateway_calls.columns))
+    query = query.order_by(gateway_calls.c.id)
     if name is not None:
         query = query.where(gateway_calls.c.name == name)
     if env is not None:

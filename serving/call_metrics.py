@@ -10,9 +10,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, inspect, select
+from sqlalchemy import and_, func, literal, select
 
-from serving.call_log import gateway_calls, make_engine
+from registry.errors import BadInput
+from serving.call_log import existing_columns, gateway_calls, make_engine
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -39,49 +40,68 @@ class CallSummary:
     p99_ms: float | None
     first: str | None
     last: str | None
+    experiment: str | None = None  # 'EXPERIMENT/VARIANT' when grouped by experiment variant
+    name: str | None = None  # the entry (an experiment's variants may be different entries)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _summary(version: str | None, variant: str, rows: list[tuple[float, int, str]]) -> CallSummary:
+def _summary(key: tuple[str | None, str | None, str, str | None], rows: list[tuple[float, int, str]]) -> CallSummary:
+    name, version, variant, experiment = key
     latencies = sorted(r[0] for r in rows)
     errors = sum(1 for r in rows if is_error(r[1]))
     times = [r[2] for r in rows]
     return CallSummary(version=version, variant=variant, count=len(rows), errors=errors,
                        error_rate=errors / len(rows) if rows else 0.0,
                        p50_ms=percentile(latencies, 50), p99_ms=percentile(latencies, 99),
-                       first=min(times) if times else None, last=max(times) if times else None)
+                       first=min(times) if times else None, last=max(times) if times else None,
+                       experiment=experiment, name=name)
 
 
-def summarize_calls(store_url: str | None, name: str, env: str | None = None, *, since: str | None = None,
-                    engine=None) -> list[CallSummary]:
+def summarize_calls(store_url: str | None, name: str | None, env: str | None = None, *, since: str | None = None,
+                    engine=None, experiment: str | None = None, by_experiment: bool = False) -> list[CallSummary]:
     """One summary per (version, variant) of `name` (in `env`), newest version first.
 
     `since`: UTC ISO timestamp; only calls at or after it. Shadow calls are summarised as
     their own variant, so a shadow's errors never count against the served version.
+    `by_experiment`: also split by experiment variant ('triage-ab/control'; None for calls
+    no experiment assigned). `experiment`: only that experiment's calls, across every entry
+    its variants name (`name` may then be None), grouped by experiment variant.
     """
+    if name is None and experiment is None:
+        raise BadInput("summarize_calls: give an entry name or an experiment", field="name")
+    by_experiment = by_experiment or experiment is not None
     own_engine = engine is None
     engine = engine or make_engine(store_url)
     try:
-        if not inspect(engine).has_table(gateway_calls.name):
+        present = existing_columns(engine)
+        if not present:
             return []  # no gateway has logged here yet; a read never creates tables
+        if experiment is not None and "experiment" not in present:
+            return []  # a table from before experiments: none of its calls was assigned by one
         c = gateway_calls.c
-        conditions = [c.name == name]
+        conditions = []
+        if name is not None:
+            conditions.append(c.name == name)
+        if experiment is not None:
+            conditions.append(c.experiment.startswith(f"{experiment}/", autoescape=True))
         if env is not None:
             conditions.append(c.env == env)
         if since is not None:
             conditions.append(c.time >= since)
-        query = select(c.version, c.variant, c.latency_ms, c.status, c.time).where(and_(*conditions))
-        groups: dict[tuple[str | None, str], list[tuple[float, int, str]]] = {}
+        arm = c.experiment if by_experiment and "experiment" in present else literal(None)
+        query = select(c.name, c.version, c.variant, arm, c.latency_ms, c.status, c.time).where(and_(*conditions))
+        groups: dict[tuple[str | None, str | None, str, str | None], list[tuple[float, int, str]]] = {}
         with engine.connect() as conn:
-            for version, variant, latency, status, time in conn.execute(query):
-                groups.setdefault((version, variant or "-"), []).append((latency, status, time))
+            for entry, version, variant, label, latency, status, time in conn.execute(query):
+                groups.setdefault((entry, version, variant or "-", label), []).append((latency, status, time))
     finally:
         if own_engine:
             engine.dispose()
-    summaries = [_summary(version, variant, rows) for (version, variant), rows in groups.items()]
+    summaries = [_summary(key, rows) for key, rows in groups.items()]
     summaries.sort(key=lambda s: (_semver_key(s.version), s.variant), reverse=True)
+    summaries.sort(key=lambda s: (s.experiment or "", s.name or ""))  # stable: versions stay newest first
     return summaries
 
 
@@ -94,14 +114,20 @@ def _semver_key(version: str | None) -> tuple[int, ...]:
 
 def format_summary(name: str, env: str | None, summaries: Sequence[CallSummary]) -> str:
     """A plain table for the CLI."""
-    header = f"{name} ({env or 'all environments'}): calls per version"
+    by_experiment = any(s.experiment for s in summaries)
+    header = f"{name} ({env or 'all environments'}): calls per version" + (" and experiment variant" if by_experiment else "")
     if not summaries:
         return header + "\n  no calls logged"
-    lines = [header, f"  {'version':<10} {'variant':<10} {'calls':>7} {'errors':>7} {'err%':>7} {'p50 ms':>9} {'p99 ms':>9}"]
+    several = len({s.name for s in summaries}) > 1
+    width = max([len(s.experiment or "-") for s in summaries] + [10])
+    entry_width = max([len(s.name or "-") for s in summaries] + [5])
+    lead = (f"{'experiment':<{width}} " if by_experiment else "") + (f"{'entry':<{entry_width}} " if several else "")
+    lines = [header, f"  {lead}{'version':<10} {'variant':<10} {'calls':>7} {'errors':>7} {'err%':>7} {'p50 ms':>9} {'p99 ms':>9}"]
     for s in summaries:
         p50 = "-" if s.p50_ms is None else f"{s.p50_ms:.1f}"
         p99 = "-" if s.p99_ms is None else f"{s.p99_ms:.1f}"
-        lines.append(f"  {s.version or '-':<10} {s.variant:<10} {s.count:>7} {s.errors:>7} {100 * s.error_rate:>6.2f}% {p50:>9} {p99:>9}")
+        lead = (f"{s.experiment or '-':<{width}} " if by_experiment else "") + (f"{s.name or '-':<{entry_width}} " if several else "")
+        lines.append(f"  {lead}{s.version or '-':<10} {s.variant:<10} {s.count:>7} {s.errors:>7} {100 * s.error_rate:>6.2f}% {p50:>9} {p99:>9}")
     return "\n".join(lines)
 
 

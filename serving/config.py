@@ -13,6 +13,11 @@ so `llmreg serve` runs with none. Bad settings are one BadInput line naming the 
     shadows:
       - {name: support-triage, env: default, stage: staging}   # or version: 1.3.0
     slo_guard: {interval_s: 1.0, window: 200}
+    experiments:                     # A/B: clients ask for "model": "triage-ab" (":ENV" or X-LLMReg-Env)
+      triage-ab:
+        variants:
+          control:   {entry: support-triage, stage: production, weight: 0.5}
+          candidate: {entry: support-triage-v2, stage: production, weight: 0.5}   # or version: X.Y.Z
 """
 from __future__ import annotations
 
@@ -24,10 +29,15 @@ from typing import Any, Mapping
 
 import yaml
 
+from registry.entry import NAME_RE
 from registry.errors import BadInput
+from serving.assignment import experiment_salt, pick
 
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 GUARD_ACTOR = "system:slo-guard"
+VARIANT_STAGES = ("production", "canary", "staging")
+WEIGHT_TOLERANCE = 1e-6
 
 
 def _fail(key: str, message: str) -> None:
@@ -150,6 +160,76 @@ class CallLogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantConfig:
+    """One arm of an experiment: a registry entry at a stage (or a pinned version), and its share."""
+
+    name: str
+    entry: str
+    weight: float
+    stage: str | None = "production"
+    version: str | None = None  # set instead of stage to pin one version
+
+    def address(self, env: str) -> str:
+        return f"{self.entry}@{self.version or self.stage}:{env}"
+
+    @classmethod
+    def from_dict(cls, name: Any, data: Any, where: str) -> "VariantConfig":
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            _fail(where, f"variant name {name!r} must be lowercase letters, digits and '._-' (e.g. control, candidate)")
+        data = _check_keys(data, ("entry", "stage", "version", "weight"), where + ".")
+        entry = data.get("entry")
+        if not isinstance(entry, str) or not NAME_RE.match(entry):
+            _fail(f"{where}.entry", f"must name a registry entry (lowercase letters, digits, '._-'), got {entry!r}")
+        if "weight" not in data:
+            _fail(f"{where}.weight", "required: this variant's share of callers, between 0 and 1")
+        stage, version = data.get("stage"), data.get("version")
+        if stage is not None and version is not None:
+            _fail(where, "give stage or version, not both")
+        if version is not None and (not isinstance(version, str) or not _VERSION_RE.match(version)):
+            _fail(f"{where}.version", f"must be a registered version X.Y.Z (quote it in YAML), got {version!r}")
+        if stage is not None and stage not in VARIANT_STAGES:
+            _fail(f"{where}.stage", f"must be one of {', '.join(VARIANT_STAGES)}, got {stage!r}")
+        return cls(name=name, entry=entry, weight=_number(data, "weight", where + ".", 0.0, 0.0, 1.0),
+                   stage=None if version is not None else (stage or "production"), version=version)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentConfig:
+    """An A/B split across registry entries: callers are assigned sticky by caller key.
+
+    The assignment hash is salted with the experiment's name (not the entries'), so it is
+    independent of any canary split inside a variant's entry.
+    """
+
+    name: str
+    variants: tuple[VariantConfig, ...]
+
+    def assign(self, caller: str | None, env: str) -> VariantConfig:
+        """The caller's variant (sticky per caller key; a random draw when there is none)."""
+        return self.variants[pick(caller, experiment_salt(self.name, env), [v.weight for v in self.variants])]
+
+    def label(self, variant: VariantConfig) -> str:
+        """What responses and gateway_calls.experiment carry: 'EXPERIMENT/VARIANT'."""
+        return f"{self.name}/{variant.name}"
+
+    @classmethod
+    def from_dict(cls, name: Any, data: Any) -> "ExperimentConfig":
+        where = f"experiments.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            _fail(where, "an experiment name is what clients send as 'model': lowercase letters, digits, '._-'")
+        data = _check_keys(data, ("variants",), where + ".")
+        raw = data.get("variants")
+        if not isinstance(raw, Mapping) or len(raw) < 2:
+            _fail(f"{where}.variants", "must map at least two variant names to {entry, stage|version, weight}")
+        variants = tuple(VariantConfig.from_dict(k, v, f"{where}.variants.{k}") for k, v in raw.items())
+        total = sum(v.weight for v in variants)
+        if abs(total - 1.0) > WEIGHT_TOLERANCE:
+            shares = ", ".join(f"{v.name}={v.weight:g}" for v in variants)
+            _fail(f"{where}.variants", f"weights must sum to 1, got {total:g} ({shares})")
+        return cls(name=name, variants=variants)
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     store_url: str | None = None
     prompts_dir: str = "prompts"
@@ -161,6 +241,7 @@ class GatewayConfig:
     shadows: tuple[ShadowConfig, ...] = ()
     slo_guard: SloGuardConfig = field(default_factory=SloGuardConfig)
     call_log: CallLogConfig = field(default_factory=CallLogConfig)
+    experiments: Mapping[str, ExperimentConfig] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any) -> "GatewayConfig":
@@ -176,6 +257,7 @@ class GatewayConfig:
         max_local = data.get("max_local_models", 2)
         if isinstance(max_local, bool) or not isinstance(max_local, int) or max_local < 1:
             _fail("max_local_models", f"must be a positive integer, got {max_local!r}")
+        experiments = _experiments(data.get("experiments"))
         for key in ("store_url", "prompts_dir", "default_env"):
             if key in data and data[key] is not None and not isinstance(data[key], str):
                 _fail(key, "must be a string")
@@ -190,12 +272,15 @@ class GatewayConfig:
             shadows=tuple(ShadowConfig.from_dict(s, f"shadows[{i}]") for i, s in enumerate(shadows_raw)),
             slo_guard=SloGuardConfig.from_dict(data.get("slo_guard")),
             call_log=CallLogConfig.from_dict(data.get("call_log")),
+            experiments=MappingProxyType(experiments),
         )
 
     @classmethod
     def from_file(cls, path: str | Path) -> "GatewayConfig":
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
+            _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+            data = yaml.safe_load(text)
         except OSError as exc:
             raise BadInput(f"gateway config {path}: cannot read it ({exc.strerror or exc}); check the path", field="config") from None
         except yaml.YAMLError as exc:
@@ -204,3 +289,36 @@ class GatewayConfig:
 
     def with_store(self, store_url: str | None) -> "GatewayConfig":
         return replace(self, store_url=store_url) if store_url else self
+
+
+def _experiments(raw: Any) -> dict[str, ExperimentConfig]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        _fail("experiments", "must map experiment names to {variants: {NAME: {entry, stage|version, weight}}}")
+    experiments = {name: ExperimentConfig.from_dict(name, data) for name, data in raw.items()}
+    for experiment in experiments.values():
+        for variant in experiment.variants:
+            if variant.entry in experiments:
+                _fail(f"experiments.{experiment.name}.variants.{variant.name}.entry",
+                      f"{variant.entry!r} is an experiment; a variant names a registry entry")
+    return experiments
+
+
+def _refuse_duplicate_keys(node: Any, path: str = "") -> None:
+    """YAML silently keeps the last of two equal keys; in this file that would drop a variant
+    or a setting without a word, so a repeated key is an error naming where it is."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            child = f"{path}.{key}" if path else str(key)
+            if key is not None and key != "<<":
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    _fail(child, f"appears twice (lines {seen[key]} and {line}); each key (and variant name) once")
+                seen[key] = line
+            _refuse_duplicate_keys(value_node, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, f"{path}[{i}]")

@@ -48,6 +48,12 @@ def release(reg: Registry, spec: dict[str, Any], *, to: str = "production", env:
             weight: float | None = None, author: str = "alice"):
     """Register `spec` and promote it through the real gates up to stage `to`."""
     entry = reg.register(spec, actor=author)
+    return promote_through(reg, entry, to=to, env=env, weight=weight)
+
+
+def promote_through(reg: Registry, entry, *, to: str = "production", env: str = "default",
+                    weight: float | None = None):
+    """Walk a registered entry through the real gates up to stage `to` in `env`."""
     name, version = entry.name, entry.version
     reg.promote(name, version, "staging", env, actor="ci")
     if to == "staging":

@@ -1,4 +1,5 @@
-"""The call log: batched off the request path, never lost, summarised per version."""
+"""The call log: batched off the request path, never lost, summarised per version (and per
+experiment variant); an older table is upgraded in place without losing rows."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +7,8 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from serving.call_log import CallLogWriter, make_engine, read_rows, utc_now
+from registry.errors import BadInput
+from serving.call_log import CallLogWriter, ensure_table, existing_columns, make_engine, read_rows, utc_now
 from serving.call_metrics import count_calls, format_summary, measure_window, percentile, summarize_calls
 from serving.config import CallLogConfig
 from serving_fixtures import BOTH_STORES
@@ -117,3 +119,93 @@ def test_measure_window_takes_the_most_recent_served_calls(store_url):
     m = measure_window(make_engine(store_url), "support-triage", "default", "2.0.0", window=30)
     assert (m.calls, m.errors) == (30, 0)
     assert m.evidence()["calls"] == 30 and m.evidence()["error_rate"] == 0.0
+
+
+def _first_release_table(engine) -> None:
+    """gateway_calls as the first gateway release created it: no `experiment` column."""
+    from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
+
+    old = MetaData()
+    Table("gateway_calls", old,
+          Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+          *(Column(n, Text, nullable=n in ("request_id", "time", "endpoint"))
+            for n in ("request_id", "time", "endpoint", "name", "version", "env", "stage", "variant")),
+          Column("status", Integer, nullable=False), Column("error", Text),
+          Column("latency_ms", Float, nullable=False), Column("upstream_ms", Float),
+          Column("prompt_tokens", Integer), Column("completion_tokens", Integer),
+          Column("caller", Text), Column("replica", Text), Column("agrees", Integer),
+          Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"))
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(old.tables["gateway_calls"].insert(), [
+            {k: v for k, v in row(i, variant="production").items()} for i in range(3)])
+
+
+@BOTH_STORES
+def test_an_older_table_gets_the_experiment_column_and_keeps_its_rows(store_url):
+    engine = make_engine(store_url)
+    _first_release_table(engine)
+    assert "experiment" not in existing_columns(engine)
+    # readers on the old table: experiment reads as NULL, an experiment filter finds nothing, nothing is altered
+    assert [r["experiment"] for r in read_rows(engine)] == [None, None, None]
+    assert summarize_calls(store_url, None, experiment="triage-ab") == []
+    assert [s.count for s in summarize_calls(store_url, "support-triage", by_experiment=True)] == [3]
+    assert "experiment" not in existing_columns(engine)
+
+    writer = CallLogWriter(store_url, CallLogConfig(flush_interval_s=0.005)).start()
+    assert "experiment" in existing_columns(writer.engine)
+    assert "ix_gateway_calls_experiment" in {i["name"] for i in inspect(engine).get_indexes("gateway_calls")}
+    for i in range(4):
+        writer.submit({**row(100 + i), "experiment": "triage-ab/control" if i % 2 else "triage-ab/candidate"})
+    writer.close()
+    ensure_table(engine)  # idempotent: a second start changes nothing
+    rows = read_rows(engine)
+    assert len(rows) == 7
+    assert [r["request_id"] for r in rows[:3]] == ["r0", "r1", "r2"] and {r["experiment"] for r in rows[:3]} == {None}
+    assert sorted(r["experiment"] for r in rows[3:]) == ["triage-ab/candidate"] * 2 + ["triage-ab/control"] * 2
+    split = {s.experiment: s.count for s in summarize_calls(store_url, "support-triage", by_experiment=True)}
+    assert split == {None: 3, "triage-ab/candidate": 2, "triage-ab/control": 2}
+    assert [s.count for s in summarize_calls(store_url, "support-triage")] == [7]  # default grouping unchanged
+    engine.dispose()
+
+
+@BOTH_STORES
+def test_replicas_upgrading_the_table_at_once_all_succeed(store_url):
+    engine = make_engine(store_url)
+    _first_release_table(engine)
+    engines = [make_engine(store_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def upgrade(e) -> None:
+        barrier.wait()
+        try:
+            ensure_table(e)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [c for c in inspect(engine).get_columns("gateway_calls") if c["name"] == "experiment"]
+    for e in engines + [engine]:
+        e.dispose()
+
+
+def test_summaries_by_experiment_match_the_name_exactly(store_url):
+    writer = CallLogWriter(store_url).start()
+    labels = ["triage_ab/x", "triagexab/y", "triage-ab-2/z", "triage-ab/control", "triage-ab/control"]
+    for i, label in enumerate(labels):
+        writer.submit({**row(i, version="1.0.0" if i < 4 else "1.1.0"), "experiment": label})
+    writer.close()
+    assert [s.experiment for s in summarize_calls(store_url, None, experiment="triage_ab")] == ["triage_ab/x"]
+    got = summarize_calls(store_url, None, experiment="triage-ab")
+    assert [(s.experiment, s.version, s.count) for s in got] == [("triage-ab/control", "1.1.0", 1),
+                                                                ("triage-ab/control", "1.0.0", 1)]
+    text = format_summary("triage-ab", None, got)
+    assert "experiment variant" in text and "triage-ab/control" in text
+    with pytest.raises(BadInput, match="give an entry name or an experiment"):
+        summarize_calls(store_url, None)
