@@ -17,11 +17,16 @@ def cmd_metrics(args) -> int:
     from serving.call_metrics import format_summary, summarize_calls
 
     _open(args).close()  # the same store resolution as every verb, and a clear error if it cannot open
-    summaries = summarize_calls(args.store, args.name, args.env, since=args.since)
+    if args.name is None and args.experiment is None:
+        from registry.errors import BadInput
+
+        raise BadInput("name: give an entry NAME or --experiment NAME", field="name")
+    summaries = summarize_calls(args.store, args.name, args.env, since=args.since,
+                                experiment=args.experiment, by_experiment=args.by_experiment)
     if args.json:
         print(json.dumps([s.to_dict() for s in summaries], indent=2, sort_keys=True))
     else:
-        print(format_summary(args.name, args.env, summaries))
+        print(format_summary(args.name or args.experiment, args.env, summaries))
     return 0
 
 
@@ -38,6 +43,8 @@ def add_verbs(sub, verb) -> None:
     p = verb(sub, "metrics", cmd_metrics,
              "Per-version call summary from the gateway's log: calls, error rate, p50/p99 latency.",
              "llmreg metrics support-triage --env default")
-    p.add_argument("name")
+    p.add_argument("name", nargs="?", help="entry name (optional with --experiment)")
     p.add_argument("--env", default=None, help="environment; default: all")
+    p.add_argument("--experiment", default=None, help="only calls routed by this A/B experiment")
+    p.add_argument("--by-experiment", action="store_true", help="split the entry's calls by experiment variant")
     p.add_argument("--since", default=None, help="ISO-8601 time: only calls after it")
