@@ -380,6 +380,7 @@ class EntrySpec:
     gates: Mapping[str, Any] = field(default_factory=_empty_map)
     labels: Mapping[str, str] = field(default_factory=_empty_map)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
+    _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = as_str(self.name, "name", max_len=100)
@@ -421,8 +422,15 @@ class EntrySpec:
     def digest(self) -> str:
         """sha256 hex of canonical_json(to_dict()): the identity of the tuple."""
         if self._digest is None:
-            _set(self, "_digest", canonical_digest(self.to_dict()))
+            _set(self, "_digest", canonical_digest(self.shared_dict()))
         return self._digest
+
+    def shared_dict(self) -> dict[str, Any]:
+        """`to_dict()` computed once and shared: READ-ONLY. Digest and diff read it on every
+        registration; anything that may change the result must call `to_dict()` instead."""
+        if self._plain is None:
+            _set(self, "_plain", self.to_dict())
+        return self._plain
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "model": self.model.to_dict()}

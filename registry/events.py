@@ -149,13 +149,16 @@ def make_event(*, seq: int, time: str, actor: str, type: str, name: str | None =
                evidence: Mapping[str, Any] | None = None,
                prev_hash: str = GENESIS_HASH) -> tuple[Event, str, str]:
     """Build a hashed event; also returns the canonical payload/evidence text the store keeps."""
-    payload_json = canonical_json(_plain(payload or {})).decode("utf-8")
-    evidence_json = canonical_json(_plain(evidence or {})).decode("utf-8")
+    # _plain returns fresh JSON-shaped copies (str keys, lists), so the event can hold them
+    # as they are instead of re-parsing the text it just wrote.
+    plain_payload, plain_evidence = _plain(payload or {}), _plain(evidence or {})
+    payload_json = canonical_json(plain_payload).decode("utf-8")
+    evidence_json = canonical_json(plain_evidence).decode("utf-8")
     digest = chain_hash(prev_hash, body_bytes(seq, time, actor, type, name, version, env,
                                               payload_json, evidence_json, prev_hash))
     event = Event(seq=seq, time=time, actor=actor, type=type, name=name, version=version,
-                  env=env, payload=MappingProxyType(json.loads(payload_json)),
-                  evidence=MappingProxyType(json.loads(evidence_json)),
+                  env=env, payload=MappingProxyType(plain_payload),
+                  evidence=MappingProxyType(plain_evidence),
                   prev_hash=prev_hash, hash=digest)
     return event, payload_json, evidence_json
 

@@ -10,6 +10,7 @@ The highest level among the changes wins.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -174,28 +175,29 @@ def _show_path(parts: tuple[str, ...]) -> str:
 
 
 def _same(old: Any, new: Any) -> bool:
-    """Equal as the digest sees them (1 != 1.0 != True), without serialising: diff is on the
-    registration path and canonical_json per subtree cost more than the SQL write."""
+    """Equal as the digest sees them (1 != 1.0 != True, 0.0 != -0.0), without serialising:
+    diff is on the registration path and canonical_json per subtree cost more than the SQL."""
     if isinstance(old, dict) and isinstance(new, dict):
         return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
     if isinstance(old, list) and isinstance(new, list):
         return len(old) == len(new) and all(map(_same, old, new))
-    if type(old) is not type(new):
+    if type(old) is not type(new) or isinstance(old, (dict, list)):
         return False
-    if isinstance(old, (dict, list)):
-        return False
-    if isinstance(old, float) or not isinstance(old, (str, int, bool, type(None))):
-        return canonical_json(old) == canonical_json(new)  # -0.0 vs 0.0 and anything unusual
-    return old == new
+    if type(old) is float:
+        return old == new and math.copysign(1.0, old) == math.copysign(1.0, new)
+    if isinstance(old, (str, int, bool, type(None))):
+        return old == new
+    return canonical_json(old) == canonical_json(new)  # anything unusual
 
 
 def _walk(old: Any, new: Any, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Any, Any]]) -> None:
     # Compare as the digest sees values (1 != 1.0 != True), so "no change" means "same digest".
-    if old is not _MISSING and new is not _MISSING and _same(old, new):
-        return
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in sorted(set(old) | set(new)):
-            _walk(old.get(key, _MISSING), new.get(key, _MISSING), parts + (key,), out)
+            before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+            if before is not _MISSING and after is not _MISSING and _same(before, after):
+                continue
+            _walk(before, after, parts + (key,), out)
         return
     out.append((parts, None if old is _MISSING else old, None if new is _MISSING else new))
 
@@ -223,11 +225,11 @@ def classify(parts: tuple[str, ...], old: Mapping[str, Any] | None = None, new: 
 
 def diff_specs(old: "EntrySpec | None", new: "EntrySpec") -> Diff:
     """Field-by-field diff; bump is the highest level changed (None: identical or first version)."""
-    new_dict = _keyed(new.to_dict())
+    new_dict = _keyed(new.shared_dict())
     if old is None:
         changes = tuple(Change(key, None, value, FIELD_LEVELS.get(key, "patch")) for key, value in new_dict.items())
         return Diff(changes, None)
-    old_dict = _keyed(old.to_dict())
+    old_dict = _keyed(old.shared_dict())
     found: list[tuple[tuple[str, ...], Any, Any]] = []
     _walk(old_dict, new_dict, (), found)
     changes = tuple(Change(_show_path(parts), before, after, classify(parts, old_dict, new_dict)) for parts, before, after in found)
