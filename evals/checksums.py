@@ -6,21 +6,14 @@ verifies at resolve/deploy time: the report can be matched to the entry it certi
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from registry.artifacts import hash_tree
-
-_CHUNK = 1 << 20
+from registry.artifacts import hash_file, hash_tree
 
 
-def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file's bytes; md5 here equals what DVC 3 records for the file."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def dataset_version(path: str | Path) -> str:
+    """`md5:<hex>` of a dataset file: the version id DVC records for it in dvc.lock."""
+    return "md5:" + hash_file(path, "md5")[0]
 
 
 def directory_sha256(path: str | Path) -> str:

@@ -77,9 +77,9 @@ def _stream_file(src: str, digest, sink: _Sink, buf: bytearray) -> int:
     return size
 
 
-def hash_file(path: str | os.PathLike) -> tuple[str, int]:
-    """(sha256 hex, size) of one file in a single pass."""
-    digest = hashlib.sha256()
+def hash_file(path: str | os.PathLike, algorithm: str = "sha256") -> tuple[str, int]:
+    """(hex digest, size) of one file in a single pass; md5 is what DVC records for a file."""
+    digest = hashlib.sha256() if algorithm == "sha256" else hashlib.new(algorithm, usedforsecurity=False)
     size = _stream_file(os.fspath(path), digest, _Sink(), bytearray(CHUNK))
     return digest.hexdigest(), size
 

@@ -55,11 +55,9 @@ _VERSION = re.compile(r"^md5:([0-9a-f]{32})(\.dir)?$")
 
 def dvc_file_md5(path: str | Path) -> str:
     """What DVC 3 records as ``md5`` for a file (``hash: md5``)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from registry.artifacts import hash_file
+
+    return hash_file(path, "md5")[0]
 
 
 def dvc_tree_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
