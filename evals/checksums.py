@@ -11,7 +11,7 @@ from pathlib import Path
 from registry.artifacts import hash_file, hash_tree
 
 
-def dataset_version(path: str | Path) -> str:
+def dataset_version_id(path: str | Path) -> str:
     """`md5:<hex>` of a dataset file: the version id DVC records for it in dvc.lock."""
     return "md5:" + hash_file(path, "md5")[0]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from evals import scorers
-from evals.checksums import dataset_version
+from evals.checksums import dataset_version_id
 from evals.policy import SafetyPolicy, load_policy
 from evals.runners import RUNNER_KINDS, Runner, RunnerError, make_runner
 from evals.schema import SchemaError
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             df = pd.read_parquet(data_path)
         except Exception as exc:
             raise EvalError(f"dataset {data_path} is not readable Parquet ({exc}): regenerate it") from None
-        dataset_version = args.dataset_version or dataset_version(data_path)
+        dataset_version = args.dataset_version or dataset_version_id(data_path)
 
         variants: list[tuple[str, Runner]] = []
         main_runner = _build_runner(args, args.adapter)

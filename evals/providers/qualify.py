@@ -75,7 +75,7 @@ def _load_suite(family: Any, root: Path) -> tuple[Any, Any, Any, str]:
     """(suite, template, eval frame, dataset version) or ProvidersConfigError: before any write."""
     import pandas as pd
 
-    from evals.checksums import dataset_version
+    from evals.checksums import dataset_version_id
     from evals.schema import SchemaError
     from evals.suite import load_suite
 
@@ -93,7 +93,7 @@ def _load_suite(family: Any, root: Path) -> tuple[Any, Any, Any, str]:
         raise ProvidersConfigError(f"family {family.name}: eval split {data_path} of {suite.ref} not found: "
                                    "run `dvc repro` (or `make demo`) first")
     frame = pd.read_parquet(data_path)
-    return suite, template, frame, dataset_version(data_path)
+    return suite, template, frame, dataset_version_id(data_path)
 
 
 def qualify_snapshot(reg: Any, config: ProvidersConfig, provider_name: str, snapshot: str, *,

@@ -235,7 +235,7 @@ def test_same_suite_through_the_vllm_offline_runner_and_transformers(demo_root, 
     runner here, on the demo suite: same accuracy, throughput of each measured in this run."""
     import pandas as pd
 
-    from evals.checksums import dataset_version
+    from evals.checksums import dataset_version_id
     from evals.run import run_suite
     from evals.runners import make_runner
     from evals.suite import load_suite
@@ -253,7 +253,7 @@ def test_same_suite_through_the_vllm_offline_runner_and_transformers(demo_root, 
     data = demo_root / suite.dataset.path
     runner = make_runner("transformers", base_dir=demo_root / "models/base", adapter_dir=demo_root / "models/adapter",
                          batch_size=32, max_new_tokens=1)
-    local = run_suite(suite, runner, pd.read_parquet(data), target={}, dataset_version=dataset_version(data),
+    local = run_suite(suite, runner, pd.read_parquet(data), target={}, dataset_version=dataset_version_id(data),
                       root=demo_root)
     assert abs(local.accuracy - offline["accuracy"]) <= 0.01  # bf16 on vLLM vs fp32 here: near-identical
     if "openai_vllm_accuracy" in FIGURES:

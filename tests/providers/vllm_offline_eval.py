@@ -21,7 +21,7 @@ def main(root: str, out: str, adapter: str | None) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import pandas as pd
 
-    from evals.checksums import dataset_version
+    from evals.checksums import dataset_version_id
     from evals.run import run_suite
     from evals.runners.vllm_runner import VLLMRunner
     from evals.suite import load_suite
@@ -35,7 +35,7 @@ def main(root: str, out: str, adapter: str | None) -> None:
                         batch_size=256, max_new_tokens=1, max_lora_rank=8, max_model_len=64)
     engine_s = time.perf_counter() - began
     report = run_suite(suite, runner, pd.read_parquet(data), target={},
-                       dataset_version=dataset_version(data), root=base)
+                       dataset_version=dataset_version_id(data), root=base)
     result = report.to_dict()
     result["engine_start_s"] = engine_s
     Path(out).write_text(json.dumps(result, indent=2, sort_keys=True))
