@@ -136,7 +136,9 @@ def collect_lineage(root: str | Path = ".", *, run_id: str, pipeline: str,
     """What registration adds: the code commit, the dvc.lock digest, the run that produced it."""
     root = Path(root)
     lock = root / "dvc.lock"
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    # dvc.lock is the record of the outputs, rewritten by every run; a change there alone
+    # does not make the code that produced them differ from the commit.
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock")
     return {
         "git_commit": _git(root, "rev-parse", "HEAD") or "unknown",
         "git_dirty": bool(status) if status is not None else None,
