@@ -67,16 +67,10 @@ def _ref(text: str, *, version_required: bool = True) -> tuple[str, str | None]:
 
 
 def _read_document(path: str, what: str) -> Any:
-    from registry.entry import load_document
+    from registry.entry import read_document
     from registry.errors import BadInput
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read the {what} file ({getattr(exc, 'strerror', None) or exc}); check the path",
-                       field="path") from None
-    data = load_document(text, source=path, json_only=path.lower().endswith(".json"))
+    data = read_document(path, what)
     if not isinstance(data, dict):
         raise BadInput(f"{path}: the {what} file must hold a mapping (key: value)", field="path")
     return data

@@ -727,19 +727,27 @@ def _normalise_assigned(assigned: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_entry_file(path: str | os.PathLike[str], import_history: bool = False) -> tuple[EntrySpec, dict[str, Any]]:
-    """Read an entry from a .yaml/.yml/.json file (by suffix; other suffixes are read as YAML)."""
+def read_document(path: str | os.PathLike[str], what: str) -> Any:
+    """Parse a .yaml/.yml/.json file (by suffix; other suffixes are read as YAML) that the
+    registry takes as input (entry, roles, gates, suite, evidence, eval report).
+
+    Every failure is one BadInput line naming the file and the fix."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
             raw = handle.read(2_000_001)
     except OSError as exc:
-        raise BadInput(f"{source}: cannot read the entry file ({exc.strerror or exc}); check the path", field="path") from None
+        raise BadInput(f"{source}: cannot read the {what} file ({exc.strerror or exc}); check the path", field="path") from None
     if len(raw) > 2_000_000:
-        raise BadInput(f"{source}: larger than 2 MB; an entry holds references, not data", field="path")
+        raise BadInput(f"{source}: larger than 2 MB; a {what} file holds references and settings, not data", field="path")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8", field="encoding") from None
-    data = load_document(text, source=source, json_only=source.lower().endswith(".json"))
-    return parse_entry(data, source=source, import_history=import_history)
+    return load_document(text, source=source, json_only=source.lower().endswith(".json"))
+
+
+def load_entry_file(path: str | os.PathLike[str], import_history: bool = False) -> tuple[EntrySpec, dict[str, Any]]:
+    """Read an entry from a .yaml/.yml/.json file."""
+    source = os.fspath(path)
+    return parse_entry(read_document(source, "entry"), source=source, import_history=import_history)

@@ -137,15 +137,10 @@ class Roles:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "Roles":
-        from .entry import load_document
+        from .entry import read_document
 
         source = os.fspath(path)
-        try:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{source}: cannot read roles file ({exc}); check the path", field="path") from None
-        return cls.from_dict(load_document(text, source=source, json_only=source.lower().endswith(".json")), source=source)
+        return cls.from_dict(read_document(source, "roles"), source=source)
 
     @classmethod
     def default(cls, members: Mapping[str, Any] | None = None) -> "Roles":
