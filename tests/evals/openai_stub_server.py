@@ -17,8 +17,10 @@ import json
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from tests.loopback_http import LoopbackHTTPServer
 
 Fault = str | tuple[str, float]  # "429" | "500" | "503" | "malformed" | "text" | "no_choices" | ("slow", s)
 
@@ -29,7 +31,7 @@ def echo_label(prompt: str) -> str:
     return body[-1] if body else ""
 
 
-class StubServer:
+class StubServer(LoopbackHTTPServer):
     def __init__(
         self,
         models: tuple[str, ...] = ("stub-model",),
@@ -46,31 +48,7 @@ class StubServer:
         self.always: Fault | None = None
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True  # slow handlers must not block shutdown
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> "StubServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "StubServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(self._handler_class())
 
     def queue_faults(self, *faults: Fault) -> None:
         with self._lock:

@@ -18,15 +18,17 @@ import json
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from tests.loopback_http import LoopbackHTTPServer
 
 Responder = Callable[[str], str]
 # "500" | "503" | "429" | "401" | "404" | "malformed" | "html" | "shape" | ("slow", seconds)
 Fault = str | tuple[str, float]
 
 
-class ProviderStub:
+class ProviderStub(LoopbackHTTPServer):
     def __init__(self, models: dict[str, Responder], *, extras: dict[str, dict[str, Any]] | None = None):
         self.models = dict(models)
         self.extras = dict(extras or {})
@@ -36,23 +38,7 @@ class ProviderStub:
         self._get_faults: deque[Fault] = deque()
         self._post_faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> "ProviderStub":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(self._handler())
 
     def queue_get_faults(self, *faults: Fault) -> None:
         with self._lock:

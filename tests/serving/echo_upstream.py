@@ -9,37 +9,23 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.loopback_http import LoopbackHTTPServer
 
-class EchoUpstream:
+
+class EchoUpstream(LoopbackHTTPServer):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_models: set[str] = set()
         self.delays: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        super().__init__(self._handler())
 
     def received(self, model: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if model is None or r.get("model") == model]
-
-    def __enter__(self) -> "EchoUpstream":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
 
     def _handler(self):
         upstream = self
