@@ -4,6 +4,7 @@ import contextlib
 
 import dagster as dg
 
+from assets.step_runner import run_step
 from pipelines.resources import ProjectResource, RegistryResource
 
 GROUP = "registry"
@@ -30,12 +31,15 @@ def registry_entry(context: dg.AssetExecutionContext, project: ProjectResource,
                    registry: RegistryResource) -> dg.MaterializeResult:
     import time
 
-    from training.release import register_release
+    from training import release
 
     started = time.perf_counter()
+    # The release tuple file first, exactly as dvc.yaml's release_tuple stage writes it, so
+    # Dagster and DVC leave the same outputs behind; then the registration itself.
+    run_step(context, project.root_path, "training.release", release.main)
     reg = registry.open()
     with contextlib.chdir(project.root_path):
-        entry, created = register_release(reg, actor=registry.actor, run_id=context.run.run_id,
+        entry, created = release.register_release(reg, actor=registry.actor, run_id=context.run.run_id,
                                           datasets=_dataset_versions(context), root=project.root_path)
     spec = entry.spec
     history = _score_history(reg, spec.name, project.path("metrics/score_history.png"))
