@@ -26,6 +26,7 @@ from typing import Any, Collection, Iterator, Mapping, Sequence
 from registry import events as ev
 from registry.artifacts import ArtifactCheck, ArtifactStore, is_url
 from registry.audit import AuditReport
+from registry.canonical import Encoded
 from registry.entry import ArtifactRef, Entry, EntrySpec, load_entry_file, parse_entry
 from registry.eval_reports import check_verdict, normalise_eval_report, target_mismatches
 from registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
@@ -374,7 +375,9 @@ class Registry:
         try:
             return self.store.write(fn)
         finally:
-            self._invalidate(self._head_seq_or_none())
+            # The head this write left, when it committed; else ask the store.
+            seq = self.store.committed_seq()
+            self._invalidate(seq if seq is not None else self._head_seq_or_none())
 
     def _head_seq_or_none(self) -> int | None:
         try:
@@ -463,8 +466,8 @@ class Registry:
                      assigned: Mapping[str, Any], import_history: bool, env: str) -> Entry:
         """The registration itself, inside a write the caller authorized (shared with provider drafts)."""
         name = parsed.name
-        latest = self.store.latest_entry(name)
-        previous = self._cache_entry(name, latest) if latest else None
+        latest = self.store.latest_version(name)
+        previous = self._cached_entry(name, latest) if latest else None
         diff = diff_specs(previous.spec if previous else None, parsed)
         if previous is not None and diff.identical:
             refuse_identical(diff, name=name, latest=previous.version)
@@ -488,10 +491,11 @@ class Registry:
                       bump=kind, bump_reason=reason,
                       previous=previous.version if previous else None)
         changes = [{"path": c.path, "level": c.level} for c in diff.changes] if previous else []
+        # Encoded: the tuple's canonical text is built once (digest) and reused by the event and the projection.
         txn.append(ev.ENTRY_REGISTERED, actor=actor, name=name, version=new_version,
-                   payload={"entry": entry.to_dict(), "digest": parsed.digest, "changes": changes,
-                            "imported": {k: list(v) if isinstance(v, tuple) else v for k, v in assigned.items()}
-                            if import_history else None})
+                   payload=Encoded.of({"entry": entry.encoded(), "digest": parsed.digest, "changes": changes,
+                                       "imported": {k: list(v) if isinstance(v, tuple) else v for k, v in assigned.items()}
+                                       if import_history else None}))
         if import_history:
             self._import_status(txn, entry, assigned, env, actor)
         return entry
@@ -503,6 +507,10 @@ class Registry:
             entry = Entry.from_dict(json.loads(body))
             self._entries[(name, version)] = entry
         return entry
+
+    def _cached_entry(self, name: str, version: str) -> Entry:
+        """The entry from this process's cache (entries are immutable), read on a miss only."""
+        return self._entries.get((name, version)) or self._entry(name, version)
 
     def _import_status(self, txn: Txn, entry: Entry, assigned: Mapping, env: str, actor: str) -> None:
         status = assigned.get("status")

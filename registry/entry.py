@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .canonical import canonical_digest
+from .canonical import Encoded, canonical_digest, canonical_text, encode_object, sha256_hex
 from .errors import BadInput
 from .fields import (
     EMPTY,
@@ -157,11 +157,13 @@ class ModelRef:
         self._check_pinned()
 
     def _check_pinned(self) -> None:
-        example = re.sub(r"[-:@_]latest$", "", self.id, flags=re.I) or "model"
+        def example() -> str:  # only for the error messages
+            return re.sub(r"[-:@_]latest$", "", self.id, flags=re.I) or "model"
+
         if is_floating(self.id) and not (self.snapshot and not is_floating(self.snapshot)):
-            fail("id", f"{self.id!r} is a floating alias; pin a dated snapshot such as '{example}-YYYY-MM-DD' (see the provider's model list)")
+            fail("id", f"{self.id!r} is a floating alias; pin a dated snapshot such as '{example()}-YYYY-MM-DD' (see the provider's model list)")
         if self.snapshot is not None and is_floating(self.snapshot):
-            fail("snapshot", f"{self.snapshot!r} is a floating alias; pin a dated snapshot such as '{example}-YYYY-MM-DD'")
+            fail("snapshot", f"{self.snapshot!r} is a floating alias; pin a dated snapshot such as '{example()}-YYYY-MM-DD'")
         if self.revision is not None:
             if is_floating(self.revision):
                 fail("revision", f"{self.revision!r} is a branch or alias, which moves; pin the 40-hex commit sha it points to now")
@@ -381,6 +383,8 @@ class EntrySpec:
     labels: Mapping[str, str] = field(default_factory=_empty_map)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
     _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    _texts: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = as_str(self.name, "name", max_len=100)
@@ -410,9 +414,12 @@ class EntrySpec:
         _set(self, "owner", as_str(self.owner, "owner", optional=True, max_len=200))
         _set(self, "framework", as_str(self.framework, "framework", optional=True, max_len=200))
         _set(self, "description", as_str(self.description, "description", optional=True, max_len=20_000, allow_control=True))
-        from .gates_config import validate_entry_gates
+        if self.gates is not None and not (isinstance(self.gates, Mapping) and not self.gates):
+            from .gates_config import validate_entry_gates
 
-        _set(self, "gates", freeze(validate_entry_gates(as_mapping(self.gates, "gates")), "gates"))
+            _set(self, "gates", freeze(validate_entry_gates(as_mapping(self.gates, "gates")), "gates"))
+        else:
+            _set(self, "gates", EMPTY)
         _set(self, "labels", _str_map(self.labels, "labels"))
 
     def __hash__(self) -> int:
@@ -422,8 +429,22 @@ class EntrySpec:
     def digest(self) -> str:
         """sha256 hex of canonical_json(to_dict()): the identity of the tuple."""
         if self._digest is None:
-            _set(self, "_digest", canonical_digest(self.shared_dict()))
+            _set(self, "_digest", sha256_hex(self.canonical_text().encode("utf-8")))
         return self._digest
+
+    def field_texts(self) -> dict[str, str]:
+        """Each top-level field of `shared_dict()` as its canonical JSON text, computed once
+        (READ-ONLY). The digest is assembled from them and the diff compares them, so an
+        unchanged field costs one string comparison instead of a walk."""
+        if self._texts is None:
+            _set(self, "_texts", {key: canonical_text(value) for key, value in self.shared_dict().items()})
+        return self._texts
+
+    def canonical_text(self) -> str:
+        """canonical_json(to_dict()) as text, computed once."""
+        if self._text is None:
+            _set(self, "_text", encode_object(self.field_texts()))
+        return self._text
 
     def shared_dict(self) -> dict[str, Any]:
         """`to_dict()` computed once and shared: READ-ONLY. Digest and diff read it on every
@@ -436,9 +457,11 @@ class EntrySpec:
         out: dict[str, Any] = {"name": self.name, "model": self.model.to_dict()}
         for name in _SPEC_FIELDS[2:]:
             value = getattr(self, name)
-            if value is None or (isinstance(value, (Mapping, tuple)) and not value):
+            if not value:  # None or an empty mapping/tuple (strings are never empty here)
                 continue
-            if name == "artifacts":
+            if value.__class__ is str:
+                out[name] = value
+            elif name == "artifacts":
                 out[name] = [artifact.to_dict() for artifact in value]
             elif name == "eval":
                 out[name] = value.to_dict()
@@ -590,6 +613,22 @@ class Entry:
         if self.previous is not None:
             out["previous"] = self.previous
         return out
+
+    def encoded(self) -> Encoded:
+        """`to_dict()` with its canonical text, reusing the spec's text instead of encoding
+        the tuple again. READ-ONLY: its "spec" shares the spec's cached dict."""
+        data: dict[str, Any] = {
+            "spec": Encoded(self.spec.shared_dict(), self.spec.canonical_text()),
+            "version": self.version,
+            "author": self.author,
+            "created_at": self.created_at,
+            "seq": self.seq,
+            "bump": self.bump,
+            "bump_reason": self.bump_reason,
+        }
+        if self.previous is not None:
+            data["previous"] = self.previous
+        return Encoded.of(data)
 
     @classmethod
     def from_dict(cls, data: Any) -> "Entry":

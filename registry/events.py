@@ -19,7 +19,7 @@ from types import MappingProxyType
 from collections import abc as _abc
 from typing import Any, Iterable, Mapping
 
-from registry.canonical import canonical_json
+from registry.canonical import Encoded, canonical_json
 
 ENTRY_REGISTERED = "entry.registered"
 EVAL_RECORDED = "eval.recorded"
@@ -150,10 +150,18 @@ def make_event(*, seq: int, time: str, actor: str, type: str, name: str | None =
                prev_hash: str = GENESIS_HASH) -> tuple[Event, str, str]:
     """Build a hashed event; also returns the canonical payload/evidence text the store keeps."""
     # _plain returns fresh JSON-shaped copies (str keys, lists), so the event can hold them
-    # as they are instead of re-parsing the text it just wrote.
-    plain_payload, plain_evidence = _plain(payload or {}), _plain(evidence or {})
-    payload_json = canonical_json(plain_payload).decode("utf-8")
-    evidence_json = canonical_json(plain_evidence).decode("utf-8")
+    # as they are instead of re-parsing the text it just wrote. An Encoded payload is plain
+    # JSON with its text already built (a registration's release tuple): used as it is.
+    if payload.__class__ is Encoded:  # `type` is a parameter here
+        plain_payload, payload_json = payload, payload.text
+    else:
+        plain_payload = _plain(payload or {})
+        payload_json = canonical_json(plain_payload).decode("utf-8")
+    if evidence:
+        plain_evidence = _plain(evidence)
+        evidence_json = canonical_json(plain_evidence).decode("utf-8")
+    else:
+        plain_evidence, evidence_json = {}, "{}"
     digest = chain_hash(prev_hash, body_bytes(seq, time, actor, type, name, version, env,
                                               payload_json, evidence_json, prev_hash))
     event = Event(seq=seq, time=time, actor=actor, type=type, name=name, version=version,

@@ -137,6 +137,10 @@ def iso_text(value: Any) -> Any:
 
 
 def as_str(value: Any, field: str, *, optional: bool = False, max_len: int = 1000, allow_control: bool = False) -> str | None:
+    # The common case first (a registration validates ~30 strings); any doubt takes the checks below.
+    if value.__class__ is str and len(value) <= max_len and (allow_control or not _CONTROL_RE.search(value)) \
+            and value.strip():
+        return value
     value = iso_text(value)
     if value is None:
         if optional:
@@ -233,6 +237,11 @@ def is_floating(word: str) -> bool:
     return low in FLOATING_WORDS or low.endswith(("-latest", ":latest", "@latest", "_latest", "/latest"))
 
 
+_SEPARATOR_RE = re.compile(r"[/\\]")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_RELATIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
 def check_path_safe(value: str, field: str, *, relative_name: bool) -> str:
     """Refuse path traversal: '..' segments (also percent-encoded), NUL and control characters.
 
@@ -248,14 +257,14 @@ def check_path_safe(value: str, field: str, *, relative_name: bool) -> str:
         decoded = unquote(value)
         if _CONTROL_RE.search(decoded):
             fail(field, f"{show(value)} encodes NUL or control characters; remove them")
-    if any(seg == ".." for seg in re.split(r"[/\\]", decoded)):
+    if ".." in decoded and any(seg == ".." for seg in _SEPARATOR_RE.split(decoded)):
         fail(field, f"{show(value)} contains a '..' path segment (path traversal); give the path without '..'")
     if relative_name:
-        if decoded.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", decoded):
+        if decoded.startswith(("/", "\\", "~")) or _DRIVE_RE.match(decoded):
             fail(field, f"{show(value)} is an absolute path; artifact names are relative paths inside the entry (e.g. 'adapter/adapter_model.safetensors')")
         if "\\" in value:
             fail(field, f"{show(value)} contains a backslash; use '/' between path segments")
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", value):
+        if not _RELATIVE_NAME_RE.match(value):
             fail(field, f"{show(value)} must be '/'-separated segments of letters, digits and ._- (each starting with a letter or digit)")
     return value
 
@@ -267,11 +276,45 @@ class _Budget:
         self.left = MAX_NODES
 
 
+class _Unusual(Exception):
+    """Raised by the fast freeze: let the checked one decide (and name the field)."""
+
+
+def _freeze_fast(value: Any, budget: list[int], depth: int) -> Any:
+    """freeze() for plain JSON values without building a field path per value (a
+    registration freezes ~50 of them); anything else raises _Unusual."""
+    budget[0] -= 1  # every value counts, leaves too, exactly as in the checked walk
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise _Unusual
+    cls = value.__class__
+    if cls is str or cls is bool or cls is int or value is None:
+        return value
+    if cls is float:
+        if not math.isfinite(value):
+            raise _Unusual
+        return value
+    if cls is dict or cls is MappingProxyType:
+        out = {}
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise _Unusual
+            out[key] = _freeze_fast(item, budget, depth + 1)
+        return MappingProxyType(out)
+    if cls is list or cls is tuple:
+        return tuple([_freeze_fast(item, budget, depth + 1) for item in value])
+    raise _Unusual
+
+
 def freeze(value: Any, field: str, _budget: _Budget | None = None, _depth: int = 0) -> Any:
     """A read-only deep copy of a JSON-like value: dict -> MappingProxyType, list -> tuple.
 
     Keys must be strings; floats must be finite; dates become ISO strings.
     """
+    if _budget is None:
+        try:
+            return _freeze_fast(value, [MAX_NODES], 0)
+        except _Unusual:
+            pass  # dates to convert, or an error to name: the checked walk below
     budget = _budget or _Budget()
     budget.left -= 1
     if budget.left < 0:
@@ -304,8 +347,13 @@ _LEAVES = frozenset((str, int, float, bool, type(None)))
 
 def thaw(value: Any) -> Any:
     """Plain dict/list copy of a frozen value (for to_dict / JSON)."""
-    if type(value) in _LEAVES:  # most values; skips the ABC isinstance machinery
+    cls = value.__class__
+    if cls in _LEAVES:  # most values; skips the ABC isinstance machinery
         return value
+    if cls is MappingProxyType or cls is dict:
+        return {key: thaw(item) for key, item in value.items()}
+    if cls is tuple:
+        return [thaw(item) for item in value]
     if isinstance(value, Mapping):
         return {key: thaw(item) for key, item in value.items()}
     if isinstance(value, tuple):

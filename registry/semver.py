@@ -170,8 +170,11 @@ def _keyed(spec_dict: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_PLAIN_PART = re.compile(r"^[A-Za-z0-9_/:@-]+$")
+
+
 def _show_path(parts: tuple[str, ...]) -> str:
-    return ".".join(part if re.match(r"^[A-Za-z0-9_/:@-]+$", part) else '"' + part.replace('"', '\\"') + '"' for part in parts)
+    return ".".join(part if _PLAIN_PART.match(part) else '"' + part.replace('"', '\\"') + '"' for part in parts)
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -225,13 +228,19 @@ def classify(parts: tuple[str, ...], old: Mapping[str, Any] | None = None, new: 
 
 def diff_specs(old: "EntrySpec | None", new: "EntrySpec") -> Diff:
     """Field-by-field diff; bump is the highest level changed (None: identical or first version)."""
-    new_dict = _keyed(new.shared_dict())
+    new_dict = new.shared_dict()
     if old is None:
-        changes = tuple(Change(key, None, value, FIELD_LEVELS.get(key, "patch")) for key, value in new_dict.items())
+        changes = tuple(Change(key, None, value, FIELD_LEVELS.get(key, "patch")) for key, value in _keyed(new_dict).items())
         return Diff(changes, None)
-    old_dict = _keyed(old.shared_dict())
+    # Equal canonical text is equal digest input: an unchanged field costs one string
+    # compare, and only the fields that changed are keyed and walked.
+    old_texts, new_texts = old.field_texts(), new.field_texts()
+    changed = sorted(key for key in old_texts.keys() | new_texts.keys() if old_texts.get(key) != new_texts.get(key))
+    old_dict = _keyed({key: old.shared_dict()[key] for key in changed if key in old_texts})
+    new_dict = _keyed({key: new_dict[key] for key in changed if key in new_texts})
     found: list[tuple[tuple[str, ...], Any, Any]] = []
-    _walk(old_dict, new_dict, (), found)
+    for key in changed:
+        _walk(old_dict.get(key, _MISSING), new_dict.get(key, _MISSING), (key,), found)
     changes = tuple(Change(_show_path(parts), before, after, classify(parts, old_dict, new_dict)) for parts, before, after in found)
     bump = max((c.level for c in changes), key=_RANK.__getitem__) if changes else None
     return Diff(changes, bump)

@@ -43,6 +43,7 @@ _SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
     "entry": "SELECT body FROM entries WHERE name = ? AND version = ?",
     "latest": "SELECT version, body FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
+    "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
     "names": "SELECT DISTINCT name FROM entries ORDER BY name",
     "state": "SELECT status, was_production FROM version_states WHERE name = ? AND version = ? AND env = ?",
@@ -214,6 +215,7 @@ class SQLStore:
             raise RuntimeError("nested registry write: call the Txn you were given")
         cur = self.conn().cursor()
         local.in_write = True
+        local.committed = None
         try:
             try:
                 self._begin(cur)
@@ -236,6 +238,7 @@ class SQLStore:
                 if txn.events:
                     cur.execute(self._q["set_head"], (txn.seq, txn.hash, txn.time, txn.config_seq))
                 cur.execute("COMMIT")
+                local.committed = txn.seq
             except BaseException:
                 try:
                     cur.execute("ROLLBACK")
@@ -247,6 +250,10 @@ class SQLStore:
         if deferred is not None:
             raise deferred
         return result
+
+    def committed_seq(self) -> int | None:
+        """The head seq this thread's last `write` committed (None if it rolled back)."""
+        return getattr(self._local, "committed", None)
 
     def _begin(self, cur) -> None:
         try:
@@ -382,6 +389,10 @@ class SQLStore:
 
     def latest_entry(self, name: str) -> tuple[str, str] | None:
         return self._row("latest", (name,))
+
+    def latest_version(self, name: str) -> str | None:
+        row = self._row("latest_version", (name,))
+        return row[0] if row else None
 
     def versions(self, name: str) -> list[str]:
         return [row[0] for row in self._rows("versions", (name,))]
