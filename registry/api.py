@@ -109,10 +109,10 @@ class Registry:
         key = (name, version)
         entry = self._entries.get(key)
         if entry is None:
-            body = self.store.entry_body(name, version)
-            if body is None:
+            data = self.store.entry_data(name, version)
+            if data is None:
                 raise self._not_found(name, version)
-            entry = Entry.from_dict(json.loads(body))
+            entry = Entry.from_dict(data)
             self._entries[key] = entry
         return entry
 
@@ -129,10 +129,9 @@ class Registry:
         if version is None and "@" in name:
             name, version = name.split("@", 1)
         if version is None:
-            row = self.store.latest_entry(name)
-            if row is None:
+            version = self.store.latest_version(name)
+            if version is None:
                 raise self._not_found(name)
-            version = row[0]
         return self._entry(name, version)
 
     def versions(self, name: str) -> list[str]:
@@ -151,9 +150,9 @@ class Registry:
             return [self._entry(name, v) for v in versions]
         out = []
         for each in self.store.names():
-            row = self.store.latest_entry(each)
-            if row is not None:
-                out.append(self._entry(each, row[0]))
+            version = self.store.latest_version(each)
+            if version is not None:
+                out.append(self._entry(each, version))
         return out
 
     def status(self, name: str) -> dict[str, dict[str, str]]:
@@ -498,14 +497,6 @@ class Registry:
                                        if import_history else None}))
         if import_history:
             self._import_status(txn, entry, assigned, env, actor)
-        return entry
-
-    def _cache_entry(self, name: str, row: tuple[str, str]) -> Entry:
-        version, body = row
-        entry = self._entries.get((name, version))
-        if entry is None:
-            entry = Entry.from_dict(json.loads(body))
-            self._entries[(name, version)] = entry
         return entry
 
     def _cached_entry(self, name: str, version: str) -> Entry:

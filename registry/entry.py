@@ -90,6 +90,8 @@ def _set(obj: object, name: str, value: Any) -> None:
 
 
 def _str_map(value: Any, field_name: str, *, floating_ok: bool = True) -> Mapping[str, str]:
+    if value is EMPTY:
+        return EMPTY
     out = {}
     for key, item in as_mapping(value, field_name).items():
         as_key(key, field_name)
@@ -101,6 +103,8 @@ def _str_map(value: Any, field_name: str, *, floating_ok: bool = True) -> Mappin
 
 
 def _score_map(value: Any, field_name: str, *, lo: float | None, hi: float | None) -> Mapping[str, float]:
+    if value is EMPTY:
+        return EMPTY
     out = {}
     for key, item in as_mapping(value, field_name).items():
         if not isinstance(key, str) or not key.strip():
@@ -486,6 +490,8 @@ class EntrySpec:
 
 
 def _check_retrieval(value: Any) -> Mapping[str, Any]:
+    if value is EMPTY:
+        return EMPTY
     out = {}
     for component, item in as_mapping(value, "retrieval").items():
         as_key(component, "retrieval")

@@ -137,10 +137,12 @@ def iso_text(value: Any) -> Any:
 
 
 def as_str(value: Any, field: str, *, optional: bool = False, max_len: int = 1000, allow_control: bool = False) -> str | None:
-    # The common case first (a registration validates ~30 strings); any doubt takes the checks below.
+    # The common cases first (a registration validates ~30 strings); any doubt takes the checks below.
     if value.__class__ is str and len(value) <= max_len and (allow_control or not _CONTROL_RE.search(value)) \
             and value.strip():
         return value
+    if value is None and optional:
+        return None
     value = iso_text(value)
     if value is None:
         if optional:
@@ -209,6 +211,8 @@ def as_sha256(value: Any, field: str, *, optional: bool = False) -> str | None:
 
 
 def as_mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if value.__class__ is dict or value.__class__ is MappingProxyType:  # skip the ABC check
+        return value
     if value is None:
         return EMPTY
     if not isinstance(value, Mapping):
@@ -310,6 +314,8 @@ def freeze(value: Any, field: str, _budget: _Budget | None = None, _depth: int =
 
     Keys must be strings; floats must be finite; dates become ISO strings.
     """
+    if value is EMPTY:
+        return EMPTY
     if _budget is None:
         try:
             return _freeze_fast(value, [MAX_NODES], 0)

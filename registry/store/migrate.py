@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from registry.store.connection import StoreURL, sqlalchemy_engine
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "llmreg_alembic_version"
 _PG_LOCK_KEY = 0x6C6C6D726567  # "llmreg"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -53,6 +53,22 @@ def upgrade(url: StoreURL, revision: str = "head") -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: StoreURL, revision: str) -> None:
+    """Take the schema back to `revision` (for an older release to read the store again)."""
+    from alembic import command
+
+    engine = sqlalchemy_engine(url)
+    try:
+        with engine.connect() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            with _migration_lock(url):
+                command.downgrade(cfg, revision)
             conn.commit()
     finally:
         engine.dispose()

@@ -30,8 +30,8 @@ TABLE_ORDER = {
 }
 
 _SQL = {
-    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "pointer_holder": "SELECT version FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
     "drop_version_pointers": "DELETE FROM stage_pointers WHERE name = ? AND env = ? AND version = ?",
     "upsert_pointer": "INSERT INTO stage_pointers (name, env, stage, version, weight, seq, time) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -81,7 +81,7 @@ def _entry_registered(cur, sql, seq, time, actor, name, version, env, payload):
     entry = payload["entry"]
     major, minor, patch = _semver(version)
     cur.execute(sql["insert_entry"], (name, version, major, minor, patch, seq, entry["created_at"],
-                                      entry["author"], payload["digest"], _text(entry)))
+                                      entry["author"], payload["digest"]))
 
 
 def _holder(cur, sql, name, env, stage):

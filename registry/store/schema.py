@@ -26,7 +26,8 @@ head = Table(
 
 events = Table(
     "events", metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # INTEGER on SQLite makes seq the rowid: an append writes one b-tree, not a table plus a key index.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("time", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("type", Text, nullable=False),
@@ -53,7 +54,7 @@ entries = Table(
     Column("created_at", Text, nullable=False),
     Column("author", Text, nullable=False),
     Column("digest", Text, nullable=False),
-    Column("body", Text, nullable=False),
+    # No copy of the entry here: it is read from the entry.registered event at `seq`.
     Index("ix_entries_name_semver", "name", "vmajor", "vminor", "vpatch"),
 )
 

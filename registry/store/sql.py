@@ -41,8 +41,7 @@ _SQL = {
     "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "events_page": f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT {PAGE}",
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
-    "entry": "SELECT body FROM entries WHERE name = ? AND version = ?",
-    "latest": "SELECT version, body FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
+    "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
     "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
     "names": "SELECT DISTINCT name FROM entries ORDER BY name",
@@ -383,12 +382,11 @@ class SQLStore:
         cur.execute(placeholders(sql, self.dialect), tuple(params))
         return [Pointer(*row) for row in cur.fetchall()]
 
-    def entry_body(self, name: str, version: str) -> str | None:
+    def entry_data(self, name: str, version: str) -> dict[str, Any] | None:
+        """The registered entry as its entry.registered event recorded it (the log is the
+        only copy), or None."""
         row = self._query(self._q["entry"], (name, version), one=True, shared_cursor=True)
-        return row[0] if row else None
-
-    def latest_entry(self, name: str) -> tuple[str, str] | None:
-        return self._row("latest", (name,))
+        return json.loads(row[0])["entry"] if row else None
 
     def latest_version(self, name: str) -> str | None:
         row = self._row("latest_version", (name,))

@@ -67,14 +67,15 @@ def test_migration_0002_derives_verdicts_of_existing_eval_records(open_registry,
     configure(reg, threshold=0.8)
     reg.register(spec(eval=None), actor=AUTHOR)
     event = reg.record_eval(NAME, "1.0.0", run_report(passed=False, failed=["safety"]), actor="ci")
+    url = reg.store.url
     reg.close()
+    migrate.downgrade(url, "0001")
     ph = placeholder(backend)
     conn = backend.connect()
-    try:  # put the store back as 0001 left it: the normalised eval only, schema revision 0001
+    try:  # put the store back as 0001 left it: the normalised eval only
         conn.execute(f"UPDATE eval_records SET report = {ph} WHERE seq = {ph}",
                      ('{"run":"run-1","score":0.92,"segments":{"en-IN":0.91,"en-US":0.93},"suite":"asr-eval",'
                       '"suite_version":"2.0.0","threshold":0.88}', event.seq))
-        conn.execute(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '0001'")
     finally:
         conn.close()
     reopened = open_registry()

@@ -20,6 +20,9 @@ def main(url: str, artifacts: str, worker: int, count: int, start_at: float = 0.
     reg = Registry.open(url, artifacts=artifacts)
     time.sleep(max(0.0, start_at - time.time()))  # all workers start writing together
     for k in range(count):
+        # A pause between writes, as a real client has: SQLite's busy handler is not fair, and a
+        # writer looping flat out can finish all its writes while the others sleep in backoff.
+        time.sleep(0.002)
         name = f"app-{k % 2}"
         spec = {"name": name, "model": "gpt-5-mini-2026-06-01", "params": {"worker": worker, "k": k},
                 "eval": {"suite": "s", "score": 0.9, "run": f"w{worker}-{k}"}}
