@@ -71,6 +71,7 @@ class Registry:
         self.cache_enabled = cache
         self.refresh_interval = float(refresh_interval)
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._last_registered: dict[str, Entry] = {}
         self._resolved: dict[tuple, Resolved] = {}
         self._pointer_hits: dict[tuple, tuple[tuple, Resolved]] = {}
         self._verified: set[tuple[str, str]] = set()
@@ -458,7 +459,9 @@ class Registry:
                                      import_history=import_history, env=env)
 
         entry = self._write(write)
-        self._entries[(name, entry.version)] = entry
+        # Kept for the next registration's diff only, replacing the one before: caching every
+        # registered version would hold a bulk import in memory (and make the GC walk it).
+        self._last_registered[name] = entry
         return entry
 
     def _register_in(self, txn: Txn, parsed: EntrySpec, *, actor: str, bump: str | None, version: str | None,
@@ -500,7 +503,10 @@ class Registry:
         return entry
 
     def _cached_entry(self, name: str, version: str) -> Entry:
-        """The entry from this process's cache (entries are immutable), read on a miss only."""
+        """The entry from this process's caches (entries are immutable), read on a miss only."""
+        last = self._last_registered.get(name)
+        if last is not None and last.version == version:
+            return last
         return self._entries.get((name, version)) or self._entry(name, version)
 
     def _import_status(self, txn: Txn, entry: Entry, assigned: Mapping, env: str, actor: str) -> None:

@@ -68,6 +68,8 @@ def _encode(obj: Any) -> str:
         return _encode_str(obj)
     if cls is int:
         return int.__repr__(obj)  # what the C encoder writes for an int
+    if obj is None:
+        return "null"
     if _c_make_encoder is None:  # pragma: no cover
         return _ENCODER.encode(obj)
     chunks = _c_make_encoder({}, _default, _encode_str, None, ":", ",", True, False, False)(obj, 0)
