@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LLMREG_DVC := $(CURDIR)/$(DVC)
 
-.PHONY: install demo test test-fast ui repro bench serve clean browser vllm
+.PHONY: install demo test test-fast ui repro bench serve clean debian-tools vllm
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,14 +44,16 @@ vllm: $(VLLM_VENV)/.installed
 
 install: $(VENV)/.installed $(DVC)
 
-# Debian chromium for the browser check (Playwright drives it; no browser download).
-browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+# Debian packages the tests drive: chromium for the browser check (Playwright drives it; no
+# browser download) and graphviz, whose `dot` renders the lineage DOT export in a test.
+debian-tools:
+	@command -v chromium >/dev/null && command -v dot >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium graphviz >/dev/null)
 
 demo: install
 	$(PY) -m pipelines.demo
 
-test: install browser vllm
+test: install debian-tools vllm
 	$(PY) -m pytest -q
 
 test-fast: install

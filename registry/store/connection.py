@@ -19,6 +19,7 @@ from registry.errors import BadInput
 DEFAULT_DIR = ".llmreg"
 DEFAULT_DB = "registry.db"
 BUSY_TIMEOUT_S = 30.0
+WAL_AUTOCHECKPOINT_PAGES = 4096
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ def connect_sqlite(path: str):
     # NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss
     # can drop the last transactions, never corrupt the file.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # The commit that crosses this many WAL pages copies them into the database and fsyncs
+    # both files. SQLite's default (1,000 pages) made one registration in ~100 pay ~5 ms;
+    # at 4,096 pages (a 16 MiB WAL) the same pages are written back once for more commits,
+    # and the mean registration is ~6% faster (8,000 in a row, bench/README.md).
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     return conn
 
 
