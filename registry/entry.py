@@ -607,8 +607,16 @@ class Entry:
         return bump_summary(self.bump, self.bump_reason)
 
     def to_dict(self) -> dict[str, Any]:
+        return self._with_spec(self.spec.to_dict())
+
+    def encoded(self) -> Encoded:
+        """`to_dict()` with its canonical text, reusing the spec's text instead of encoding
+        the tuple again. READ-ONLY: its "spec" shares the spec's cached dict."""
+        return Encoded.of(self._with_spec(Encoded(self.spec.shared_dict(), self.spec.canonical_text())))
+
+    def _with_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = {
-            "spec": self.spec.to_dict(),
+            "spec": spec,
             "version": self.version,
             "author": self.author,
             "created_at": self.created_at,
@@ -619,22 +627,6 @@ class Entry:
         if self.previous is not None:
             out["previous"] = self.previous
         return out
-
-    def encoded(self) -> Encoded:
-        """`to_dict()` with its canonical text, reusing the spec's text instead of encoding
-        the tuple again. READ-ONLY: its "spec" shares the spec's cached dict."""
-        data: dict[str, Any] = {
-            "spec": Encoded(self.spec.shared_dict(), self.spec.canonical_text()),
-            "version": self.version,
-            "author": self.author,
-            "created_at": self.created_at,
-            "seq": self.seq,
-            "bump": self.bump,
-            "bump_reason": self.bump_reason,
-        }
-        if self.previous is not None:
-            data["previous"] = self.previous
-        return Encoded.of(data)
 
     @classmethod
     def from_dict(cls, data: Any) -> "Entry":

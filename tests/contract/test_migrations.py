@@ -14,7 +14,7 @@ import pytest
 from contract.backends import SqliteFile, disable_append_only, placeholder
 from contract.scenario import AUTHOR, NAME, configure, to_production, version_n
 from registry.canonical import canonical_json
-from registry.errors import NotFound
+from registry.errors import GateFailed, NotFound
 from registry.store import migrate
 
 
@@ -46,6 +46,9 @@ def written_store(open_registry):
     reg.register(version_n(1), actor=AUTHOR)
     to_production(reg, "1.0.0")
     reg.promote(NAME, "1.0.1", "staging", actor="ci")
+    with pytest.raises(GateFailed):  # no review yet: the failed gate is recorded all the same
+        reg.promote(NAME, "1.0.1", "canary", actor="ci")
+    assert reg.audit_log(types=("gate.failed",))
     return reg
 
 
