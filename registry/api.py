@@ -493,7 +493,7 @@ class Registry:
                       bump=kind, bump_reason=reason,
                       previous=previous.version if previous else None)
         changes = [{"path": c.path, "level": c.level} for c in diff.changes] if previous else []
-        # Encoded: the tuple's canonical text is built once (digest) and reused by the event and the projection.
+        # Encoded: the tuple's canonical text, built once for the digest, is reused by the event.
         txn.append(ev.ENTRY_REGISTERED, actor=actor, name=name, version=new_version,
                    payload=Encoded.of({"entry": entry.encoded(), "digest": parsed.digest, "changes": changes,
                                        "imported": {k: list(v) if isinstance(v, tuple) else v for k, v in assigned.items()}
@@ -507,7 +507,7 @@ class Registry:
         last = self._last_registered.get(name)
         if last is not None and last.version == version:
             return last
-        return self._entries.get((name, version)) or self._entry(name, version)
+        return self._entry(name, version)
 
     def _import_status(self, txn: Txn, entry: Entry, assigned: Mapping, env: str, actor: str) -> None:
         status = assigned.get("status")

@@ -35,8 +35,8 @@ def _plain(obj: Any) -> Any:
 
 class Encoded(dict):
     """A plain JSON object that carries its canonical text, so the registration path
-    encodes a release tuple once and reuses the text for its digest, its event and its
-    projection row. READ-ONLY by contract: `text` is not recomputed on change."""
+    encodes a release tuple once and reuses the text for its digest and its event.
+    READ-ONLY by contract: `text` is not recomputed on change."""
 
     __slots__ = ("text",)
 
@@ -48,10 +48,6 @@ class Encoded(dict):
     def of(cls, data: Mapping[str, Any]) -> "Encoded":
         """`data` (str keys) with its canonical text; values that are Encoded lend theirs."""
         return cls(data, encode_object({key: canonical_text(value) for key, value in data.items()}))
-
-
-def _default(obj: Any) -> Any:
-    return _plain(obj)
 
 
 try:  # the C encoder JSONEncoder.encode builds on each call, called without the Python layers
@@ -72,15 +68,13 @@ def _encode(obj: Any) -> str:
         return "null"
     if _c_make_encoder is None:  # pragma: no cover
         return _ENCODER.encode(obj)
-    chunks = _c_make_encoder({}, _default, _encode_str, None, ":", ",", True, False, False)(obj, 0)
+    chunks = _c_make_encoder({}, _plain, _encode_str, None, ":", ",", True, False, False)(obj, 0)
     return "".join(chunks)
 
 
 def canonical_json(obj: Any) -> bytes:
     """json.dumps(sort_keys, compact separators, ensure_ascii=False, allow_nan=False) as UTF-8."""
-    if type(obj) is Encoded:
-        return obj.text.encode("utf-8")
-    return _encode(obj).encode("utf-8")
+    return canonical_text(obj).encode("utf-8")
 
 
 def canonical_text(obj: Any) -> str:

@@ -418,10 +418,11 @@ class EntrySpec:
         _set(self, "owner", as_str(self.owner, "owner", optional=True, max_len=200))
         _set(self, "framework", as_str(self.framework, "framework", optional=True, max_len=200))
         _set(self, "description", as_str(self.description, "description", optional=True, max_len=20_000, allow_control=True))
-        if self.gates is not None and not (isinstance(self.gates, Mapping) and not self.gates):
+        gates = as_mapping(self.gates, "gates")
+        if gates:
             from .gates_config import validate_entry_gates
 
-            _set(self, "gates", freeze(validate_entry_gates(as_mapping(self.gates, "gates")), "gates"))
+            _set(self, "gates", freeze(validate_entry_gates(gates), "gates"))
         else:
             _set(self, "gates", EMPTY)
         _set(self, "labels", _str_map(self.labels, "labels"))

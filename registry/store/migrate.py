@@ -45,21 +45,17 @@ def alembic_config():
 
 
 def upgrade(url: StoreURL, revision: str = "head") -> None:
-    from alembic import command
-
-    engine = sqlalchemy_engine(url)
-    try:
-        with engine.connect() as conn:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-            conn.commit()
-    finally:
-        engine.dispose()
+    """Bring the schema to `revision`; the caller holds the migration lock (ensure_schema)."""
+    _run_alembic(url, "upgrade", revision)
 
 
 def downgrade(url: StoreURL, revision: str) -> None:
     """Take the schema back to `revision` (for an older release to read the store again)."""
+    with _migration_lock(url):
+        _run_alembic(url, "downgrade", revision)
+
+
+def _run_alembic(url: StoreURL, action: str, revision: str) -> None:
     from alembic import command
 
     engine = sqlalchemy_engine(url)
@@ -67,8 +63,7 @@ def downgrade(url: StoreURL, revision: str) -> None:
         with engine.connect() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            with _migration_lock(url):
-                command.downgrade(cfg, revision)
+            getattr(command, action)(cfg, revision)
             conn.commit()
     finally:
         engine.dispose()
