@@ -235,7 +235,7 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
     """A registry with NAME: 1.0.0 in production, 1.0.1 as a 20% canary (through the real gates)."""
     import hashlib
 
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     prompts = work / "prompts"
     prompts.mkdir()
@@ -269,7 +269,7 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
 
 def resolve_in_process(url: str, n: int = 20000) -> dict[str, float]:
     """The library call applications embed: Registry.resolve, cached and uncached (per call, us)."""
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     out = {}
     for label, cache in (("cached", True), ("uncached", False)):
@@ -323,7 +323,7 @@ def start_mlflow(mlflow: str, work: Path, workers: int = 1) -> tuple[subprocess.
 
 def check_rows(url: str, phases: Sequence[Phase]) -> dict[str, Any]:
     """Every request sent has one row; each row names the version its response named."""
-    from serving.call_log import make_engine, read_rows
+    from llmreg.serving.call_log import make_engine, read_rows
 
     engine = make_engine(url)
     rows = read_rows(engine)
@@ -404,7 +404,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     url, config, versions = setup_registry(work, up_port)
     gw_port = free_port()
     gateway = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from serving.app import run; "
+        [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
          "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning')",
          str(gw_port), url, str(config)], cwd=REPO, env=env)
     processes.append(gateway)

@@ -137,7 +137,7 @@ class Side:
     expected: str = ""
 
     def open(self, **kwargs):
-        from registry.api import Registry
+        from llmreg.registry.api import Registry
 
         return Registry.open(self.url, artifacts=self.artifacts, **kwargs)
 
@@ -309,7 +309,7 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
 
 
 def bench_hashing(work: Path, size: int, rounds: int) -> dict[str, Any]:
-    from registry.artifacts import ArtifactStore, hash_file
+    from llmreg.registry.artifacts import ArtifactStore, hash_file
 
     path = work / "blob.bin"
     chunk = os.urandom(16 << 20)
@@ -369,8 +369,8 @@ def build_log(registry, target_events: int, adapter: dict[str, Any], evidence_pe
 
 
 def bench_audit(url: str, artifacts: str, work: Path, target_events: int, rounds: int) -> dict[str, Any]:
-    from registry.api import Registry
-    from registry.events import verify_rows
+    from llmreg.registry.api import Registry
+    from llmreg.registry.events import verify_rows
 
     with Registry.open(url, artifacts=artifacts) as registry:
         adapter = put_adapter(registry, work)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.artifacts import hash_file, hash_tree
+from llmreg.registry.artifacts import hash_file, hash_tree
 
 
 def dataset_version_id(path: str | Path) -> str:

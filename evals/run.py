@@ -30,7 +30,7 @@ from evals.policy import SafetyPolicy, load_policy
 from evals.runners import RUNNER_KINDS, Runner, RunnerError, make_runner
 from evals.schema import SchemaError
 from evals.suite import Suite, check_recorded, load_suite
-from registry.prompts import PromptError, PromptTemplate
+from llmreg.registry.prompts import PromptError, PromptTemplate
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,7 +23,7 @@ from evals.schema import (
     sha256_hex,
     unit_interval,
 )
-from registry.prompts import PromptError, PromptTemplate, load_prompt
+from llmreg.registry.prompts import PromptError, PromptTemplate, load_prompt
 
 
 class SuiteError(SchemaError):

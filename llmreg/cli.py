@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _open(args):
     """The verb's Registry; `main` closes every one a verb opened when the verb ends."""
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     reg = Registry.open(args.store, artifacts=args.artifacts)
     if not hasattr(args, "_opened"):
@@ -48,7 +48,7 @@ def _close_opened(args) -> None:
 
 
 def _actor(args) -> str:
-    from registry.errors import BadInput
+    from llmreg.registry.errors import BadInput
 
     actor = args.actor or os.environ.get("LLMREG_ACTOR")
     if not actor:
@@ -58,7 +58,7 @@ def _actor(args) -> str:
 
 
 def _ref(text: str, *, version_required: bool = True) -> tuple[str, str | None]:
-    from registry.errors import BadInput
+    from llmreg.registry.errors import BadInput
 
     name, sep, version = text.partition("@")
     if not name or (sep and not version) or (version_required and not sep):
@@ -67,8 +67,8 @@ def _ref(text: str, *, version_required: bool = True) -> tuple[str, str | None]:
 
 
 def _read_document(path: str, what: str) -> Any:
-    from registry.entry import read_document
-    from registry.errors import BadInput
+    from llmreg.registry.entry import read_document
+    from llmreg.registry.errors import BadInput
 
     data = read_document(path, what)
     if not isinstance(data, dict):
@@ -99,7 +99,7 @@ def cmd_register(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from registry.entry import bump_summary
+    from llmreg.registry.entry import bump_summary
 
     reg = _open(args)
     open_mode = not reg.roles_configured
@@ -282,7 +282,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_audit_log(args) -> int:
-    from registry.audit import describe
+    from llmreg.registry.audit import describe
 
     reg = _open(args)
     types = tuple(args.type) if args.type else None
@@ -305,7 +305,7 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_lineage(args) -> int:
-    from registry import lineage as lin
+    from llmreg.registry import lineage as lin
 
     reg = _open(args)
     name, version = _ref(args.ref)
@@ -363,7 +363,7 @@ def cmd_gates_show(args) -> int:
 
         shown = yaml.safe_dump(data, sort_keys=False).rstrip()
         if "fairness_max_gap" not in data:
-            from registry.gates_config import DEFAULT_FAIRNESS_MAX_GAP
+            from llmreg.registry.gates_config import DEFAULT_FAIRNESS_MAX_GAP
 
             shown += (f"\n# fairness_max_gap not set: an entry's gates, else the eval suite's fairness.max_gap, "
                       f"else the built-in default {DEFAULT_FAIRNESS_MAX_GAP:g} applies")
@@ -373,7 +373,7 @@ def cmd_gates_show(args) -> int:
 
 
 def cmd_suite_register(args) -> int:
-    from registry.errors import BadInput
+    from llmreg.registry.errors import BadInput
 
     reg = _open(args)
     data = _read_document(args.file, "suite")
@@ -639,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
-        from registry.errors import RegistryError
+        from llmreg.registry.errors import RegistryError
 
         if isinstance(exc, RegistryError):
             return _fail(args, prog, exc, exc.exit_code)

@@ -29,7 +29,7 @@ def _max_lora_rank(rank: int) -> int:
     for allowed in VLLM_LORA_RANKS:
         if rank <= allowed:
             return allowed
-    from registry.errors import Refused
+    from llmreg.registry.errors import Refused
 
     raise Refused(f"adapter rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_LORA_RANKS[-1]})")
 
@@ -59,8 +59,8 @@ def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = 
     Raises Refused for a hosted model (nothing to serve), IntegrityError when a file does not
     hash to its recorded sha256.
     """
-    from registry.entry import ArtifactRef
-    from registry.errors import BadInput, IntegrityError, Refused
+    from llmreg.registry.entry import ArtifactRef
+    from llmreg.registry.errors import BadInput, IntegrityError, Refused
 
     if lora_name is not None and (not lora_name or "=" in lora_name or any(c.isspace() for c in lora_name)):
         raise BadInput(f"lora_name: {lora_name!r} cannot be a vLLM module name (no '=', no spaces); "

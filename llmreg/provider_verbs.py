@@ -14,7 +14,7 @@ COLUMNS = ("PROVIDER", "FAMILY", "SNAPSHOT", "FIRST SEEN (UTC)", "STATUS", "SCOR
 def _config_errors():
     """providers.yaml problems are bad input (exit 2), one line naming the field."""
     from evals.providers import ProvidersConfigError
-    from registry.errors import BadInput
+    from llmreg.registry.errors import BadInput
 
     try:
         yield

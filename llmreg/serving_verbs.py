@@ -5,7 +5,7 @@ import json
 
 
 def cmd_serve(args) -> int:
-    from serving.app import run
+    from llmreg.serving.app import run
 
     run(host=args.host, port=args.port, store_url=args.store, config_path=args.config,
         prompts_dir=args.prompts_dir, artifacts=args.artifacts)
@@ -14,11 +14,11 @@ def cmd_serve(args) -> int:
 
 def cmd_metrics(args) -> int:
     from llmreg.cli import _open
-    from serving.call_metrics import format_summary, summarize_calls
+    from llmreg.serving.call_metrics import format_summary, summarize_calls
 
     _open(args).close()  # the same store resolution as every verb, and a clear error if it cannot open
     if args.name is None and args.experiment is None:
-        from registry.errors import BadInput
+        from llmreg.registry.errors import BadInput
 
         raise BadInput("name: give an entry NAME or --experiment NAME", field="name")
     summaries = summarize_calls(args.store, args.name, args.env, since=args.since,

@@ -84,7 +84,7 @@ def sensor_tick(instance) -> list[str]:
 
 
 def _staging_version() -> str | None:
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     reg = Registry.open()
     try:

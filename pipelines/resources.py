@@ -44,7 +44,7 @@ class RegistryResource(dg.ConfigurableResource):
     actor: str = "system:pipeline"
 
     def open(self):
-        from registry.api import Registry
+        from llmreg.registry.api import Registry
 
         return Registry.open(self.url or None, artifacts=self.artifacts or None)
 

@@ -24,7 +24,7 @@ def _env() -> str:
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="Requests a staging promotion for each new eval that passes its suite.")
 def promote_on_eval_sensor(context: dg.SensorEvaluationContext, registry: RegistryResource):
-    from registry.errors import RegistryError
+    from llmreg.registry.errors import RegistryError
 
     reg = registry.open()
     after = int(context.cursor) if context.cursor else 0

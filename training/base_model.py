@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from registry.prompts import PromptError, load_prompt
+from llmreg.registry.prompts import PromptError, load_prompt
 from training.checksums import directory_sha256
 from training.corpus import LABELS
 from training.errors import BaseModelSourceError, TrainingError

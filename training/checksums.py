@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.artifacts import hash_tree
+from llmreg.registry.artifacts import hash_tree
 from training.errors import TrainingError
 
 

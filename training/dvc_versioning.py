@@ -55,7 +55,7 @@ _VERSION = re.compile(r"^md5:([0-9a-f]{32})(\.dir)?$")
 
 def dvc_file_md5(path: str | Path) -> str:
     """What DVC 3 records as ``md5`` for a file (``hash: md5``)."""
-    from registry.artifacts import hash_file
+    from llmreg.registry.artifacts import hash_file
 
     return hash_file(path, "md5")[0]
 

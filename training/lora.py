@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from registry.prompts import PromptError, PromptTemplate, load_prompt
+from llmreg.registry.prompts import PromptError, PromptTemplate, load_prompt
 from training.base_model import logical_base_name
 from training.corpus import LABELS
 from training.errors import TrainingError

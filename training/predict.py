@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from registry.prompts import PromptError, load_prompt
+from llmreg.registry.prompts import PromptError, load_prompt
 from training.errors import TrainingError
 from training.outputs import read_parquet
 from training.params import DEFAULT_PARAMS_PATH, load_base_model_params, load_data_params, load_lora_params

@@ -38,7 +38,7 @@ def _registry_section(params: Mapping[str, Any]) -> dict[str, Any]:
 def build_release_spec(params_path: str | Path = DEFAULT_PARAMS_PATH, *,
                        datasets: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The entry spec for the current outputs; paths resolve against the working directory."""
-    from registry.prompts import load_prompt
+    from llmreg.registry.prompts import load_prompt
     from training.dvc_versioning import dvc_version_id
 
     raw = read_params_file(params_path)

@@ -64,7 +64,7 @@ def _expected(entry, component: str) -> str | None:
 
 
 def _actual(path: Path, expected: str) -> str | None:
-    from registry.artifacts import hash_path
+    from llmreg.registry.artifacts import hash_path
     from training.dvc_versioning import dvc_version_id
 
     if not path.exists():

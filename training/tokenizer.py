@@ -15,7 +15,7 @@ from tokenizers.models import WordLevel
 from tokenizers.processors import TemplateProcessing
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from registry.prompts import PromptTemplate
+from llmreg.registry.prompts import PromptTemplate
 from training.errors import TokenizerError
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"

@@ -6,7 +6,7 @@
     reevaluate(reg, config, root=".")                 # the pinned suites against every followed snapshot
 
 No Dagster here: pipelines/providers.py (sensor, schedule) and assets/provider_evaluation.py
-call these functions. The change log itself is registry/providers.py.
+call these functions. The change log itself is llmreg/registry/providers.py.
 """
 from evals.providers.config import (DEFAULT_CRON, EntryPin, FamilyConfig, ProviderConfig, ProvidersConfig,
                                     ProvidersConfigError, load_providers, parse_providers)

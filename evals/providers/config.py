@@ -194,7 +194,7 @@ def _check(data: dict[str, Any], spec: dict[str, Field], source: str, where: str
 
 
 def _provider_name(value: str, source: str, where: str) -> str:
-    from registry.providers import PROVIDER_RE
+    from llmreg.registry.providers import PROVIDER_RE
 
     if not PROVIDER_RE.match(value) or value in FILE_PINNED_PROVIDERS:
         raise ProvidersConfigError(
@@ -204,8 +204,8 @@ def _provider_name(value: str, source: str, where: str) -> str:
 
 
 def _date(value: Any, source: str, where: str) -> str:
-    from registry.errors import BadInput
-    from registry.providers import normalise_date
+    from llmreg.registry.errors import BadInput
+    from llmreg.registry.providers import normalise_date
 
     try:
         return normalise_date(value, where)

@@ -120,8 +120,8 @@ def _parse(provider: ProviderConfig, url: str, response: Any) -> list[ListedMode
 
 def sort_models(provider: ProviderConfig, models: list[ListedModel]) -> Sorted:
     """Followed snapshots, aliases (followed but floating/unpinned) and ids no family follows."""
-    from registry.errors import BadInput
-    from registry.providers import check_snapshot
+    from llmreg.registry.errors import BadInput
+    from llmreg.registry.providers import check_snapshot
 
     snapshots, aliases, unfollowed = [], [], []
     for model in models:

@@ -108,8 +108,8 @@ def qualify_snapshot(reg: Any, config: ProvidersConfig, provider_name: str, snap
     """
     from evals.run import EvalError, run_suite
     from evals.runners import RunnerError
-    from registry.errors import Conflict, RegistryError
-    from registry.providers import FAILED, QUALIFIED, QUALIFYING, REJECTED
+    from llmreg.registry.errors import Conflict, RegistryError
+    from llmreg.registry.providers import FAILED, QUALIFIED, QUALIFYING, REJECTED
 
     root = Path(root)
     provider = config.provider(provider_name)
@@ -188,10 +188,10 @@ def _untrustworthy(report: Any, snapshot: str) -> str | None:
 def draft_specs(reg: Any, config: ProvidersConfig, provider: ProviderConfig, family: Any, snapshot: str,
                 report: dict[str, Any]) -> list[Any]:
     """Draft specs for each entry of `family` whose production version pins an older snapshot."""
-    from registry.api import normalise_eval_report
-    from registry.entry import EntrySpec
-    from registry.errors import NotFound
-    from registry.providers import is_newer, snapshot_key
+    from llmreg.registry.api import normalise_eval_report
+    from llmreg.registry.entry import EntrySpec
+    from llmreg.registry.errors import NotFound
+    from llmreg.registry.providers import is_newer, snapshot_key
 
     log = {r.key: r for r in reg.provider_log(provider=provider.name)}
     candidate = log.get(snapshot_key(provider.name, snapshot))
@@ -235,7 +235,7 @@ def _repinned(model: Any, snapshot: str) -> dict[str, Any]:
 
 def qualify_key(reg: Any, config: ProvidersConfig, key: str, **kwargs: Any) -> QualificationResult:
     """qualify_snapshot for a change-log / partition key 'provider/snapshot'."""
-    from registry.providers import parse_snapshot_key
+    from llmreg.registry.providers import parse_snapshot_key
 
     provider, snapshot = parse_snapshot_key(key)
     return qualify_snapshot(reg, config, provider, snapshot, **kwargs)

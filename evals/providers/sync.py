@@ -41,7 +41,7 @@ def discover_provider(reg: Any, provider: ProviderConfig, *, actor: str = ACTOR,
                       sleep: Any = None) -> DiscoveryResult:
     """Read one provider's model list and record what changed. Never raises for a bad provider:
     the failure is recorded (once per distinct error) and returned in `.error`."""
-    from registry.providers import SEEN, snapshot_key
+    from llmreg.registry.providers import SEEN, snapshot_key
 
     result = DiscoveryResult(provider.name)
     try:

@@ -87,7 +87,7 @@ def run(reg, llmreg: Callable[..., int] = lambda *argv: 0) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from llmreg.cli import main as llmreg_main
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="store URL; default: a throwaway SQLite file")

@@ -32,7 +32,7 @@ def test_resolve_shows_retrieval_and_verify_lists_its_files(cli):
     index = cli.root / "index"
     index.mkdir()
     (index / "docs.jsonl").write_text("doc-1\tpassword resets\n")
-    from registry.artifacts import hash_tree
+    from llmreg.registry.artifacts import hash_tree
 
     digest, _ = hash_tree(index)
     cli.write("entry.yaml", ENTRY + "retrieval:\n"
@@ -56,7 +56,7 @@ def test_resolve_shows_retrieval_and_verify_lists_its_files(cli):
 )
 def test_every_verb_closes_the_registry_it_opened(tmp_path, monkeypatch, argv, code):
     from llmreg.cli import main
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     store = f"sqlite:///{tmp_path / 'registry.db'}"
     with Registry.open(store) as reg:

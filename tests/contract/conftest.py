@@ -16,7 +16,7 @@ def backend(request, tmp_path):
 @pytest.fixture
 def open_registry(backend, tmp_path):
     """open_registry(**kw) -> a Registry on this test's store; all closed at teardown."""
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     opened = []
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from registry.artifacts import ArtifactStore, hash_file, hash_location, hash_tree
-from registry.errors import BadInput, IntegrityError
+from llmreg.registry.artifacts import ArtifactStore, hash_file, hash_location, hash_tree
+from llmreg.registry.errors import BadInput, IntegrityError
 
 
 @pytest.fixture(params=["local", "fsspec-memory"])

@@ -5,8 +5,8 @@ import pytest
 
 from contract.backends import placeholder
 from contract.scenario import AUTHOR, NAME, configure, spec
-from registry.artifacts import hash_tree
-from registry.errors import BadInput, Conflict, GateFailed
+from llmreg.registry.artifacts import hash_tree
+from llmreg.registry.errors import BadInput, Conflict, GateFailed
 
 SUITE = {"name": "asr-eval", "version": "2.0.0", "threshold": 0.88, "segments": {"column": "accent"},
          "fairness": {"max_gap": 0.06}}
@@ -61,7 +61,7 @@ def test_a_verdict_that_could_be_misread_is_refused_without_writing(reg):
 
 def test_migration_0002_derives_verdicts_of_existing_eval_records(open_registry, backend):
     """A store written before 0002 kept no verdict: opening it re-derives them from the log."""
-    from registry.store import migrate
+    from llmreg.registry.store import migrate
 
     reg = open_registry()
     configure(reg, threshold=0.8)

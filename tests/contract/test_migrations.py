@@ -13,9 +13,9 @@ import pytest
 
 from contract.backends import SqliteFile, disable_append_only, placeholder
 from contract.scenario import AUTHOR, NAME, configure, to_production, version_n
-from registry.canonical import canonical_json
-from registry.errors import GateFailed, NotFound
-from registry.store import migrate
+from llmreg.registry.canonical import canonical_json
+from llmreg.registry.errors import GateFailed, NotFound
+from llmreg.registry.store import migrate
 
 
 def columns(backend, table: str) -> list[str]:

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from contract.scenario import AUTHOR, NAME, configure, spec, to_canary
-from registry.artifacts import hash_tree
-from registry.errors import IntegrityError
+from llmreg.registry.artifacts import hash_tree
+from llmreg.registry.errors import IntegrityError
 
 
 def _index(tmp_path, text: str = "doc-1\tpassword resets\n"):

@@ -8,7 +8,7 @@ import pytest
 
 from contract.backends import disable_append_only, placeholder
 from contract.scenario import AUTHOR, NAME, SLO_OK, configure, spec, to_canary, to_production, version_n
-from registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
+from llmreg.registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
 
 
 # ---------------------------------------------------------------------- register, versions, diff
@@ -506,7 +506,7 @@ def _artifact_spec(reg, tmp_path, content: bytes = b"adapter weights v1"):
     adapter.mkdir(exist_ok=True)
     (adapter / "adapter_model.safetensors").write_bytes(content)
     (adapter / "adapter_config.json").write_text('{"r": 8}')
-    from registry.artifacts import hash_tree
+    from llmreg.registry.artifacts import hash_tree
 
     digest, size = hash_tree(adapter)
     return spec(artifacts=[{"name": "adapter", "uri": str(adapter), "sha256": digest, "size": size,
@@ -653,9 +653,9 @@ def test_schema_matches_the_sqlalchemy_metadata(reg):
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from registry.store import migrate
-    from registry.store.connection import sqlalchemy_engine
-    from registry.store.schema import metadata
+    from llmreg.registry.store import migrate
+    from llmreg.registry.store.connection import sqlalchemy_engine
+    from llmreg.registry.store.schema import metadata
 
     assert ScriptDirectory.from_config(migrate.alembic_config()).get_current_head() == migrate.HEAD_REVISION
     engine = sqlalchemy_engine(reg.store.url)
@@ -685,7 +685,7 @@ def test_resolve_cache_sees_a_write_from_another_process(open_registry, backend,
     to_production(writer, "1.0.1")
     reader = open_registry(refresh_interval=0.1)
     assert reader.resolve(NAME).version == "1.0.1"
-    script = ("import sys; from registry.api import Registry; "
+    script = ("import sys; from llmreg.registry.api import Registry; "
               "reg = Registry.open(sys.argv[1], artifacts=sys.argv[2]); "
               "print(reg.rollback('support-triage', actor='oncall').seq)")
     done = subprocess.run([sys.executable, "-c", script, backend.url, str(tmp_path / "artifacts")],
@@ -701,7 +701,7 @@ def test_resolve_cache_sees_a_write_from_another_process(open_registry, backend,
 @pytest.mark.postgres
 def test_a_dropped_postgres_connection_is_replaced(tmp_path):
     from contract.backends import make_backend
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     backend = make_backend("postgresql", tmp_path)
     reg = Registry.open(backend.url, artifacts=str(tmp_path / "artifacts"))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 def test_chain_registers_an_entry_that_the_sensor_promotes_to_staging(project_root, registry_url, tmp_path):
     from pipelines.definitions import defs
     from pipelines.sensors import promote_on_eval_sensor
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     instance = dg.DagsterInstance.ephemeral()
     resources = {

@@ -30,7 +30,7 @@ def _tick(url: str, cursor: str | None):
 
 @pytest.fixture
 def registry(registry_url):
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     return Registry.open(registry_url)
 

@@ -84,7 +84,7 @@ def test_bad_records_write_nothing(tmp_path, records, expected):
 
 def test_registry_history_plots_recorded_reports_per_version(tmp_path):
     from evals.history import plot_registry_history
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     reg = Registry.open(f"sqlite:///{tmp_path / 'r.db'}", artifacts=str(tmp_path / "a"))
     assert plot_registry_history(reg, "support-triage", tmp_path / "none.png") is None

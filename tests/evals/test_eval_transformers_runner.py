@@ -113,7 +113,7 @@ def test_throughput_on_500_rows(tuned_runner, record_property):
 
 
 def test_checksums_are_the_registrys(tuned_runner):
-    from registry.artifacts import hash_tree
+    from llmreg.registry.artifacts import hash_tree
 
     described = tuned_runner.describe()
     assert described["base_model_sha256"] == hash_tree(tuned_runner.base_dir)[0]

@@ -71,7 +71,7 @@ class Llmreg:
 
     def registry(self):
         """The same store through the public Python API (for reading the log)."""
-        from registry.api import Registry
+        from llmreg.registry.api import Registry
 
         reg = Registry.open(self.store, artifacts=self.artifacts, cache=False)
         self._opened.append(reg)

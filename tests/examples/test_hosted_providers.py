@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from registry.errors import BadInput
+from llmreg.registry.errors import BadInput
 
 
 def _scenario(llmreg):
@@ -70,7 +70,7 @@ def test_floating_aliases_are_never_pinned_nor_recorded(example):
 def test_providers_yaml_follows_each_pinned_family(example, monkeypatch):
     """The config `llmreg providers discover|qualify` would read: each entry's snapshot is in its family."""
     from evals.providers import load_providers
-    from registry.entry import load_entry_file
+    from llmreg.registry.entry import load_entry_file
 
     llmreg = example("hosted-providers")
     monkeypatch.chdir(llmreg.dir)

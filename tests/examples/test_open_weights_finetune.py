@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry.artifacts import hash_path
+from llmreg.registry.artifacts import hash_path
 
 NAME = "triage-open-weights"
 
@@ -116,7 +116,7 @@ def test_the_printed_paths_load_as_a_working_peft_adapter(deployed):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from registry.prompts import load_prompt
+    from llmreg.registry.prompts import load_prompt
 
     llmreg, _ = deployed
     _to_production(llmreg)

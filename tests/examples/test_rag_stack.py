@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from registry.artifacts import hash_path
+from llmreg.registry.artifacts import hash_path
 
 NAME = "kb-answers"
 QUESTION = "how long does shipping to japan take"

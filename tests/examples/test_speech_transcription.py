@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from registry.artifacts import hash_path
+from llmreg.registry.artifacts import hash_path
 
 NAME = "transcribe"
 REGIONS = ("eu", "us", "apac")

@@ -91,8 +91,8 @@ def test_support_triage_entry_pins_its_prompt_and_tools(example):
     """The entry's prompt_sha256 is the hash of the template file it names; tools_ref names the schema file."""
     import yaml
 
-    from registry.entry import load_entry_file
-    from registry.prompts import load_prompt
+    from llmreg.registry.entry import load_entry_file
+    from llmreg.registry.prompts import load_prompt
 
     llmreg = example("support-triage")
     for entry_file, prompt_file in (("entry.yaml", "prompts/triage-prompt-v9.yaml"),

@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from registry.api import Registry
+from llmreg.registry.api import Registry
 
 WORKERS = 4
 COUNT = 60

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from registry.api import Registry
+from llmreg.registry.api import Registry
 
 TRIALS = {"sqlite": 120, "postgresql": 100}
 # Kill windows, counted from the moment the writer has its connection open: timing from the

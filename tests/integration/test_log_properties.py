@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from contract.scenario import SLO_OK, to_production
-from registry.api import Registry
-from registry.errors import RegistryError
-from registry.events import Event, make_event
+from llmreg.registry.api import Registry
+from llmreg.registry.errors import RegistryError
+from llmreg.registry.events import Event, make_event
 
 NAMES = ("app-a", "app-b")
 ENVS = ("default", "eu")
@@ -184,7 +184,7 @@ def test_any_single_byte_change_to_a_stored_event_is_detected(history_store, dat
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=st.lists(st.binary(min_size=1, max_size=2000), min_size=1, max_size=4), data=st.data())
 def test_any_single_byte_change_to_an_artifact_is_detected(tmp_path, files, data):
-    from registry.artifacts import ArtifactStore
+    from llmreg.registry.artifacts import ArtifactStore
 
     directory = tempfile.mkdtemp(prefix="llmreg-art-", dir=tmp_path)
     source = os.path.join(directory, "adapter")

@@ -56,7 +56,7 @@ def _env(repo: Path) -> dict[str, str]:
 
 
 def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone: Path):
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
     from training.release import register_release
     from training.reproduce import compare_outputs
 

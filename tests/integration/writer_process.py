@@ -14,8 +14,8 @@ import sys
 def main(url: str, artifacts: str, worker: int, count: int, start_at: float = 0.0) -> int:
     import time
 
-    from registry.api import Registry
-    from registry.errors import Conflict, GateFailed
+    from llmreg.registry.api import Registry
+    from llmreg.registry.errors import Conflict, GateFailed
 
     reg = Registry.open(url, artifacts=artifacts)
     time.sleep(max(0.0, start_at - time.time()))  # all workers start writing together

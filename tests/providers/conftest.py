@@ -51,7 +51,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def registry(tmp_path: Path):
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     reg = Registry.open(f"sqlite:///{tmp_path / 'registry.db'}")
     yield reg

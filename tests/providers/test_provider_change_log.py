@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry import providers as pv
-from registry.errors import BadInput, Refused
+from llmreg.registry import providers as pv
+from llmreg.registry.errors import BadInput, Refused
 
 
 def event(seq, status, snapshot="gpt-5-mini-2026-06-01", time=None, **payload):

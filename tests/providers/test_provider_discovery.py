@@ -8,7 +8,7 @@ import pytest
 
 from evals.providers import ProviderError, discover_provider, list_models, sort_models
 from providers import provider_contract
-from registry import providers as pv
+from llmreg.registry import providers as pv
 
 
 def snapshot_events(reg):

@@ -8,7 +8,7 @@ import pytest
 
 from evals.providers import ProvidersConfigError, discover_all, load_providers, qualify_snapshot, reevaluate
 from providers.conftest import ENTRY, pin_production, write_providers
-from registry import providers as pv
+from llmreg.registry import providers as pv
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_configuration_errors_write_nothing(seen, config, project):
 
 
 def test_a_snapshot_never_seen_is_not_qualified(registry, config, project):
-    from registry.errors import NotFound
+    from llmreg.registry.errors import NotFound
 
     with pytest.raises(NotFound, match="has not been seen"):
         qualify_snapshot(registry, config, "stub", "triage-2026-06-01", actor="ci", root=project)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from providers.conftest import ENTRY, pin_production
-from registry import providers as pv
-from registry.errors import BadInput, Conflict, Forbidden, Refused
+from llmreg.registry import providers as pv
+from llmreg.registry.errors import BadInput, Conflict, Forbidden, Refused
 
 P = "stub"
 REPORT = {"run_id": "r1", "accuracy": 0.95, "segment_scores": {"eu": 0.95, "us": 0.95}, "passed": True,

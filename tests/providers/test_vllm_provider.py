@@ -80,7 +80,7 @@ def second_adapter(demo_root, tmp_path_factory) -> Path:
 
     import pandas as pd
 
-    from registry.prompts import load_prompt
+    from llmreg.registry.prompts import load_prompt
     from training.base_model import logical_base_name
     from training.lora import finetune_lora
     from training.params import load_base_model_params, load_data_params, load_lora_params
@@ -165,7 +165,7 @@ def test_discovery_schedule_and_qualification_against_a_real_vllm_server(vllm_se
     from pipelines.providers import (PARTITIONS, TRIGGER_TAG, ProvidersResource, provider_evaluation_job,
                                      provider_snapshot_sensor, reevaluate_providers_schedule)
     from pipelines.resources import ProjectResource, RegistryResource
-    from registry.api import Registry
+    from llmreg.registry.api import Registry
 
     # The server speaks the contract the stub in the unit tests is held to.
     provider_contract.check_models_listing(vllm_server, expect={BASE_SNAPSHOT, PINNED, NEWER, ALIAS})

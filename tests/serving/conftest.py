@@ -11,11 +11,11 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from registry.api import Registry
-from serving.app import create_app
-from serving.call_log import make_engine
-from serving.config import CallLogConfig, GatewayConfig, SloGuardConfig, UpstreamConfig
-from serving.server_thread import ServerThread
+from llmreg.registry.api import Registry
+from llmreg.serving.app import create_app
+from llmreg.serving.call_log import make_engine
+from llmreg.serving.config import CallLogConfig, GatewayConfig, SloGuardConfig, UpstreamConfig
+from llmreg.serving.server_thread import ServerThread
 from echo_upstream import EchoUpstream
 from serving_fixtures import postgres_schema, write_prompt
 

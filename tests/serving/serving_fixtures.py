@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from registry.api import Registry
+from llmreg.registry.api import Registry
 
 PROMPT_TEMPLATE = "ticket : {text} label :"
 NAME = "support-triage"

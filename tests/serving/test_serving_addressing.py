@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.addressing import Target, parse_target
-from serving.api_errors import ApiError
+from llmreg.serving.addressing import Target, parse_target
+from llmreg.serving.api_errors import ApiError
 
 
 @pytest.mark.parametrize(

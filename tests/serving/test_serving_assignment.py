@@ -1,7 +1,7 @@
 """Sticky canary assignment: deterministic, uniform, monotone when the weight ramps up."""
 from __future__ import annotations
 
-from serving.assignment import bucket, in_split, split_salt
+from llmreg.serving.assignment import bucket, in_split, split_salt
 
 
 def test_bucket_is_deterministic_and_in_unit_interval():

@@ -7,10 +7,10 @@ import threading
 import pytest
 from sqlalchemy import inspect
 
-from registry.errors import BadInput
-from serving.call_log import CallLogWriter, ensure_table, existing_columns, make_engine, read_rows, utc_now
-from serving.call_metrics import count_calls, format_summary, measure_window, percentile, summarize_calls
-from serving.config import CallLogConfig
+from llmreg.registry.errors import BadInput
+from llmreg.serving.call_log import CallLogWriter, ensure_table, existing_columns, make_engine, read_rows, utc_now
+from llmreg.serving.call_metrics import count_calls, format_summary, measure_window, percentile, summarize_calls
+from llmreg.serving.config import CallLogConfig
 from serving_fixtures import BOTH_STORES
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.errors import BadInput
-from serving.config import GatewayConfig
+from llmreg.registry.errors import BadInput
+from llmreg.serving.config import GatewayConfig
 
 
 def test_defaults_need_no_file():

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from registry.errors import BadInput
-from serving.addressing import ExperimentTarget, Target, parse_request_target
-from serving.api_errors import ApiError
-from serving.assignment import bucket, experiment_salt, pick, split_salt
-from serving.config import GatewayConfig
+from llmreg.registry.errors import BadInput
+from llmreg.serving.addressing import ExperimentTarget, Target, parse_request_target
+from llmreg.serving.api_errors import ApiError
+from llmreg.serving.assignment import bucket, experiment_salt, pick, split_salt
+from llmreg.serving.config import GatewayConfig
 
 AB = {"triage-ab": {"variants": {
     "control": {"entry": "support-triage", "stage": "production", "weight": 0.3},

@@ -11,12 +11,12 @@ import httpx
 import openai
 import pytest
 
-from registry.errors import BadInput
-from serving.app import create_app
-from serving.assignment import bucket, experiment_salt, split_salt
-from serving.call_log import read_rows
-from serving.call_metrics import summarize_calls
-from serving.config import GatewayConfig
+from llmreg.registry.errors import BadInput
+from llmreg.serving.app import create_app
+from llmreg.serving.assignment import bucket, experiment_salt, split_salt
+from llmreg.serving.call_log import read_rows
+from llmreg.serving.call_metrics import summarize_calls
+from llmreg.serving.config import GatewayConfig
 from serving_fixtures import BOTH_STORES, NAME, make_spec, promote_through, release, wait_until
 
 MSG = [{"role": "user", "content": "my card was charged twice"}]

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from serving.call_log import read_rows
+from llmreg.serving.call_log import read_rows
 from serving_fixtures import NAME, make_spec, release, write_prompt
 
 
@@ -139,7 +139,7 @@ def test_malformed_requests_get_openai_error_bodies(registry, start_gateway, bod
 
 
 def test_shutdown_writes_every_logged_call(registry, start_gateway):
-    from serving.config import CallLogConfig
+    from llmreg.serving.config import CallLogConfig
 
     release(registry, make_spec())
     gw = start_gateway(call_log=CallLogConfig(flush_interval_s=30.0, batch_size=10_000))  # only shutdown flushes

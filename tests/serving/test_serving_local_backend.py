@@ -9,10 +9,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from registry.artifacts import hash_tree
-from serving.backends.base import GenerationRequest
-from serving.backends.local_files import verified_files
-from serving.backends.vllm_inprocess import vllm_unavailable_reason
+from llmreg.registry.artifacts import hash_tree
+from llmreg.serving.backends.base import GenerationRequest
+from llmreg.serving.backends.local_files import verified_files
+from llmreg.serving.backends.vllm_inprocess import vllm_unavailable_reason
 from serving_fixtures import NAME, make_spec, release
 
 pytest.importorskip("peft")
@@ -55,8 +55,8 @@ def test_adapter_changes_the_answer_distribution(tiny_model):
     """The adapter is really applied: logits differ from the base model's."""
     import torch
 
-    from serving.backends.local_files import LocalModelFiles
-    from serving.backends.transformers_local import TransformersBackend
+    from llmreg.serving.backends.local_files import LocalModelFiles
+    from llmreg.serving.backends.transformers_local import TransformersBackend
 
     base, adapter = tiny_model
     with_adapter = TransformersBackend(LocalModelFiles(str(base), str(adapter), "adapter"))
@@ -97,7 +97,7 @@ def test_tampered_base_model_is_refused(registry, tiny_model, tmp_path):
     shutil.copytree(base, copy)
     entry = registry.register(local_spec(copy, adapter), actor="alice")
     (copy / "config.json").write_text((copy / "config.json").read_text() + " ", encoding="utf-8")
-    from registry.errors import IntegrityError
+    from llmreg.registry.errors import IntegrityError
 
     with pytest.raises(IntegrityError, match=r"model of support-triage@1\.0\.0: expected sha256 [0-9a-f]{64}, got"):
         verified_files(entry, registry.artifacts)

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from serving.api_errors import ApiError
-from serving.gateway import merge_params
-from serving.openai_requests import decode_body, parse_chat, parse_completion
+from llmreg.serving.api_errors import ApiError
+from llmreg.serving.gateway import merge_params
+from llmreg.serving.openai_requests import decode_body, parse_chat, parse_completion
 
 
 def chat(**overrides):

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from registry import events as ev
-from serving.assignment import bucket, split_salt
-from serving.call_log import read_rows
-from serving.config import ShadowConfig, SloGuardConfig
+from llmreg.registry import events as ev
+from llmreg.serving.assignment import bucket, split_salt
+from llmreg.serving.call_log import read_rows
+from llmreg.serving.config import ShadowConfig, SloGuardConfig
 from serving_fixtures import BOTH_STORES, NAME, make_spec, release, wait_until
 
 MSG = [{"role": "user", "content": "my card was charged twice"}]

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from registry import events as ev
-from serving.call_log import CallLogWriter, utc_now
-from serving.call_metrics import WindowMeasurement
-from serving.config import GatewayConfig, SloGuardConfig
-from serving.routes import RouteTable
-from serving.slo_guard import BREACH, HEALTHY, INSUFFICIENT, SloGuard, judge
+from llmreg.registry import events as ev
+from llmreg.serving.call_log import CallLogWriter, utc_now
+from llmreg.serving.call_metrics import WindowMeasurement
+from llmreg.serving.config import GatewayConfig, SloGuardConfig
+from llmreg.serving.routes import RouteTable
+from llmreg.serving.slo_guard import BREACH, HEALTHY, INSUFFICIENT, SloGuard, judge
 from serving_fixtures import NAME, make_spec, release
 
 BOUNDS = {"max_error_rate": 0.02, "max_p99_ms": 800.0, "min_calls": 100}
@@ -98,7 +98,7 @@ def test_healthy_canary_gets_evidence_only_with_enough_calls(registry, store_url
 
 def test_guard_acts_under_the_shipped_roles(registry, store_url):
     """With roles configured, system:slo-guard's shipped role is enough to roll back."""
-    from registry.roles import Roles
+    from llmreg.registry.roles import Roles
 
     members = {"alice": ["developer"], "ci": ["developer"], "bob": ["reviewer"], "carol": ["reviewer"],
                "dave": ["reviewer"], "ops": ["reviewer"], "release-bot": ["release-manager"],

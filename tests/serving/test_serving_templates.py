@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry.prompts import render
-from serving.api_errors import ApiError
-from serving.templates import PromptLibrary, check_variables, render_template
+from llmreg.registry.prompts import render
+from llmreg.serving.api_errors import ApiError
+from llmreg.serving.templates import PromptLibrary, check_variables, render_template
 
 from serving_fixtures import PROMPT_TEMPLATE, prompt_sha, write_prompt
 

@@ -16,7 +16,7 @@ def prompt_path() -> Path:
 
 @pytest.fixture(scope="session")
 def template():
-    from registry.prompts import load_prompt
+    from llmreg.registry.prompts import load_prompt
 
     return load_prompt(PROMPT_PATH)
 

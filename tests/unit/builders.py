@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from registry.entry import Entry, EntrySpec
+from llmreg.registry.entry import Entry, EntrySpec
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

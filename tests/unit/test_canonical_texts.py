@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import semver
-from registry.canonical import _ENCODER, Encoded, canonical_json, canonical_text, encode_object
-from registry.entry import Entry, EntrySpec
-from registry.errors import BadInput
-from registry.fields import MAX_DEPTH, MAX_NODES, _Budget, freeze
+from llmreg.registry import semver
+from llmreg.registry.canonical import _ENCODER, Encoded, canonical_json, canonical_text, encode_object
+from llmreg.registry.entry import Entry, EntrySpec
+from llmreg.registry.errors import BadInput
+from llmreg.registry.fields import MAX_DEPTH, MAX_NODES, _Budget, freeze
 from tests.unit.test_entry_properties import json_values, spec_dicts, words
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

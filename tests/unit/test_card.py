@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import yaml
 
-from registry.card import render_card
-from registry.entry import parse_entry
-from registry.gates_config import GatesConfig
+from llmreg.registry.card import render_card
+from llmreg.registry.entry import parse_entry
+from llmreg.registry.gates_config import GatesConfig
 
 from .builders import SEED_001, make_entry
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from registry.canonical import canonical_json
-from registry.entry import (
+from llmreg.registry.canonical import canonical_json
+from llmreg.registry.entry import (
     ArtifactRef,
     Entry,
     EntrySpec,
@@ -19,7 +19,7 @@ from registry.entry import (
     parse_entry,
     utc_timestamp,
 )
-from registry.errors import BadInput
+from llmreg.registry.errors import BadInput
 
 from .builders import (
     COMMIT,

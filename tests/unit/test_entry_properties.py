@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.canonical import canonical_json
-from registry.entry import EntrySpec
+from llmreg.registry.canonical import canonical_json
+from llmreg.registry.entry import EntrySpec
 
 HEX = "0123456789abcdef"
 sha256s = st.text(HEX, min_size=64, max_size=64)

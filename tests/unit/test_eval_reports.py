@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.errors import BadInput
-from registry.eval_reports import check_verdict, normalise_eval_report, report_verdict, target_mismatches
+from llmreg.registry.errors import BadInput
+from llmreg.registry.eval_reports import check_verdict, normalise_eval_report, report_verdict, target_mismatches
 
 from .builders import SHA_A, SHA_B, SHA_C, make_spec
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.errors import BadInput
-from registry.gates_config import GatesConfig, suite_fairness_max_gap, validate_entry_gates
+from llmreg.registry.errors import BadInput
+from llmreg.registry.gates_config import GatesConfig, suite_fairness_max_gap, validate_entry_gates
 
 
 def test_defaults():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ["registry.canonical", "registry.entry", "registry.semver", "registry.lifecycle", "registry.gates_config", "registry.roles", "registry.card", "registry.lineage"]
+MODULES = ["llmreg.registry.canonical", "llmreg.registry.entry", "llmreg.registry.semver", "llmreg.registry.lifecycle", "llmreg.registry.gates_config", "llmreg.registry.roles", "llmreg.registry.card", "llmreg.registry.lineage"]
 HEAVY = ["yaml", "difflib", "sqlalchemy", "alembic", "fsspec", "dagster", "torch", "transformers", "dvc", "lakefs", "numpy", "pandas"]
 
 
@@ -17,7 +17,7 @@ def test_importing_the_core_loads_no_heavy_module():
 
 def test_parsing_loads_yaml_only_when_needed():
     code = (
-        "import sys; from registry.entry import EntrySpec, parse_entry\n"
+        "import sys; from llmreg.registry.entry import EntrySpec, parse_entry\n"
         "EntrySpec.from_dict({'name': 'x', 'model': 'gpt-4-0613'}); a = 'yaml' in sys.modules\n"
         "parse_entry('name: x\\nmodel: gpt-4-0613\\n'); print(a, 'yaml' in sys.modules)"
     )

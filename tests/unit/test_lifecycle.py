@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry.errors import BadInput, Refused
-from registry.gates_config import GatesConfig
-from registry.lifecycle import (
+from llmreg.registry.errors import BadInput, Refused
+from llmreg.registry.gates_config import GatesConfig
+from llmreg.registry.lifecycle import (
     GATES,
     PROMOTABLE,
     STATUSES,
@@ -344,7 +344,7 @@ def test_archive_checklist_gate(checklist, evidence, passes, fragment):
 
 
 def test_gate_results_serialise_to_plain_dicts():
-    from registry.canonical import canonical_json
+    from llmreg.registry.canonical import canonical_json
 
     for result in check_promotion(ctx("canary", reviews=(review("bob", "approve", 1),))):
         canonical_json(result.to_dict())  # hashable into an event without conversion

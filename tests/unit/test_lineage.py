@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from registry.entry import parse_entry
-from registry.lineage import Edge, build_lineage, to_dot, to_json, to_mermaid
+from llmreg.registry.entry import parse_entry
+from llmreg.registry.lineage import Edge, build_lineage, to_dot, to_json, to_mermaid
 
 from .builders import SEED_001, make_entry
 

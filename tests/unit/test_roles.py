@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from registry.errors import BadInput, Forbidden
-from registry.roles import ACTIONS, DEFAULT_ROLES_FILE, Roles
+from llmreg.registry.errors import BadInput, Forbidden
+from llmreg.registry.roles import ACTIONS, DEFAULT_ROLES_FILE, Roles
 
 # What each shipped role may do: every other action is refused.
 EXPECTED = {
@@ -121,7 +121,7 @@ def test_roles_file_validation(data, field, fragment):
 
 def test_shipped_file_lets_the_gateway_slo_guard_pull_releases_and_nothing_more():
     roles = Roles.from_file(DEFAULT_ROLES_FILE)
-    guard = "system:slo-guard"  # the actor serving/slo_guard.py writes as
+    guard = "system:slo-guard"  # the actor llmreg/serving/slo_guard.py writes as
     assert roles.roles_of(guard) == ("slo-guard",)
     assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "rollback"}
     with pytest.raises(Forbidden, match="may not archive"):

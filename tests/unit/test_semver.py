@@ -5,8 +5,8 @@ import copy
 
 import pytest
 
-from registry.errors import BadInput, Conflict
-from registry.semver import (
+from llmreg.registry.errors import BadInput, Conflict
+from llmreg.registry.semver import (
     FIELD_LEVELS,
     coerce_version,
     diff_specs,
@@ -84,7 +84,7 @@ def test_each_field_class_decides_its_level(overrides, level, path):
 
 
 def test_every_spec_field_has_a_level():
-    from registry.entry import _SPEC_FIELDS
+    from llmreg.registry.entry import _SPEC_FIELDS
 
     assert set(FIELD_LEVELS) == set(_SPEC_FIELDS)
 

@@ -1,0 +1,370 @@
+"""Content-addressed artifact store: objects live under `sha256/<2 hex>/<64 hex>`.
+
+A file or a directory (adapter, weights, tokenizer, index) is hashed and copied in the same
+streaming pass, so registering a multi-gigabyte artifact reads it once. A directory's
+digest frames each file's relative POSIX path and size before its bytes, in sorted path
+order (the same digest `training/checksums.py` computes), so it does not depend on the
+machine, the checkout location or the order the file system lists entries in.
+
+The root is a local directory (default `.llmreg/artifacts`) or any fsspec URL
+(`s3://bucket/prefix`, `memory://x`, ...). Local paths take a fast path without fsspec.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from llmreg.registry.errors import BadInput, IntegrityError, NotFound
+
+CHUNK = 4 << 20  # 4 MiB reads keep hashlib in large GIL-free updates
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactCheck:
+    """One artifact's verification: what the entry recorded vs what the bytes hash to."""
+
+    name: str
+    expected: str
+    actual: str | None
+    location: str | None
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "expected": self.expected, "actual": self.actual,
+                "location": self.location, "ok": self.ok, "detail": self.detail}
+
+
+def is_url(location: str) -> bool:
+    return bool(_URL.match(location)) and not location.startswith("file://")
+
+
+def _local(location: str) -> str:
+    return location[len("file://"):] if location.startswith("file://") else location
+
+
+# ---------------------------------------------------------------- hashing (local paths)
+
+class _Sink:
+    """Where hashed bytes also go while streaming (a copy), or nowhere."""
+
+    def __init__(self, fh=None):
+        self.fh = fh
+
+    def write(self, view) -> None:
+        if self.fh is not None:
+            self.fh.write(view)
+
+
+def _stream_file(src: str, digest, sink: _Sink, buf: bytearray) -> int:
+    view = memoryview(buf)
+    size = 0
+    with open(src, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            chunk = view[:n]
+            digest.update(chunk)
+            sink.write(chunk)
+            size += n
+    return size
+
+
+def hash_file(path: str | os.PathLike, algorithm: str = "sha256") -> tuple[str, int]:
+    """(hex digest, size) of one file in a single pass; md5 is what DVC records for a file."""
+    digest = hashlib.sha256() if algorithm == "sha256" else hashlib.new(algorithm, usedforsecurity=False)
+    size = _stream_file(os.fspath(path), digest, _Sink(), bytearray(CHUNK))
+    return digest.hexdigest(), size
+
+
+def _tree_files(root: Path) -> list[tuple[str, Path]]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames + filenames:
+            item = Path(dirpath) / name
+            if item.is_symlink():
+                raise BadInput(f"{item}: symlinks are not allowed inside an artifact directory; copy the file instead",
+                               field="artifacts")
+        for name in filenames:
+            item = Path(dirpath) / name
+            if item.is_file():
+                files.append((item.relative_to(root).as_posix(), item))
+    files.sort()
+    return files
+
+
+def _frame(digest, rel: str, size: int) -> None:
+    name = rel.encode("utf-8")
+    digest.update(len(name).to_bytes(8, "big"))
+    digest.update(name)
+    digest.update(size.to_bytes(8, "big"))
+
+
+def hash_tree(path: str | os.PathLike) -> tuple[str, int]:
+    """(sha256 hex, total bytes) of a directory: framed relative paths + contents, sorted."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    total = 0
+    for rel, item in _tree_files(root):
+        _frame(digest, rel, item.stat().st_size)
+        total += _stream_file(str(item), digest, _Sink(), buf)
+    return digest.hexdigest(), total
+
+
+def hash_path(path: str | os.PathLike) -> tuple[str, int]:
+    """Hash a local file or directory."""
+    p = Path(_local(os.fspath(path)))
+    if p.is_symlink() and p.is_dir():
+        raise BadInput(f"{p}: is a symlink to a directory; pass the directory itself", field="artifacts")
+    if p.is_dir():
+        return hash_tree(p)
+    if p.is_file():
+        return hash_file(p)
+    raise NotFound(f"{p}: no such file or directory")
+
+
+def hash_location(location: str) -> tuple[str, int]:
+    """Hash a local path or any fsspec URL (file or directory prefix)."""
+    if not is_url(location):
+        return hash_path(location)
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(location)
+    return _hash_fs(fs, root)
+
+
+def _hash_fs(fs, root: str) -> tuple[str, int]:
+    if not fs.exists(root):
+        raise NotFound(f"{root}: no such object")
+    buf = bytearray(CHUNK)
+    if fs.isdir(root):
+        digest = hashlib.sha256()
+        total = 0
+        prefix = root.rstrip("/") + "/"
+        files = sorted((p[len(prefix):], p) for p in fs.find(root) if p.startswith(prefix))
+        for rel, full in files:
+            _frame(digest, rel, int(fs.size(full)))
+            total += _stream_fs(fs, full, digest, _Sink(), buf)
+        return digest.hexdigest(), total
+    digest = hashlib.sha256()
+    size = _stream_fs(fs, root, digest, _Sink(), buf)
+    return digest.hexdigest(), size
+
+
+def _stream_fs(fs, path: str, digest, sink: _Sink, buf: bytearray) -> int:
+    size = 0
+    with fs.open(path, "rb") as fh:
+        while chunk := fh.read(len(buf)):
+            digest.update(chunk)
+            sink.write(chunk)
+            size += len(chunk)
+    return size
+
+
+def check_artifact_name(name: object, field: str = "name") -> str:
+    """Artifact names are relative POSIX paths of [A-Za-z0-9._-] segments (no '..', NUL, '/')."""
+    from llmreg.registry.fields import as_str, check_path_safe
+
+    name = as_str(name, field, max_len=200)
+    return check_path_safe(name, field, relative_name=True)
+
+
+# ---------------------------------------------------------------- the store
+
+class ArtifactStore:
+    """Content-addressed objects under `<root>/sha256/ab/<hex>` (a file or a directory)."""
+
+    def __init__(self, root: str | os.PathLike):
+        root = os.fspath(root)
+        self.root = root
+        self._remote = is_url(root)
+        if self._remote:
+            import fsspec
+
+            self._fs, self._base = fsspec.core.url_to_fs(root)
+            self._base = self._base.rstrip("/")
+        else:
+            self._fs = None
+            self._base = os.path.abspath(_local(root))
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.root!r})"
+
+    def object_path(self, sha256: str) -> str:
+        if not isinstance(sha256, str) or not _HEX64.match(sha256):
+            raise BadInput(f"sha256: {sha256!r} is not 64 lowercase hex digits", field="sha256")
+        rel = f"sha256/{sha256[:2]}/{sha256}"
+        return f"{self._base}/{rel}" if self._remote else os.path.join(self._base, rel)
+
+    def uri(self, sha256: str) -> str:
+        path = self.object_path(sha256)
+        if self._remote:
+            protocol = self._fs.protocol[0] if isinstance(self._fs.protocol, (tuple, list)) else self._fs.protocol
+            return f"{protocol}://{path}"
+        return path
+
+    def contains(self, sha256: str) -> bool:
+        path = self.object_path(sha256)
+        return self._fs.exists(path) if self._remote else os.path.exists(path)
+
+    def put(self, path: str | os.PathLike, name: str, kind: str = "other"):
+        """Hash and copy a local file or directory into the store in one pass -> ArtifactRef."""
+        from llmreg.registry.entry import ArtifactRef
+
+        check_artifact_name(name)
+        src = Path(_local(os.fspath(path)))
+        if src.is_symlink() and src.is_dir():
+            raise BadInput(f"{src}: is a symlink to a directory; pass the directory itself", field="artifacts")
+        if not src.exists():
+            raise BadInput(f"{src}: no such file or directory; pass the artifact's path", field="path")
+        sha, size = self._put_remote(src) if self._remote else self._put_local(src)
+        return ArtifactRef(name=name, uri=self.uri(sha), sha256=sha, size=size, kind=kind)
+
+    def _put_local(self, src: Path) -> tuple[str, int]:
+        tmp_root = os.path.join(self._base, ".tmp")
+        os.makedirs(tmp_root, exist_ok=True)
+        tmp = os.path.join(tmp_root, uuid.uuid4().hex)
+        try:
+            sha, size = _copy_hashing(src, tmp)
+            final = self.object_path(sha)
+            if os.path.exists(final):
+                _remove(tmp)  # same content already stored: content addressing dedupes it
+            else:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                _make_read_only(tmp)
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    if not os.path.exists(final):
+                        raise
+                    _remove(tmp)  # a concurrent put of the same bytes won the rename
+            return sha, size
+        except BaseException:
+            if os.path.lexists(tmp):
+                _remove(tmp)
+            raise
+
+    def _put_remote(self, src: Path) -> tuple[str, int]:
+        fs = self._fs
+        tmp = f"{self._base}/.tmp/{uuid.uuid4().hex}"
+        buf = bytearray(CHUNK)
+        digest = hashlib.sha256()
+        total = 0
+        if src.is_dir():
+            for rel, item in _tree_files(src):
+                _frame(digest, rel, item.stat().st_size)
+                with fs.open(f"{tmp}/{rel}", "wb") as out:
+                    total += _stream_file(str(item), digest, _Sink(out), buf)
+        else:
+            with fs.open(tmp, "wb") as out:
+                total = _stream_file(str(src), digest, _Sink(out), buf)
+        sha = digest.hexdigest()
+        final = self.object_path(sha)
+        try:
+            if fs.exists(final):
+                fs.rm(tmp, recursive=True)
+            else:
+                fs.mv(tmp, final, recursive=src.is_dir())
+        except BaseException:
+            if fs.exists(tmp):
+                fs.rm(tmp, recursive=True)
+            raise
+        return sha, total
+
+    def locate(self, sha256: str) -> str | None:
+        return self.uri(sha256) if self.contains(sha256) else None
+
+    def hash_object(self, sha256: str) -> tuple[str, int]:
+        path = self.object_path(sha256)
+        if self._remote:
+            return _hash_fs(self._fs, path)
+        return hash_path(path)
+
+    def verify(self, ref, *, owner: str = "") -> ArtifactCheck:
+        """Re-hash the stored bytes of `ref` (the store's copy first, else `ref.uri`)."""
+        where = f" of {owner}" if owner else ""
+        location = self.locate(ref.sha256) if _HEX64.match(ref.sha256 or "") else None
+        try:
+            if location is not None:
+                actual, _ = self.hash_object(ref.sha256)
+            elif ref.uri:
+                location = ref.uri
+                actual, _ = hash_location(ref.uri)
+            else:
+                return ArtifactCheck(ref.name, ref.sha256, None, None, False,
+                                     f"artifact '{ref.name}'{where}: not in the artifact store and no uri recorded")
+        except (NotFound, OSError) as exc:
+            return ArtifactCheck(ref.name, ref.sha256, None, location, False,
+                                 f"artifact '{ref.name}'{where}: cannot read {location}: {exc}")
+        if actual != ref.sha256:
+            return ArtifactCheck(ref.name, ref.sha256, actual, location, False,
+                                 f"artifact '{ref.name}'{where}: expected sha256 {ref.sha256}, got {actual} ({location})")
+        return ArtifactCheck(ref.name, ref.sha256, actual, location, True, "ok")
+
+    def require(self, ref, *, owner: str = "") -> ArtifactCheck:
+        check = self.verify(ref, owner=owner)
+        if not check.ok:
+            raise IntegrityError(check.detail)
+        return check
+
+    def iter_objects(self) -> Iterator[str]:
+        base = os.path.join(self._base, "sha256") if not self._remote else f"{self._base}/sha256"
+        if self._remote:
+            if not self._fs.exists(base):
+                return
+            for prefix in self._fs.ls(base, detail=False):
+                for obj in self._fs.ls(prefix, detail=False):
+                    yield obj.rstrip("/").rsplit("/", 1)[-1]
+            return
+        if not os.path.isdir(base):
+            return
+        for prefix in sorted(os.listdir(base)):
+            for obj in sorted(os.listdir(os.path.join(base, prefix))):
+                yield obj
+
+
+def _copy_hashing(src: Path, dst: str) -> tuple[str, int]:
+    buf = bytearray(CHUNK)
+    digest = hashlib.sha256()
+    if src.is_dir():
+        total = 0
+        os.makedirs(dst)
+        for rel, item in _tree_files(src):
+            _frame(digest, rel, item.stat().st_size)
+            target = os.path.join(dst, *rel.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as out:
+                total += _stream_file(str(item), digest, _Sink(out), buf)
+        return digest.hexdigest(), total
+    with open(dst, "wb") as out:
+        size = _stream_file(str(src), digest, _Sink(out), buf)
+    return digest.hexdigest(), size
+
+
+def _make_read_only(path: str) -> None:
+    """Stored objects are immutable; read-only files stop accidental in-place edits."""
+    mode = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    if os.path.isdir(path):
+        for dirpath, _, filenames in os.walk(path):
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), mode)
+    else:
+        os.chmod(path, mode)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass

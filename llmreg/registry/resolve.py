@@ -1,0 +1,133 @@
+"""What an application gets when it resolves (name, env): the pinned release tuple.
+
+`Resolved` is frozen: everything needed to make the call (model snapshot, prompt ref and
+hash, params, tools, retrieval, policy, artifacts) plus the version to log on every call.
+The lookup itself and its cache live in `Registry.resolve` (api.py); this module holds
+the result type and the argument rules shared by the API and the CLI.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping
+
+from llmreg.registry.errors import BadInput
+
+if TYPE_CHECKING:
+    from llmreg.registry.entry import ArtifactRef, Entry, EntrySpec, ModelRef
+
+DEFAULT_ENV = "default"
+RESOLVABLE_STAGES = ("staging", "canary", "production")
+STAGE_NAMES = ("development", "staging", "canary", "production", "archived", "retired")
+ENV_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The tuple holding `stage` of `env`: pass `model`, `params`, ... to the client, log `version`."""
+
+    name: str
+    version: str
+    env: str
+    stage: str
+    weight: float | None  # canary traffic share; None for other stages
+    seq: int  # the event that put this version in this stage
+    since: str  # when it did (UTC)
+    entry: "Entry"
+    at: str | None = None  # set for time-travel answers: the moment asked about
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def spec(self) -> "EntrySpec":
+        return self.entry.spec
+
+    @property
+    def model(self) -> str:
+        """The pinned model name to send to the provider (snapshot, or hf id@revision)."""
+        return self.entry.spec.model.request_id
+
+    @property
+    def model_ref(self) -> "ModelRef":
+        return self.entry.spec.model
+
+    @property
+    def prompt_ref(self) -> str | None:
+        return self.entry.spec.prompt_ref
+
+    @property
+    def prompt_sha256(self) -> str | None:
+        return self.entry.spec.prompt_sha256
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.entry.spec.params
+
+    @property
+    def tools_ref(self) -> str | None:
+        return self.entry.spec.tools_ref
+
+    @property
+    def retrieval(self) -> Mapping[str, Any]:
+        return self.entry.spec.retrieval
+
+    @property
+    def policy_ref(self) -> str | None:
+        return self.entry.spec.policy_ref
+
+    @property
+    def artifacts(self) -> "tuple[ArtifactRef, ...]":
+        return self.entry.spec.artifacts
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "version": self.version, "env": self.env, "stage": self.stage,
+               "weight": self.weight, "seq": self.seq, "since": self.since, "model": self.model,
+               "spec": self.entry.spec.to_dict()}
+        if self.at is not None:
+            out["at"] = self.at
+        return out
+
+
+def check_env(env: Any, field: str = "env") -> str:
+    if not isinstance(env, str) or not ENV_RE.match(env):
+        raise BadInput(f"{field}: {env!r} is not an environment name; use lowercase letters, digits and ._- "
+                       "(e.g. 'default', 'eu', 'us')", field=field)
+    if env in STAGE_NAMES:
+        raise BadInput(f"{field}: {env!r} is a stage, not an environment; environments are deployment targets "
+                       f"such as 'default', 'eu' or 'us' (promote with --to {env} --env default)", field=field)
+    return env
+
+
+def env_and_stage(env: str, stage: str | None) -> tuple[str, str]:
+    """resolve(name, env='production') means env 'default', stage 'production' (the seed's call)."""
+    if stage is None:
+        if env in RESOLVABLE_STAGES:
+            return DEFAULT_ENV, env
+        stage = "production"
+    elif stage not in RESOLVABLE_STAGES:
+        raise BadInput(f"stage: {stage!r} cannot be resolved; use one of {', '.join(RESOLVABLE_STAGES)}", field="stage")
+    return check_env(env), stage
+
+
+def parse_at(at: Any) -> str:
+    """A moment as the store's fixed-width UTC text. Naive times and dates are taken as UTC."""
+    from llmreg.registry.events import format_time
+
+    if isinstance(at, datetime):
+        return format_time(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return format_time(datetime.fromtimestamp(at, timezone.utc))
+    if isinstance(at, str):
+        text = at.strip()
+        if text.lower() == "now":
+            return format_time(datetime.now(timezone.utc))
+        try:
+            moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"at: {at!r} is not a time; use ISO-8601 such as 2026-06-10T14:02:00Z "
+                           "(UTC when no offset is given)", field="at") from None
+        return format_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    raise BadInput(f"at: {at!r} is not a time; pass a datetime or ISO-8601 text", field="at")

@@ -1,0 +1,95 @@
+"""Bring a store's schema to the current Alembic head when it opens.
+
+The fast path reads the version table with the already-open DBAPI connection and returns;
+Alembic (and SQLAlchemy) are imported only when an upgrade is due. Concurrent first opens
+serialise on a lock (a lock file beside the SQLite database, an advisory lock on
+PostgreSQL) so two processes never run the same migration at once.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+from llmreg.registry.store.connection import StoreURL, sqlalchemy_engine
+
+HEAD_REVISION = "0003"
+VERSION_TABLE = "llmreg_alembic_version"
+_PG_LOCK_KEY = 0x6C6C6D726567  # "llmreg"
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def current_revision(conn) -> str | None:
+    """The schema revision recorded in the database, or None for an empty database."""
+    try:
+        cur = conn.cursor()
+        cur.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        row = cur.fetchone()
+    except Exception:  # noqa: BLE001 - "no such table" differs per driver; empty database
+        return None
+    return row[0] if row else None
+
+
+def ensure_schema(url: StoreURL, conn) -> None:
+    if current_revision(conn) == HEAD_REVISION:
+        return
+    with _migration_lock(url):
+        upgrade(url)
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS_DIR)
+    return cfg
+
+
+def upgrade(url: StoreURL, revision: str = "head") -> None:
+    """Bring the schema to `revision`; the caller holds the migration lock (ensure_schema)."""
+    _run_alembic(url, "upgrade", revision)
+
+
+def downgrade(url: StoreURL, revision: str) -> None:
+    """Take the schema back to `revision` (for an older release to read the store again)."""
+    with _migration_lock(url):
+        _run_alembic(url, "downgrade", revision)
+
+
+def _run_alembic(url: StoreURL, action: str, revision: str) -> None:
+    from alembic import command
+
+    engine = sqlalchemy_engine(url)
+    try:
+        with engine.connect() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            getattr(command, action)(cfg, revision)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _migration_lock(url: StoreURL):
+    if url.dialect == "sqlite":
+        import fcntl
+
+        os.makedirs(os.path.dirname(url.path) or ".", exist_ok=True)
+        with open(url.path + ".migrate-lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    from llmreg.registry.store.connection import PostgresConnector
+
+    conn = PostgresConnector(url).connect()
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
+    finally:
+        conn.close()

@@ -1,0 +1,146 @@
+"""The SQL schema as SQLAlchemy metadata: the event log, the head row and the projection.
+
+`events` is append-only and the source of truth (triggers refuse UPDATE/DELETE; the hash
+chain detects edits made around them). `head` is a single row every writer locks first,
+so appends are serialised and the chain cannot fork. The other tables are the projection
+of the log, written in the same transaction as the event that changes them and rebuilt
+from the log by `SQLStore.rebuild_projection()`.
+
+Migrations (llmreg/registry/migrations) create exactly this schema; a contract test compares the
+migrated database with this metadata.
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
+
+metadata = MetaData()
+
+head = Table(
+    "head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("time", Text, nullable=False),
+    Column("config_seq", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    # INTEGER on SQLite makes seq the rowid: an append writes one b-tree, not a table plus a key index.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("time", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("name", Text),
+    Column("version", Text),
+    Column("env", Text),
+    Column("payload", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Index("ix_events_name_env_seq", "name", "env", "seq"),
+    Index("ix_events_name_version_seq", "name", "version", "seq"),
+    Index("ix_events_time", "time"),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("vmajor", Integer, nullable=False),
+    Column("vminor", Integer, nullable=False),
+    Column("vpatch", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    # No copy of the entry here: it is read from the entry.registered event at `seq`.
+    Index("ix_entries_name_semver", "name", "vmajor", "vminor", "vpatch"),
+)
+
+# Which version holds each stage of each environment; resolve is one primary-key lookup here.
+stage_pointers = Table(
+    "stage_pointers", metadata,
+    Column("name", Text, primary_key=True),
+    Column("env", Text, primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("weight", Float),
+    Column("seq", BigInteger, nullable=False),
+    Column("time", Text, nullable=False),
+)
+
+# Each version's status per environment ("retired" needs history, so it is kept, not derived).
+version_states = Table(
+    "version_states", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("env", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("was_production", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("env", Text, primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("actor", Text, primary_key=True),
+    Column("granted", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("env", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("notes", Text, nullable=False),
+    Index("ix_reviews_name_version_env", "name", "version", "env"),
+)
+
+evidence = Table(
+    "evidence", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("env", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_evidence_name_version_env", "name", "version", "env"),
+)
+
+eval_records = Table(
+    "eval_records", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("suite", Text, nullable=False),
+    Column("suite_version", Text),
+    Column("score", Float, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_eval_records_name_version", "name", "version"),
+)
+
+suites = Table(
+    "suites", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("threshold", Float),
+    Column("definition", Text, nullable=False),
+)
+
+config = Table(
+    "config", metadata,
+    Column("key", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,490 @@
+"""SQLStore: the event log, its projection and the queries the registry runs, on SQLite or PostgreSQL.
+
+Writes go through `write(fn)`: it opens a transaction, locks the single `head` row
+(`BEGIN IMMEDIATE` on SQLite, `SELECT ... FOR UPDATE` on PostgreSQL), hands `fn` a `Txn`
+to read current state and append events, applies each event to the projection in the
+same transaction, moves the head and commits. One writer at a time holds the head, so
+sequence numbers are dense and the hash chain never forks; readers are never blocked.
+
+`fn` may raise `CommitThenRaise(error)`: the events it appended (an `action.refused`, the
+`gate.failed` results) are committed, then `error` is raised. Any other exception rolls
+the whole transaction back: nothing is partially written.
+
+Each thread gets its own DBAPI connection (re-created after fork).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+
+from llmreg.registry import events as ev
+from llmreg.registry.audit import AuditReport
+from llmreg.registry.errors import Conflict, RegistryError
+from llmreg.registry.events import Event, make_event, utc_now, verify_rows
+from llmreg.registry.store.connection import PostgresConnector, StoreURL, connect_sqlite, parse_url, placeholders
+from llmreg.registry.store.migrate import ensure_schema
+from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, apply_event, fold_stages, statements
+
+T = TypeVar("T")
+PAGE = 5000
+EVENT_COLUMNS = "seq, time, actor, type, name, version, env, payload, evidence, prev_hash, hash"
+
+_SQL = {
+    "head": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1",
+    "head_lock": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1 FOR UPDATE",
+    "head_seq": "SELECT seq FROM head WHERE id = 1",
+    "set_head": "UPDATE head SET seq = ?, hash = ?, time = ?, config_seq = ? WHERE id = 1",
+    "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "events_page": f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT {PAGE}",
+    "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
+    "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
+    "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
+    "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
+    "names": "SELECT DISTINCT name FROM entries ORDER BY name",
+    "state": "SELECT status, was_production FROM version_states WHERE name = ? AND version = ? AND env = ?",
+    "states_of_version": "SELECT env, status, was_production FROM version_states WHERE name = ? AND version = ? ORDER BY env",
+    "states_of_name": "SELECT version, env, status, was_production FROM version_states WHERE name = ? ORDER BY env, version",
+    "reviews": "SELECT actor, decision, notes, seq FROM reviews WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "approvals": "SELECT actor, stage, seq, granted FROM approvals WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "evidence": "SELECT kind, data, actor, seq FROM evidence WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "evals": "SELECT report, actor, seq FROM eval_records WHERE name = ? AND version = ? ORDER BY seq",
+    "suite": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? AND version = ?",
+    "suites_of": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? ORDER BY seq",
+    "config": "SELECT value, seq FROM config WHERE key = ?",
+    "stage_rows": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
+                  "AND type IN (?, ?, ?) AND time <= ? ORDER BY seq",
+    "stage_rows_all": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
+                      "AND type IN (?, ?, ?) ORDER BY seq",
+}
+
+
+class CommitThenRaise(Exception):
+    """Raised inside a write: keep what was appended (the refusal record), then raise `error`."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+    time: str
+    config_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    name: str
+    env: str
+    stage: str
+    version: str
+    weight: float | None
+    seq: int
+    time: str
+
+
+class Txn:
+    """One write transaction holding the head lock: read state, append events."""
+
+    def __init__(self, store: "SQLStore", cur, head: Head):
+        self.store = store
+        self.cur = cur
+        self.head = head
+        self.seq = head.seq
+        self.hash = head.hash
+        self.config_seq = head.config_seq
+        # One timestamp per transaction, never earlier than the previous event: event
+        # time order is seq order, which time travel relies on.
+        now = utc_now()
+        self.time = now if now > head.time else head.time
+        self.events: list[Event] = []
+
+    @property
+    def next_seq(self) -> int:
+        return self.seq + 1
+
+    def append(self, type: str, *, actor: str, name: str | None = None, version: str | None = None,
+               env: str | None = None, payload: Mapping[str, Any] | None = None,
+               evidence: Mapping[str, Any] | None = None) -> Event:
+        event, payload_json, evidence_json = make_event(
+            seq=self.seq + 1, time=self.time, actor=actor, type=type, name=name, version=version,
+            env=env, payload=payload, evidence=evidence, prev_hash=self.hash)
+        store = self.store
+        self.cur.execute(store._q["insert_event"], (
+            event.seq, event.time, actor, type, name, version, env, payload_json, evidence_json,
+            event.prev_hash, event.hash))
+        apply_event(self.cur, store._p, event.seq, event.time, actor, type, name, version, env, event.payload)
+        self.seq, self.hash = event.seq, event.hash
+        if type in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+            self.config_seq = event.seq
+        self.events.append(event)
+        return event
+
+
+class SQLStore:
+    """The registry's SQL store. `url`: sqlite:///path.db, a file path, or postgresql+psycopg://..."""
+
+    def __init__(self, url: str | os.PathLike | None = None):
+        self.url: StoreURL = parse_url(url)
+        self.dialect = self.url.dialect
+        self._q = {key: placeholders(sql, self.dialect) for key, sql in _SQL.items()}
+        self._p = statements(self.dialect)
+        self._pg = PostgresConnector(self.url) if self.dialect == "postgresql" else None
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        try:
+            conn = self.conn()
+        except RegistryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - driver errors differ; one clear line
+            from llmreg.registry.errors import BadInput
+
+            raise BadInput(f"store: cannot open {self.url.redacted()}: {' '.join(str(exc).split())}",
+                           field="store") from None
+        ensure_schema(self.url, conn)
+
+    # ------------------------------------------------------------------ connections
+
+    def conn(self):
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid() or (self._pg is not None and (conn.closed or conn.broken)):
+            # New thread, forked child, or a PostgreSQL connection the server dropped.
+            conn = connect_sqlite(self.url.path) if self._pg is None else self._pg.connect()
+            local.conn, local.pid, local.cur = conn, os.getpid(), conn.cursor()
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def cursor(self):
+        """This thread's long-lived cursor (the hot read path reuses it)."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid() or (self._pg is not None and (conn.closed or conn.broken)):
+            self.conn()
+        return local.cur
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a connection of a dead fork
+                pass
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.url.redacted()!r})"
+
+    def _dropped(self) -> bool:
+        """True when this thread's PostgreSQL connection was lost (server restart, idle kill)."""
+        conn = getattr(self._local, "conn", None)
+        return self._pg is not None and conn is not None and (conn.closed or conn.broken)
+
+    def _query(self, sql: str, params: Sequence[Any], one: bool, shared_cursor: bool = False):
+        for attempt in (1, 2):
+            cur = self.cursor() if shared_cursor else self.conn().cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                return cur.fetchone() if one else cur.fetchall()
+            except Exception:
+                if attempt == 2 or not self._dropped():
+                    raise
+                # a read is safe to repeat on a fresh connection
+
+    def _rows(self, key: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._query(self._q[key], params, one=False)
+
+    def _row(self, key: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self._query(self._q[key], params, one=True)
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, fn: Callable[[Txn], T]) -> T:
+        local = self._local
+        if getattr(local, "in_write", False):
+            raise RuntimeError("nested registry write: call the Txn you were given")
+        cur = self.conn().cursor()
+        local.in_write = True
+        local.committed = None
+        try:
+            try:
+                self._begin(cur)
+            except Exception:
+                if not self._dropped():
+                    raise
+                cur = self.conn().cursor()  # nothing was written yet: begin again on a new connection
+                self._begin(cur)
+            try:
+                row = cur.fetchone() if self.dialect == "postgresql" else None
+                if row is None:
+                    cur.execute(self._q["head"])
+                    row = cur.fetchone()
+                txn = Txn(self, cur, Head(*row))
+                deferred: BaseException | None = None
+                try:
+                    result = fn(txn)
+                except CommitThenRaise as wrapped:
+                    deferred, result = wrapped.error, None
+                if txn.events:
+                    cur.execute(self._q["set_head"], (txn.seq, txn.hash, txn.time, txn.config_seq))
+                cur.execute("COMMIT")
+                local.committed = txn.seq
+            except BaseException:
+                try:
+                    cur.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the connection may already be gone
+                    pass
+                raise
+        finally:
+            local.in_write = False
+        if deferred is not None:
+            raise deferred
+        return result
+
+    def committed_seq(self) -> int | None:
+        """The head seq this thread's last `write` committed (None if it rolled back)."""
+        return getattr(self._local, "committed", None)
+
+    def _begin(self, cur) -> None:
+        try:
+            if self.dialect == "sqlite":
+                cur.execute("BEGIN IMMEDIATE")
+            else:
+                cur.execute("BEGIN")
+                cur.execute(self._q["head_lock"])
+        except Exception as exc:  # noqa: BLE001
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise Conflict(f"the store {self.url.redacted()} stayed locked by another writer for more "
+                               "than 30 s; retry") from None
+            raise
+
+    # ------------------------------------------------------------------ head and events
+
+    def head(self) -> Head:
+        return Head(*self._row("head"))
+
+    def head_seq(self) -> int:
+        cur = self.cursor()
+        try:
+            cur.execute(self._q["head_seq"])
+            return cur.fetchone()[0]
+        except Exception:
+            if not self._dropped():
+                raise
+            return self._query(self._q["head_seq"], (), one=True, shared_cursor=True)[0]
+
+    def iter_event_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple]:
+        """Stored rows with after < seq <= until, in seq order, paged (never the whole log in memory)."""
+        cur = self.conn().cursor()
+        until = 2**62 if until is None else until
+        while True:
+            try:
+                cur.execute(self._q["events_page"], (after, until))
+                rows = cur.fetchall()
+            except Exception as exc:  # noqa: BLE001
+                if self.dialect != "sqlite" or "decode" not in str(exc):
+                    raise
+                rows = self._undecodable_page(after, until)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1][0]
+            if len(rows) < PAGE:
+                return
+
+    def _undecodable_page(self, after: int, until: int) -> list[tuple]:
+        """A page holding bytes that are not UTF-8 (someone edited the file): read it with
+        undecodable bytes kept as surrogates so verification can name the bad event."""
+        conn = connect_sqlite(self.url.path)
+        try:
+            conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+            return conn.execute(self._q["events_page"], (after, until)).fetchall()
+        finally:
+            conn.close()
+
+    def events(self, *, name: str | None = None, version: str | None = None, env: str | None = None,
+               types: Sequence[str] | None = None, after_seq: int | None = None,
+               until_time: str | None = None, since_time: str | None = None, limit: int | None = None,
+               newest_first: bool = False) -> list[Event]:
+        where, params = [], []
+        for column, value in (("name", name), ("version", version), ("env", env)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if types:
+            where.append("type IN (" + ", ".join("?" for _ in types) + ")")
+            params.extend(types)
+        if after_seq is not None:
+            where.append("seq > ?")
+            params.append(after_seq)
+        if until_time is not None:
+            where.append("time <= ?")
+            params.append(until_time)
+        if since_time is not None:
+            where.append("time >= ?")
+            params.append(since_time)
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cur = self.conn().cursor()
+        cur.execute(placeholders(sql, self.dialect), tuple(params))
+        return [row_to_event(row) for row in cur.fetchall()]
+
+    def verify_chain(self) -> AuditReport:
+        head = self.head()
+        ok, bad_seq, reason, count, last_hash = verify_rows(self.iter_event_rows(until=head.seq))
+        if ok and count != head.seq:
+            ok, bad_seq = False, count + 1
+            reason = (f"the head says {head.seq} events but the log ends at event {count}: "
+                      "events were removed from the end")
+        elif ok and last_hash != head.hash:
+            ok, bad_seq, reason = False, head.seq, "the head hash does not match the last event's hash"
+        return AuditReport(ok, count, head.seq, head.hash, bad_seq, reason)
+
+    # ------------------------------------------------------------------ projection reads
+
+    def pointer(self, name: str, env: str, stage: str) -> tuple | None:
+        """(version, weight, seq, time) or None: one primary-key lookup (the resolve hot path)."""
+        cur = self.cursor()
+        try:
+            cur.execute(self._q["pointer"], (name, env, stage))
+            return cur.fetchone()
+        except Exception:
+            if not self._dropped():
+                raise
+            return self._query(self._q["pointer"], (name, env, stage), one=True, shared_cursor=True)
+
+    def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
+        where, params = [], []
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        if env is not None:
+            where.append("env = ?")
+            params.append(env)
+        sql = "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY name, env, stage"
+        cur = self.conn().cursor()
+        cur.execute(placeholders(sql, self.dialect), tuple(params))
+        return [Pointer(*row) for row in cur.fetchall()]
+
+    def entry_data(self, name: str, version: str) -> dict[str, Any] | None:
+        """The registered entry as its entry.registered event recorded it (the log is the
+        only copy), or None."""
+        row = self._query(self._q["entry"], (name, version), one=True, shared_cursor=True)
+        return json.loads(row[0])["entry"] if row else None
+
+    def latest_version(self, name: str) -> str | None:
+        row = self._row("latest_version", (name,))
+        return row[0] if row else None
+
+    def versions(self, name: str) -> list[str]:
+        return [row[0] for row in self._rows("versions", (name,))]
+
+    def names(self) -> list[str]:
+        return [row[0] for row in self._rows("names")]
+
+    def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
+        row = self._row("state", (name, version, env))
+        return (row[0], bool(row[1])) if row else None
+
+    def states_of_version(self, name: str, version: str) -> dict[str, tuple[str, bool]]:
+        return {env: (status, bool(was)) for env, status, was in self._rows("states_of_version", (name, version))}
+
+    def states_of_name(self, name: str) -> list[tuple[str, str, str, bool]]:
+        return [(v, e, s, bool(w)) for v, e, s, w in self._rows("states_of_name", (name,))]
+
+    def reviews(self, name: str, version: str, env: str) -> list[dict]:
+        return [{"actor": a, "decision": d, "notes": n, "seq": s}
+                for a, d, n, s in self._rows("reviews", (name, version, env))]
+
+    def approvals(self, name: str, version: str, env: str, *, stage: str | None = None,
+                  granted_only: bool = True) -> list[dict]:
+        return [{"actor": a, "stage": st, "seq": s}
+                for a, st, s, g in self._rows("approvals", (name, version, env))
+                if (stage is None or st == stage) and (g or not granted_only)]
+
+    def evidence(self, name: str, version: str, env: str) -> list[dict]:
+        return [{"kind": k, "data": json.loads(d), "actor": a, "seq": s}
+                for k, d, a, s in self._rows("evidence", (name, version, env))]
+
+    def eval_records(self, name: str, version: str) -> list[dict]:
+        return [dict(json.loads(r), actor=a, seq=s) for r, a, s in self._rows("evals", (name, version))]
+
+    def suite(self, name: str, version: str | None = None) -> dict | None:
+        if version is not None:
+            row = self._row("suite", (name, version))
+        else:
+            rows = self._rows("suites_of", (name,))
+            row = rows[-1] if rows else None
+        if row is None:
+            return None
+        return {"name": name, "version": row[0], "threshold": row[1], "definition": json.loads(row[2]), "seq": row[3]}
+
+    def config(self, key: str) -> tuple[Any, int] | None:
+        row = self._row("config", (key,))
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def stage_rows(self, name: str, env: str, until_time: str | None = None) -> list[tuple]:
+        params: tuple = (name, env, *ev.STAGE_TYPES)
+        if until_time is None:
+            rows = self._rows("stage_rows_all", params)
+        else:
+            rows = self._rows("stage_rows", params + (until_time,))
+        return [(seq, time, type_, version, json.loads(payload)) for seq, time, type_, version, payload in rows]
+
+    def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]:
+        return fold_stages(self.stage_rows(name, env, until_time))
+
+    # ------------------------------------------------------------------ rebuild and dumps
+
+    def rebuild_projection(self) -> int:
+        """Drop every projection row and replay the whole log into it; returns events replayed."""
+        def rebuild(txn: Txn) -> int:
+            cur = txn.cur
+            for table in PROJECTION_TABLES:
+                cur.execute(f"DELETE FROM {table}")
+            count = 0
+            config_seq = 0
+            for row in self.iter_event_rows():
+                seq, time, actor, type_, name, version, env, payload, _, _, _ = row
+                apply_event(cur, self._p, seq, time, actor, type_, name, version, env, json.loads(payload))
+                if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                    config_seq = seq
+                count += 1
+            if config_seq != txn.head.config_seq:
+                cur.execute(self._q["set_head"], (txn.head.seq, txn.head.hash, txn.head.time, config_seq))
+            return count
+        return self.write(rebuild)
+
+    def dump_projection(self) -> dict[str, list[tuple]]:
+        cur = self.conn().cursor()
+        out = {}
+        for table in PROJECTION_TABLES:
+            cur.execute(f"SELECT * FROM {table} ORDER BY {TABLE_ORDER[table]}")
+            out[table] = [tuple(row) for row in cur.fetchall()]
+        return out
+
+
+def row_to_event(row: Sequence[Any]) -> Event:
+    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_ = row
+    return Event(seq=seq, time=time, actor=actor, type=type_, name=name, version=version, env=env,
+                 payload=MappingProxyType(json.loads(payload)), evidence=MappingProxyType(json.loads(evidence)),
+                 prev_hash=prev_hash, hash=hash_)
+
+
+__all__ = ["SQLStore", "Txn", "Head", "Pointer", "AuditReport", "CommitThenRaise", "row_to_event"]

@@ -1,0 +1,303 @@
+"""Per-call log: one row per gateway call in `gateway_calls`, in the registry's database.
+
+Rows are queued on the request path (a lock-free put) and written in batches by one
+background thread, so a request never waits for the database. Rows are never dropped: a
+failed batch stays queued and is retried; at shutdown the queue is drained, and whatever
+still cannot reach the database is appended to a JSONL spill file that the next start
+replays first. The table belongs to serving/ (SQLAlchemy Core, created if missing), not to
+the registry's event log: call metrics are high-volume operational data, not audit events.
+
+Schema changes are additive and nullable, applied at writer start by `ensure_table` (a
+guarded ALTER, safe when several replicas start at once): an older gateway keeps writing
+to the upgraded table, and readers treat a column an old table lacks as NULL.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, event, insert,
+                        inspect)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex
+
+from llmreg.registry.store.connection import BUSY_TIMEOUT_S, StoreURL, parse_url
+from llmreg.serving.config import CallLogConfig
+
+log = logging.getLogger("llmreg.gateway")
+
+metadata = MetaData()
+
+gateway_calls = Table(
+    "gateway_calls", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("request_id", Text, nullable=False),
+    Column("time", Text, nullable=False),  # UTC, fixed width: string order is time order
+    Column("endpoint", Text, nullable=False),  # chat | completion
+    Column("name", Text),  # NULL when the request failed before naming an entry
+    Column("version", Text),
+    Column("env", Text),
+    Column("stage", Text),
+    Column("variant", Text),  # production | canary | shadow | staging | pinned
+    Column("status", Integer, nullable=False),  # HTTP status returned (shadow: what it would have been)
+    Column("error", Text),
+    Column("latency_ms", Float, nullable=False),  # gateway receive -> response ready
+    Column("upstream_ms", Float),  # time inside the backend
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("caller", Text),  # blake2b of the caller key, never the key itself
+    Column("replica", Text),
+    Column("agrees", Integer),  # shadow rows: 1 when the shadow's answer equals the served one
+    # Added after the first release (ensure_table ALTERs older tables): 'EXPERIMENT/VARIANT'
+    # for calls an experiment assigned, NULL otherwise.
+    Column("experiment", Text),
+    Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
+    Index("ix_gateway_calls_time", "time"),
+)
+# Columns added to the first release's table, each nullable, with the index that serves it.
+ADDED_COLUMNS = ("experiment",)
+ADDED_INDEXES = (Index("ix_gateway_calls_experiment", gateway_calls.c.experiment),)
+
+COLUMNS = tuple(c.name for c in gateway_calls.columns if c.name != "id")
+REPLICA = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_engine(store_url: str | StoreURL | None):
+    """An Engine on the registry's database (SQLite: busy timeout so registry writes and
+    log batches wait for each other instead of failing)."""
+    url = store_url if isinstance(store_url, StoreURL) else parse_url(store_url)
+    if url.dialect == "sqlite":
+        engine = create_engine(url.url, pool_size=2, max_overflow=4)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")
+        return engine
+    return create_engine(url.url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+
+
+def ensure_table(engine) -> None:
+    """Create the table, or bring an older one up to date (nullable columns, their indexes).
+
+    Replicas may race here: a column another replica added in the meantime is fine.
+    """
+    metadata.create_all(engine, checkfirst=True)
+    for column in missing_columns(engine):
+        kind = gateway_calls.c[column].type.compile(dialect=engine.dialect)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # SQLite has no such clause
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {gateway_calls.name} ADD COLUMN {guard}{column} {kind}")
+        except DBAPIError:
+            if column in missing_columns(engine):  # not a lost race: a real failure
+                raise
+            log.info("gateway_calls.%s: added by another replica meanwhile", column)
+    for index in ADDED_INDEXES:
+        try:
+            with engine.begin() as conn:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        except DBAPIError:
+            # PostgreSQL's IF NOT EXISTS is not atomic: two concurrent creators can still collide
+            if index.name not in {i["name"] for i in inspect(engine).get_indexes(gateway_calls.name)}:
+                raise
+
+
+def existing_columns(engine) -> set[str]:
+    """The columns gateway_calls has in this database (empty when there is no table)."""
+    inspector = inspect(engine)
+    if not inspector.has_table(gateway_calls.name):
+        return set()
+    return {c["name"] for c in inspector.get_columns(gateway_calls.name)}
+
+
+def missing_columns(engine) -> list[str]:
+    present = existing_columns(engine)
+    return [c for c in ADDED_COLUMNS if c not in present] if present else []
+
+
+def default_spill_path(store_url: str | None) -> str:
+    url = parse_url(store_url)
+    base = os.path.dirname(url.path) if url.path else ".llmreg"
+    return os.path.join(base, "gateway_calls.spill.jsonl")
+
+
+@dataclass
+class _Flush:
+    done: threading.Event
+
+
+class CallLogWriter:
+    """Batched, lossless writer of gateway_calls rows (one background thread)."""
+
+    def __init__(self, store_url: str | None, config: CallLogConfig | None = None, *, engine=None):
+        self.config = config or CallLogConfig()
+        self.engine = engine or make_engine(store_url)
+        self.spill_path = self.config.spill_path or default_spill_path(store_url)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.failed_batches = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "CallLogWriter":
+        ensure_table(self.engine)
+        self._replay_spill()
+        self._thread = threading.Thread(target=self._run, name="gateway-call-log", daemon=True)
+        self._thread.start()
+        return self
+
+    def submit(self, row: dict[str, Any]) -> None:
+        """Queue one row (request path: no I/O, no lock)."""
+        self._queue.put(row)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every row submitted before this call is in the database."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._queue.empty()
+        marker = _Flush(threading.Event())
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Drain and stop; rows the database refuses until `timeout` go to the spill file."""
+        if self._thread is not None:
+            self._stop.set()
+            self._queue.put(_Flush(threading.Event()))  # wake the thread
+            self._thread.join(timeout)
+            self._thread = None
+        leftover = self._drain_nowait()
+        if leftover and not self._write(leftover, attempts=3):
+            self._spill(leftover)
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ worker
+    def _run(self) -> None:
+        pending: list[dict[str, Any]] = []
+        markers: list[_Flush] = []
+        interval = self.config.flush_interval_s
+        while True:
+            try:
+                item = self._queue.get(timeout=interval)
+            except queue.Empty:
+                item = None
+            if item is not None:
+                self._take(item, pending, markers)
+                deadline = time.monotonic() + interval
+                while len(pending) < self.config.batch_size and not markers:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        self._take(self._queue.get(timeout=remaining), pending, markers)
+                    except queue.Empty:
+                        break
+            if pending:
+                if self._write(pending, attempts=1):
+                    pending = []
+                else:
+                    time.sleep(min(1.0, interval * 4))  # database busy or down: keep rows, retry
+                    if self._stop.is_set():
+                        break
+                    continue
+            for marker in markers:
+                marker.done.set()
+            markers = []
+            if self._stop.is_set() and self._queue.empty():
+                break
+        # stopping with rows the database would not take: close() spills them
+        for row in pending:
+            self._queue.put(row)
+        for marker in markers:
+            marker.done.set()
+
+    def _take(self, item: Any, pending: list, markers: list) -> None:
+        if isinstance(item, _Flush):
+            markers.append(item)
+        else:
+            pending.append(item)
+
+    def _drain_nowait(self) -> list[dict[str, Any]]:
+        rows = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return rows
+            if isinstance(item, _Flush):
+                item.done.set()
+            else:
+                rows.append(item)
+
+    def _write(self, rows: list[dict[str, Any]], *, attempts: int) -> bool:
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(gateway_calls), [_complete(r) for r in rows])
+                self.written += len(rows)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any database error: keep the rows
+                self.failed_batches += 1
+                log.warning("gateway_calls: writing %d rows failed (%s); will retry", len(rows), exc)
+                if attempt + 1 < attempts:
+                    time.sleep(0.2 * (attempt + 1))
+        return False
+
+    # ------------------------------------------------------------------ spill file
+    def _spill(self, rows: list[dict[str, Any]]) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.spill_path)), exist_ok=True)
+        with open(self.spill_path, "a", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.error("gateway_calls: database unavailable at shutdown; %d rows saved to %s (replayed on next start)",
+                  len(rows), self.spill_path)
+
+    def _replay_spill(self) -> None:
+        if not os.path.exists(self.spill_path):
+            return
+        claimed = f"{self.spill_path}.{os.getpid()}.replaying"
+        try:
+            os.rename(self.spill_path, claimed)  # one replica claims the file
+        except OSError:
+            return
+        with open(claimed, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        if rows and not self._write(rows, attempts=3):
+            os.rename(claimed, self.spill_path)
+            return
+        os.remove(claimed)
+
+
+def _complete(row: dict[str, Any]) -> dict[str, Any]:
+    return {column: row.get(column) for column in COLUMNS}
+
+
+def read_rows(engine, *, name: str | None = None, env: str | None = None) -> list[dict[str, Any]]:
+    """All rows (optionally of one entry/env), oldest first: for tests, audits and exports."""
+    from sqlalchemy import literal, select
+
+    present = existing_columns(engine)  # an older table lacks the added columns: read them as NULL
+    query = select(*(c if c.name in present else literal(None).label(c.name) for c in gateway_calls.columns))
+    query = query.order_by(gateway_calls.c.id)
+    if name is not None:
+        query = query.where(gateway_calls.c.name == name)
+    if env is not None:
+        query = query.where(gateway_calls.c.env == env)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

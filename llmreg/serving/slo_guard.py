@@ -1,0 +1,217 @@
+"""SLO guard: watch canaries and fresh production versions, roll back on a breach.
+
+Every `interval_s` the guard measures, for each known (name, env), the canary holder and a
+production holder that took production by promotion less than `fresh_production_s` ago:
+the most recent `window` served calls of that version since it took the stage (from
+gateway_calls, so every replica's traffic counts). Bounds are the entry's
+gates.canary_slo over gates.yaml over the defaults (Registry.gates().slo_bounds).
+
+Verdicts (`judge`, pure):
+- breach: with at least min_calls calls, error rate or p99 over its bound; or, at any
+  count, more errors than a whole window may hold (errors > max_error_rate * window), so a
+  version failing every call is pulled after a few calls instead of after min_calls.
+- healthy: at least min_calls calls, within bounds.
+- insufficient: too few calls to tell.
+
+On a breach the guard records `canary_slo` evidence (the measured figures), then acts as
+actor `system:slo-guard`: a breached canary is pulled (its traffic returns to the
+production holder), a breached fresh production version is rolled back to the previous
+production version; both are one `Registry.rollback` event carrying the figures. Healthy canaries get `canary_slo` evidence at most every
+`evidence_interval_s`: that is what the canary -> production gate reads. Several replicas
+may race to act; the registry's optimistic concurrency lets one win, the others log it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from llmreg.registry import events as ev
+from llmreg.registry.errors import Conflict, Refused, RegistryError
+from llmreg.serving.call_metrics import WindowMeasurement, measure_window
+from llmreg.serving.config import SloGuardConfig
+from llmreg.serving.routes import Deployment, RouteTable
+
+log = logging.getLogger("llmreg.slo_guard")
+
+BREACH, HEALTHY, INSUFFICIENT = "breach", "healthy", "insufficient"
+
+
+def judge(m: WindowMeasurement, bounds: Mapping[str, Any], window: int) -> tuple[str, tuple[str, ...]]:
+    """(verdict, reasons) for one measurement against SLO bounds."""
+    max_err = bounds.get("max_error_rate")
+    max_p99 = bounds.get("max_p99_ms")
+    min_calls = int(bounds.get("min_calls") or 1)
+    reasons = []
+    if max_err is not None and m.errors > max_err * window:
+        reasons.append(f"{m.errors} errors in the last {m.calls} calls exceed what a {window}-call window may hold "
+                       f"at max_error_rate {max_err:g}")
+    if m.calls >= min_calls:
+        if max_err is not None and m.error_rate > max_err and not reasons:
+            reasons.append(f"error_rate {m.error_rate:.4f} > {max_err:g} over {m.calls} calls")
+        if max_p99 is not None and m.p99_ms is not None and m.p99_ms > max_p99:
+            reasons.append(f"p99 {m.p99_ms:.1f}ms > {max_p99:g}ms over {m.calls} calls")
+        return (BREACH if reasons else HEALTHY), tuple(reasons)
+    return (BREACH if reasons else INSUFFICIENT), tuple(reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardAction:
+    name: str
+    env: str
+    version: str
+    role: str  # canary | production
+    action: str  # evidence | pull_canary | rollback
+    ok: bool
+    detail: str
+    measurement: WindowMeasurement | None = None
+
+
+def _age_s(since: str | None, now: float) -> float:
+    if not since:
+        return float("inf")
+    moment = datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return now - moment.timestamp()
+
+
+@dataclass
+class _Memory:
+    handled: set = field(default_factory=set)  # (name, env, version, seq) acted on for good
+    evidence_at: dict = field(default_factory=dict)  # (name, env, version) -> (monotonic time, last_id)
+    promoted: dict = field(default_factory=dict)  # (name, env, version, seq) -> took production by promotion?
+
+
+class SloGuard:
+    def __init__(self, registry: Any, routes: RouteTable, engine: Any, config: SloGuardConfig):
+        self.registry = registry
+        self.routes = routes
+        self.engine = engine
+        self.config = config
+        self.actions: list[GuardAction] = []
+        self._memory = _Memory()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "SloGuard":
+        self._thread = threading.Thread(target=self._run, name="gateway-slo-guard", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.config.interval_s):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - the guard must outlive a bad tick
+                log.warning("slo guard tick failed: %s", exc)
+
+    # ------------------------------------------------------------------ one pass
+    def tick(self) -> list[GuardAction]:
+        done: list[GuardAction] = []
+        now = time.time()
+        for route in self.routes.known():
+            watched = []
+            if route.canary is not None:
+                watched.append((route.canary, "canary"))
+            production = route.production
+            if production is not None and _age_s(production.since, now) < self.config.fresh_production_s \
+                    and self._took_by_promotion(production):
+                watched.append((production, "production"))
+            for deployment, role in watched:
+                action = self._check(deployment, role)
+                if action is not None:
+                    done.append(action)
+        self.actions.extend(done)
+        return done
+
+    def _took_by_promotion(self, deployment: Deployment) -> bool:
+        """A holder restored by a rollback is not watched: during an outage that hits every
+        version the guard must not keep rolling back through history."""
+        key = (deployment.name, deployment.env, deployment.version, deployment.seq)
+        known = self._memory.promoted.get(key)
+        if known is None:
+            latest = self.registry.audit_log(name=deployment.name, env=deployment.env, version=deployment.version,
+                                             types=(ev.STAGE_PROMOTED, ev.STAGE_ROLLED_BACK), newest_first=True, limit=1)
+            known = bool(latest) and latest[0].type == ev.STAGE_PROMOTED and latest[0].seq == deployment.seq
+            self._memory.promoted[key] = known
+        return known
+
+    def _check(self, deployment: Deployment, role: str) -> GuardAction | None:
+        key = (deployment.name, deployment.env, deployment.version, deployment.seq)
+        if key in self._memory.handled:
+            return None
+        bounds = self.registry.gates().slo_bounds(deployment.entry.spec.gates)
+        m = measure_window(self.engine, deployment.name, deployment.env, deployment.version, self.config.window,
+                           since=deployment.since)
+        verdict, reasons = judge(m, bounds, self.config.window)
+        if verdict == BREACH:
+            return self._breach(deployment, role, m, bounds, reasons, key)
+        if verdict == HEALTHY and role == "canary":
+            return self._healthy_evidence(deployment, m, bounds)
+        return None
+
+    def _evidence_data(self, m: WindowMeasurement, bounds: Mapping[str, Any], verdict: str,
+                       reasons: tuple[str, ...] = ()) -> dict[str, Any]:
+        data = m.evidence()
+        data.setdefault("p99_ms", 0.0)
+        data.update({"verdict": verdict, "bounds": dict(bounds), "window_size": self.config.window})
+        if reasons:
+            data["reasons"] = list(reasons)
+        return data
+
+    def _healthy_evidence(self, d: Deployment, m: WindowMeasurement, bounds: Mapping[str, Any]) -> GuardAction | None:
+        memo_key = (d.name, d.env, d.version)
+        last = self._memory.evidence_at.get(memo_key)
+        if last is not None and (time.monotonic() - last[0] < self.config.evidence_interval_s or last[1] == m.last_id):
+            return None
+        try:
+            self.registry.record_evidence(d.name, d.version, d.env, "canary_slo",
+                                          self._evidence_data(m, bounds, HEALTHY), actor=self.config.actor)
+        except RegistryError as exc:
+            log.warning("slo guard: cannot record canary_slo evidence for %s in %s: %s", d.ref, d.env, exc)
+            return GuardAction(d.name, d.env, d.version, "canary", "evidence", False, str(exc), m)
+        self._memory.evidence_at[memo_key] = (time.monotonic(), m.last_id)
+        return GuardAction(d.name, d.env, d.version, "canary", "evidence", True,
+                           f"canary_slo evidence: {m.calls} calls, error_rate {m.error_rate:.4f}, p99 {m.p99_ms:.1f}ms", m)
+
+    def _breach(self, d: Deployment, role: str, m: WindowMeasurement, bounds: Mapping[str, Any],
+                reasons: tuple[str, ...], key: tuple) -> GuardAction:
+        summary = "; ".join(reasons)
+        actor = self.config.actor
+        data = self._evidence_data(m, bounds, BREACH, reasons)
+        try:
+            self.registry.record_evidence(d.name, d.version, d.env, "canary_slo", data, actor=actor)
+        except RegistryError as exc:
+            log.warning("slo guard: cannot record breach evidence for %s in %s: %s", d.ref, d.env, exc)
+        action = "pull_canary" if role == "canary" else "rollback"
+        held = {p.stage: p for p in self.registry.pointers(d.name, d.env)}.get(role)
+        if held is None or (held.version, held.seq) != (d.version, d.seq):
+            # Someone moved the stage since this measurement: act only on what was measured.
+            self._memory.handled.add(key)
+            return GuardAction(d.name, d.env, d.version, role, action, False,
+                               f"{role} in {d.env} changed since it was measured; not acting", m)
+        try:
+            # canary: the version leaves the canary stage, its share returns to production;
+            # production: the previous production version is restored.
+            self.registry.rollback(d.name, d.env, actor=actor, stage=role, reason=f"slo-guard: {summary}",
+                                   evidence={"slo_guard": data})
+        except (Conflict, Refused) as exc:
+            # Lost a race with another replica or a person, or nothing to go back to: do not retry.
+            self._memory.handled.add(key)
+            log.warning("slo guard: %s of %s in %s refused: %s", role, d.ref, d.env, exc)
+            return GuardAction(d.name, d.env, d.version, role, action, False, str(exc), m)
+        except RegistryError as exc:
+            log.warning("slo guard: %s of %s in %s failed (will retry): %s", role, d.ref, d.env, exc)
+            return GuardAction(d.name, d.env, d.version, role, action, False, str(exc), m)
+        self._memory.handled.add(key)
+        log.error("slo guard: %s %s in %s breached its SLO (%s); %s recorded", role, d.ref, d.env, summary, action)
+        self.routes.refresh(force=True)
+        return GuardAction(d.name, d.env, d.version, role, action, True, summary, m)
