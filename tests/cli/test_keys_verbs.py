@@ -1,0 +1,63 @@
+"""`llmreg keys new` / `keys show` (llmreg/keys_verbs.py), parsed the way llmreg.cli builds verbs."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from llmreg import cli, keys_verbs
+from llmreg.registry.errors import BadInput
+
+
+def parse(argv):
+    parser = cli._Parser(prog="llmreg")
+    sub = parser.add_subparsers(dest="verb", parser_class=cli._Parser)
+    keys_verbs.add_verbs(sub, cli._verb)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LLMREG_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("LLMREG_KEY_PASSPHRASE", raising=False)
+    return tmp_path
+
+
+def test_new_then_show_the_default_key(home, capsys):
+    args = parse(["keys", "new", "--json", "--comment", "alice@laptop"])
+    assert args.func(args) == 0
+    made = json.loads(capsys.readouterr().out)
+    default = str(home / "xdg" / "llmreg" / "signing_key")
+    assert made["path"] == default and made["public_key"].endswith(" alice@laptop") and not made["encrypted"]
+    assert stat.S_IMODE(os.stat(default).st_mode) == 0o600
+    args = parse(["keys", "show"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [made["public_key"], f"fingerprint {made['fingerprint']} (key {default}, from default)"]
+    with pytest.raises(BadInput, match="already exists"):
+        args = parse(["keys", "new"])
+        args.func(args)
+
+
+def test_new_out_file_encrypted_and_show_with_key(home, capsys, monkeypatch):
+    monkeypatch.setenv("LLMREG_KEY_PASSPHRASE", "s3cret")
+    out = str(home / "bot_key")
+    args = parse(["keys", "new", "--out", out])
+    assert args.func(args) == 0
+    assert "encrypted with $LLMREG_KEY_PASSPHRASE" in capsys.readouterr().out
+    args = parse(["keys", "show", "--key", out, "--json"])
+    assert args.func(args) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["source"] == "--key" and shown["fingerprint"].startswith("SHA256:")
+    monkeypatch.delenv("LLMREG_KEY_PASSPHRASE")
+    with pytest.raises(BadInput, match="is encrypted; set LLMREG_KEY_PASSPHRASE"):
+        args.func(args)
+
+
+def test_show_without_a_key_says_how_to_make_one(home):
+    args = parse(["keys", "show"])
+    with pytest.raises(BadInput, match="llmreg keys new"):
+        args.func(args)
