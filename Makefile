@@ -45,10 +45,11 @@ vllm: $(VLLM_VENV)/.installed
 install: $(VENV)/.installed $(DVC)
 
 # Debian packages the tests drive: chromium for the browser check (Playwright drives it; no
-# browser download) and graphviz, whose `dot` renders the lineage DOT export in a test.
+# browser download), graphviz, whose `dot` renders the lineage DOT export in a test, and
+# openssh-client, whose `ssh-keygen` checks our signing keys and signatures in tests.
 debian-tools:
-	@command -v chromium >/dev/null && command -v dot >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq chromium graphviz >/dev/null)
+	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v ssh-keygen >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium graphviz openssh-client >/dev/null)
 
 demo: install
 	$(PY) -m pipelines.demo
