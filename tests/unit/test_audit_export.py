@@ -214,3 +214,9 @@ def test_the_verifier_imports_only_the_stdlib_and_cryptography():
         elif isinstance(node, ast.ImportFrom):
             roots.add(node.module.split(".")[0])
     assert roots - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+def test_readme_prints_the_same_golden_vector():
+    readme = (TOOL.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Checking the log yourself"):]
+    assert GOLDEN_BYTES in section and GOLDEN_BODY_SHA256 in section and GOLDEN_HASH in section
