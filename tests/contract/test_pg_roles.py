@@ -127,15 +127,36 @@ def test_grant_is_idempotent_and_narrows_extra_privileges(store):
         conn.close()
 
 
-def test_refuses_a_role_that_could_bypass_privileges(store):
+@pytest.mark.parametrize("attributes, problem", [("SUPERUSER", "superuser"), ("CREATEROLE", "CREATEROLE")])
+def test_refuses_a_role_that_could_bypass_privileges(store, attributes, problem):
     backend, (app, reader) = store
     owner = backend.connect()
     try:
-        owner.execute(f'CREATE ROLE "{app}" SUPERUSER')
+        owner.execute(f'CREATE ROLE "{app}" {attributes}')
     finally:
         owner.close()
-    with pytest.raises(BadInput, match="superuser"):
+    with pytest.raises(BadInput, match=problem):
         grant_roles(backend.url, app, reader)
+
+
+def test_refuses_a_member_of_the_owning_role(store):
+    backend, (app, reader) = store
+    owner = backend.connect()
+    try:
+        owner.execute(f'CREATE ROLE "{app}" LOGIN')
+        owner.execute(f'CREATE ROLE "{reader}" LOGIN')
+        owner.execute(f'GRANT "{reader}" TO "{app}"')
+    finally:
+        owner.close()
+    # a member of the owner is refused: make `reader` the owner of the schema's tables
+    owner = backend.connect()
+    try:
+        for (table,) in owner.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall():
+            owner.execute(f'ALTER TABLE "{table}" OWNER TO "{reader}"')
+    finally:
+        owner.close()
+    with pytest.raises(BadInput, match="is \\(a member of\\)"):
+        grant_roles(backend.url, app, "llmreg_ro_other")
 
 
 def test_refuses_bad_input():

@@ -14,7 +14,8 @@ that only resolve) may only SELECT.
 
 Run `grant_roles` as the owning role after every migration (a new table gets no
 privileges until then); it is idempotent and first revokes whatever else those roles held.
-Privileges do not bind a superuser or a member of the owning role: both are refused.
+Privileges do not bind a superuser, a member of the owning role, or a role with CREATEROLE
+(it can join the owning role): all three are refused.
 """
 from __future__ import annotations
 
@@ -123,12 +124,15 @@ def _role_exists(conn, role: str) -> bool:
 
 
 def _refuse_privileged(conn, role: str, owner: str) -> None:
-    superuser, member = conn.execute(
-        "SELECT rolsuper, pg_has_role(%s, %s, 'MEMBER') FROM pg_roles WHERE rolname = %s", (role, owner, role)
-    ).fetchone()
+    superuser, createrole, member = conn.execute(
+        "SELECT rolsuper, rolcreaterole, pg_has_role(%s, %s, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+        (role, owner, role)).fetchone()
     if superuser:
         raise BadInput(f"role {role}: is a superuser, which no privilege binds; use a plain role "
                        f"(ALTER ROLE {role} NOSUPERUSER, or pick another name)", field="role")
+    if createrole:  # CREATEROLE can grant itself membership in the owning role
+        raise BadInput(f"role {role}: has CREATEROLE, so it could make itself a member of {owner}; "
+                       f"ALTER ROLE {role} NOCREATEROLE, or pick another name", field="role")
     if member:
         raise BadInput(f"role {role}: is (a member of) {owner}, which owns the tables and can disable their "
                        f"triggers; use a role outside it (REVOKE {owner} FROM {role}, or pick another name)",
