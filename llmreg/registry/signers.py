@@ -144,3 +144,16 @@ class AllowedSigners:
 
     def __len__(self) -> int:
         return len(self.members)
+
+
+def read_allowed_signers(path: str) -> AllowedSigners:
+    """An allowed-signers file (the same file git's gpg.ssh.allowedSignersFile can point at)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise BadInput(f"signers {path}: no such file; list one 'name ssh-ed25519 AAAA...' line per key "
+                       "(`llmreg keys show` prints yours)", field="signers") from None
+    except (OSError, UnicodeError) as exc:
+        raise BadInput(f"signers {path}: unreadable ({exc}); pass a UTF-8 text file", field="signers") from None
+    return AllowedSigners.parse(text, source=path)

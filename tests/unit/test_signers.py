@@ -74,3 +74,13 @@ def test_rotation_and_revocation():
     assert signers.member_for(ALICE.fingerprint) == "alice"  # the original is unchanged
     with pytest.raises(BadInput, match="no key"):
         rotated.without_key(ALICE.fingerprint)
+
+
+def test_read_allowed_signers_file(tmp_path):
+    from llmreg.registry.signers import read_allowed_signers
+
+    path = tmp_path / "allowed_signers"
+    path.write_text(text())
+    assert read_allowed_signers(str(path)) == AllowedSigners.parse(text())
+    with pytest.raises(BadInput, match="no such file"):
+        read_allowed_signers(str(tmp_path / "missing"))
