@@ -14,7 +14,9 @@ verdict. Checks, and names the first event that fails:
   3. once the log binds members to keys (the `signers` of a `config.roles` event:
      {member: ["ssh-ed25519 AAAA...", ...]}), that each signed event's actor is the member
      its key belongs to at that point of the log;
-  4. with --checkpoint, that the log extends each signed checkpoint (same hash at its seq).
+  4. event times never go backwards;
+  5. with --checkpoint, that the log extends each signed checkpoint (same hash at its seq);
+     the line printed names the checkpoint's signer: check it is a key you trust.
 Exit 0: all checks pass; 1: a check failed; 2: the file could not be read.
 """
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Failed(Exception):
 
 def verify_events(events, keys):
     """Walk the events in order; returns (count, signed count, head seq, head hash) or raises Failed."""
-    prev_hash, expected_seq, signed = GENESIS_HASH, 1, 0
+    prev_hash, expected_seq, signed, prev_time = GENESIS_HASH, 1, 0, ""
     crypto = {fp: Ed25519PublicKey.from_public_bytes(raw) for fp, raw in keys.items()}
     bindings = None  # fingerprint -> member (case-folded), once a config.roles event binds keys
     for event in events:
@@ -113,6 +115,9 @@ def verify_events(events, keys):
             raise Failed(f"event {seq}: prev_hash does not match the hash of event {seq - 1}")
         if chain_hash(prev_hash, body_bytes(event)) != event["hash"]:
             raise Failed(f"event {seq}: content does not match its hash (edited after it was written)")
+        if event["time"] < prev_time:  # fixed-width UTC times: string order is time order
+            raise Failed(f"event {seq}: time {event['time']} is before event {seq - 1}'s {prev_time}")
+        prev_time = event["time"]
         signer = event["signer"]
         if signer is not None:
             if signer not in crypto:
@@ -182,7 +187,7 @@ def check_checkpoint(path, header, hashes, keys):
         raise Failed(f"log truncated: checkpoint {path} has event {seq}, the export ends at {len(hashes)}")
     if hashes[seq - 1] != cp["head_hash"]:
         raise Failed(f"log rewritten at or before event {seq}: checkpoint {path} disagrees")
-    return f"checkpoint {path}: log extends event {seq}"
+    return f"checkpoint {path}: log extends event {seq} (signed by {cp['signer']} at {cp['time']})"
 
 
 def main(argv=None):

@@ -170,6 +170,7 @@ def test_rewrite_and_rehash_without_the_keys_is_caught(tmp_path):
     ("drop", "event 2 is missing or out of order"),
     ("strip_signature", "event 3: unsigned, after the log started binding keys to members"),
     ("other_actor", "event 2: actor 'bob' but key"),
+    ("backdated", "event 3: time 2026-06-10T14:01:00.000000Z is before event 2's"),
 ])
 def test_tampering_is_named(tmp_path, attack, message):
     events = signed_log(KEYS, STEPS)
@@ -182,6 +183,14 @@ def test_tampering_is_named(tmp_path, attack, message):
         unsigned, _, _ = make_event(seq=3, time=e.time, actor=e.actor, type=e.type, payload=json.loads(e.payload),
                                     prev_hash=e.prev_hash)
         events[2] = ExportedEvent(**{**e.to_dict(), "hash": unsigned.hash, "signer": None, "signature": None})
+    elif attack == "backdated":  # signed by bob's own key, hashes right, but dated before event 2
+        events = signed_log(KEYS, STEPS)
+        e = events[2]
+        event, _, _ = make_event(seq=3, time="2026-06-10T14:01:00.000000Z", actor="bob", type=e.type,
+                                 payload=json.loads(e.payload), prev_hash=e.prev_hash)
+        digest = chain_hash(e.prev_hash, canonical_json({**event.body(), "signer": BOB.fingerprint}))
+        signature, _ = sign_event_hash(BOB, digest)
+        events[2] = ExportedEvent(**{**e.to_dict(), "time": event.time, "hash": digest, "signature": signature})
     elif attack == "other_actor":  # alice's key, signed as bob: one person, two names
         events = signed_log({**KEYS, "bob": ALICE}, [STEPS[0], ("bob", "approval.granted", {"stage": "x"})])
     done = run_tool(tmp_path, export_text(events))
