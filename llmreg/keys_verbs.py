@@ -17,11 +17,29 @@ def _default_comment() -> str:
     return f"{user}@{socket.gethostname() or 'localhost'}"
 
 
+def _git_work_tree(folder: str) -> str | None:
+    """The git work tree holding `folder` (the nearest `.git` above it), if any."""
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
 def cmd_keys_new(args) -> int:
     from llmreg.cli import _emit
+    from llmreg.registry.errors import BadInput
     from llmreg.registry.keys import PASSPHRASE_ENV, default_key_path, write_new_key
 
     path = os.path.abspath(os.path.expanduser(getattr(args, "out", None) or default_key_path()))
+    # A key inside the repository you work in is one `git add -A` away from being published.
+    # (Only that one: a dotfiles repository at $HOME must not block ~/.config.)
+    repo = _git_work_tree(os.getcwd())
+    if repo is not None and os.path.commonpath([repo, path]) == repo:
+        raise BadInput(f"key {path}: is inside the git repository {repo}, where a commit could publish it; "
+                       "pass --out outside it (default: ~/.config/llmreg/signing_key)", field="out")
     passphrase = os.environ.get(PASSPHRASE_ENV) or None
     key = write_new_key(path, comment=getattr(args, "comment", None) or _default_comment(), passphrase=passphrase)
     public = key.public.openssh()

@@ -61,3 +61,15 @@ def test_show_without_a_key_says_how_to_make_one(home):
     args = parse(["keys", "show"])
     with pytest.raises(BadInput, match="llmreg keys new"):
         args.func(args)
+
+
+def test_new_refuses_a_path_inside_the_git_repository_you_work_in(home, monkeypatch):
+    (home / "repo" / ".git").mkdir(parents=True)
+    (home / "repo" / "src").mkdir()
+    monkeypatch.chdir(home / "repo" / "src")
+    args = parse(["keys", "new", "--out", str(home / "repo" / "keys" / "me")])
+    with pytest.raises(BadInput, match="inside the git repository"):
+        args.func(args)
+    assert not (home / "repo" / "keys" / "me").exists()
+    args = parse(["keys", "new", "--out", str(home / "outside" / "me")])  # elsewhere: fine
+    assert args.func(args) == 0
