@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
 from llmreg.registry import events as ev
-from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore, is_url
+from llmreg.registry.artifact_ingest import ingest, pinned_files, verify_copies
+from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.canonical import Encoded
 from llmreg.registry.entry import ArtifactRef, Entry, EntrySpec, load_entry_file, parse_entry
@@ -74,7 +75,6 @@ class Registry:
         self._last_registered: dict[str, Entry] = {}
         self._resolved: dict[tuple, Resolved] = {}
         self._pointer_hits: dict[tuple, tuple[tuple, Resolved]] = {}
-        self._verified: set[tuple[str, str]] = set()
         self._seen_seq = -1
         self._next_check = 0.0
         self._config: tuple[int, Roles, GatesConfig] | None = None
@@ -256,20 +256,21 @@ class Registry:
                 verify: bool = False) -> Resolved:
         """The tuple holding `stage` (default production) of `env` now, or at time `at`.
 
-        verify=True re-hashes the version's artifacts the first time this process resolves
-        it and raises IntegrityError on a mismatch.
+        verify=True re-hashes the version's artifacts (every copy, on every call) and raises
+        IntegrityError on a mismatch.
         """
         if at is None and self.cache_enabled:
             now = _monotonic()
             if now >= self._next_check:
                 self._check_head(now)
             hit = self._resolved.get((name, env, stage))
-            if hit is not None and (not verify or (name, hit.version) in self._verified):
+            if hit is not None:
+                if verify:  # re-hashed every time it is asked: the bytes may change under a warm cache
+                    self._require_artifacts(hit.entry)
                 return hit
         resolved = self._resolve(name, env, stage, at)
-        if verify and (name, resolved.version) not in self._verified:
+        if verify:
             self._require_artifacts(resolved.entry)
-            self._verified.add((name, resolved.version))
         if at is None and self.cache_enabled:
             self._resolved[(name, env, stage)] = resolved
         return resolved
@@ -322,24 +323,15 @@ class Registry:
 
     @staticmethod
     def _pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
-        """(field, ref) for every file the tuple pins by checksum: its artifacts, a checksummed
-        model file and retrieval components given as {uri, sha256} (an index, an embedder, ...)."""
-        refs = [(f"artifacts[{index}]", artifact) for index, artifact in enumerate(spec.artifacts)]
-        model = spec.model
-        if model.sha256 and model.uri:
-            refs.append(("model", ArtifactRef(name="model", uri=model.uri, sha256=model.sha256, size=0, kind="weights")))
-        for component, item in spec.retrieval.items():
-            if isinstance(item, Mapping) and item.get("uri") and item.get("sha256"):
-                refs.append((f"retrieval.{component}", ArtifactRef(name=f"retrieval.{component}", uri=item["uri"],
-                                                                   sha256=item["sha256"], size=0, kind="other")))
-        return refs
+        return pinned_files(spec)
 
     @classmethod
     def _artifact_refs(cls, spec: EntrySpec) -> list[ArtifactRef]:
         return [ref for _, ref in cls._pinned_files(spec)]
 
     def _check_artifacts(self, entry: Entry) -> list[ArtifactCheck]:
-        return [self.artifacts.verify(ref, owner=entry.ref) for ref in self._artifact_refs(entry.spec)]
+        return [check for field, ref in self._pinned_files(entry.spec)
+                for check in verify_copies(self.artifacts, ref, owner=entry.ref, field=field)]
 
     def _require_artifacts(self, entry: Entry) -> None:
         for check in self._check_artifacts(entry):
@@ -450,7 +442,7 @@ class Registry:
             raise BadInput("version: assigned fields need import_history=True", field="version")
         if import_history:
             env = check_env(env)
-        self._ingest(parsed, base_dir)
+        parsed = self._ingest(parsed, base_dir)
         name = parsed.name
 
         def write(txn: Txn) -> Entry:
@@ -527,45 +519,11 @@ class Registry:
             raise BadInput("status: 'retired' cannot be imported on its own; import the version as production "
                            "and the later versions after it", field="status")
 
-    def _ingest(self, spec: EntrySpec, base_dir: str | None) -> None:
-        """Hash every pinned file at registration (one streaming pass, copied into the store).
-
-        Runs before the write transaction: slow I/O never holds the writer lock, and an
-        object stored for a registration that then fails is harmless (content-addressed).
-        """
-        for where, ref in self._pinned_files(spec):
-            if self.artifacts.contains(ref.sha256):
-                continue
-            if where == "model" and is_url(ref.uri):
-                continue  # a remote model file is re-hashed at promotion, not downloaded here
-            if is_url(ref.uri):
-                stored = self._put_url(ref.uri, ref, where)
-            else:
-                local = ref.uri[len("file://"):] if ref.uri.startswith("file://") else ref.uri
-                if base_dir and not os.path.isabs(local):
-                    local = os.path.join(base_dir, local)
-                if not os.path.exists(local):
-                    raise BadInput(f"{where}.uri: {ref.uri!r} does not exist (looked at {local}); point uri at the "
-                                   "file or directory to register", field=f"{where}.uri")
-                stored = self.artifacts.put(local, ref.name, ref.kind)
-            if stored.sha256 != ref.sha256:
-                raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected sha256 {ref.sha256}, "
-                                     f"got {stored.sha256} ({ref.uri}); fix {where}.sha256 or the file")
-            if where.startswith("artifacts[") and stored.size != ref.size:
-                raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected size {ref.size}, "
-                                     f"got {stored.size} ({ref.uri}); fix {where}.size")
-
-    @staticmethod
-    def _put_url(url: str, ref: ArtifactRef, where: str) -> ArtifactRef:
-        """Remote artifacts are hashed where they are (not copied); the digest must match."""
-        from llmreg.registry.artifacts import hash_location
-
-        try:
-            digest, size = hash_location(url)
-        except (NotFound, OSError) as exc:
-            raise BadInput(f"{where}.uri: cannot read {url!r} to checksum '{ref.name}' ({exc}); check the URL and "
-                           "credentials", field=f"{where}.uri") from None
-        return ArtifactRef(name=ref.name, uri=url, sha256=digest, size=size, kind=ref.kind)
+    def _ingest(self, spec: EntrySpec, base_dir: str | None) -> EntrySpec:
+        """Read and check every pinned file (copied into the store when new); returns the spec
+        to record, its relative uris made absolute against `base_dir`. Runs before the write
+        transaction: slow I/O never holds the writer lock, and refused bytes are never stored."""
+        return ingest(self.artifacts, spec, base_dir)
 
     # ================================================================== evals, suites, reviews, evidence
 
@@ -1129,8 +1087,7 @@ class Registry:
                 if mismatches:
                     raise Conflict(f"drafts[{index}]: the qualifying report did not evaluate this draft: "
                                    f"{'; '.join(mismatches)}")
-                self._ingest(spec, None)
-                specs.append(spec)
+                specs.append(self._ingest(spec, None))
         action = "record_evidence" if status in (pv.SEEN,) + pv.NOTES else "record_eval"
 
         def write(txn: Txn) -> Event:

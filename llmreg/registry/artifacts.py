@@ -1,7 +1,12 @@
 """Content-addressed artifact store: objects live under `sha256/<2 hex>/<64 hex>`.
 
 A file or a directory (adapter, weights, tokenizer, index) is hashed and copied in the same
-streaming pass, so registering a multi-gigabyte artifact reads it once. A directory's
+streaming pass, so registering a multi-gigabyte artifact reads it once. The copy goes to a
+private temporary (0600 files in a 0700 `.tmp`) and is published only once its digest (and
+size) equal what the caller declared: bytes that fail the check never reach the store, and
+the refusal does not print their digest. Stored files are read-only and no more readable
+than their source, never more than 0640. Temporaries left by a crash are removed when a
+store opens (each one in use holds a lock, so a writer in another process keeps its own). A directory's
 digest frames each file's relative POSIX path and size before its bytes, in sorted path
 order (the same digest `training/checksums.py` computes), so it does not depend on the
 machine, the checkout location or the order the file system lists entries in.
@@ -14,13 +19,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from llmreg.registry.artifact_scratch import (
+    TMP_DIR,
+    Scratch,
+    clean_temporaries,
+    stored_dir_mode,
+    stored_file_mode,
+)
 from llmreg.registry.errors import BadInput, IntegrityError, NotFound
 
 CHUNK = 4 << 20  # 4 MiB reads keep hashlib in large GIL-free updates
@@ -30,7 +41,9 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 @dataclass(frozen=True, slots=True)
 class ArtifactCheck:
-    """One artifact's verification: what the entry recorded vs what the bytes hash to."""
+    """One copy of an artifact checked: what the entry recorded vs what the bytes hash to.
+    `copy` says which copy: "stored" (the artifact store's), "local" (the file the entry's
+    uri points at) or "remote" (an fsspec object hashed where it is)."""
 
     name: str
     expected: str
@@ -38,10 +51,11 @@ class ArtifactCheck:
     location: str | None
     ok: bool
     detail: str
+    copy: str = "stored"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "expected": self.expected, "actual": self.actual,
-                "location": self.location, "ok": self.ok, "detail": self.detail}
+                "location": self.location, "ok": self.ok, "detail": self.detail, "copy": self.copy}
 
 
 def is_url(location: str) -> bool:
@@ -65,10 +79,13 @@ class _Sink:
             self.fh.write(view)
 
 
-def _stream_file(src: str, digest, sink: _Sink, buf: bytearray) -> int:
+def _stream_file(src: str, digest, sink: _Sink, buf: bytearray, *, nofollow: bool = False) -> int:
+    """Hash (and copy) one file; nofollow: a member of a directory artifact that became a
+    symlink after the walk fails here instead of being followed out of the directory."""
     view = memoryview(buf)
     size = 0
-    with open(src, "rb", buffering=0) as fh:
+    fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0))
+    with open(fd, "rb", buffering=0) as fh:
         while n := fh.readinto(buf):
             chunk = view[:n]
             digest.update(chunk)
@@ -90,8 +107,8 @@ def _tree_files(root: Path) -> list[tuple[str, Path]]:
         for name in dirnames + filenames:
             item = Path(dirpath) / name
             if item.is_symlink():
-                raise BadInput(f"{item}: symlinks are not allowed inside an artifact directory; copy the file instead",
-                               field="artifacts")
+                raise BadInput(f"{item}: symlinks are not allowed inside an artifact directory (this one points at "
+                               f"{os.readlink(item)}); copy the file instead", field="artifacts")
         for name in filenames:
             item = Path(dirpath) / name
             if item.is_file():
@@ -115,7 +132,7 @@ def hash_tree(path: str | os.PathLike) -> tuple[str, int]:
     total = 0
     for rel, item in _tree_files(root):
         _frame(digest, rel, item.stat().st_size)
-        total += _stream_file(str(item), digest, _Sink(), buf)
+        total += _stream_file(str(item), digest, _Sink(), buf, nofollow=True)
     return digest.hexdigest(), total
 
 
@@ -177,6 +194,10 @@ def check_artifact_name(name: object, field: str = "name") -> str:
     return check_path_safe(name, field, relative_name=True)
 
 
+class ContentMismatch(IntegrityError):
+    """The bytes at a path are not what the caller declared; nothing was stored."""
+
+
 # ---------------------------------------------------------------- the store
 
 class ArtifactStore:
@@ -194,6 +215,9 @@ class ArtifactStore:
         else:
             self._fs = None
             self._base = os.path.abspath(_local(root))
+            tmp_root = os.path.join(self._base, TMP_DIR)
+            if os.path.isdir(tmp_root):
+                clean_temporaries(tmp_root)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.root!r})"
@@ -215,60 +239,73 @@ class ArtifactStore:
         path = self.object_path(sha256)
         return self._fs.exists(path) if self._remote else os.path.exists(path)
 
-    def put(self, path: str | os.PathLike, name: str, kind: str = "other"):
-        """Hash and copy a local file or directory into the store in one pass -> ArtifactRef."""
+    def put(self, path: str | os.PathLike, name: str, kind: str = "other", *, sha256: str | None = None,
+            size: int | None = None, label: str | None = None, field: str = ""):
+        """Hash and copy a local file or directory into the store in one pass -> ArtifactRef.
+
+        With `sha256` (and `size`) declared, bytes that differ are refused (ContentMismatch,
+        naming `label`, never the digest they do have) and nothing is stored."""
         from llmreg.registry.entry import ArtifactRef
 
         check_artifact_name(name)
+        label = label or f"artifact '{name}'"
         src = Path(_local(os.fspath(path)))
         if src.is_symlink() and src.is_dir():
             raise BadInput(f"{src}: is a symlink to a directory; pass the directory itself", field="artifacts")
         if not src.exists():
             raise BadInput(f"{src}: no such file or directory; pass the artifact's path", field="path")
-        sha, size = self._put_remote(src) if self._remote else self._put_local(src)
-        return ArtifactRef(name=name, uri=self.uri(sha), sha256=sha, size=size, kind=kind)
+        if sha256 is not None and not _HEX64.match(sha256):
+            raise BadInput(f"sha256: {sha256!r} is not 64 lowercase hex digits", field="sha256")
+        expect = Expected(sha256, size, label, os.fspath(path), field)
+        if src.is_file():
+            expect.check_size(src.stat().st_size)  # refused before a byte is read
+        sha, total = self._put_remote(src, expect) if self._remote else self._put_local(src, expect)
+        return ArtifactRef(name=name, uri=self.uri(sha), sha256=sha, size=total, kind=kind)
 
-    def _put_local(self, src: Path) -> tuple[str, int]:
-        tmp_root = os.path.join(self._base, ".tmp")
-        os.makedirs(tmp_root, exist_ok=True)
-        tmp = os.path.join(tmp_root, uuid.uuid4().hex)
+    def _put_local(self, src: Path, expect: Expected) -> tuple[str, int]:
+        tmp_root = os.path.join(self._base, TMP_DIR)
+        os.makedirs(tmp_root, mode=0o700, exist_ok=True)
+        if stat.S_IMODE(os.stat(tmp_root).st_mode) != 0o700:
+            os.chmod(tmp_root, 0o700)  # a store made before temporaries were private
+        scratch = Scratch(tmp_root)
         try:
-            sha, size = _copy_hashing(src, tmp)
+            sha, size = _copy_hashing(src, scratch.path)
+            expect.check(sha, size)
             final = self.object_path(sha)
-            if os.path.exists(final):
-                _remove(tmp)  # same content already stored: content addressing dedupes it
-            else:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                _make_read_only(tmp)
+            if not os.path.exists(final):
+                os.makedirs(os.path.dirname(final), mode=0o750, exist_ok=True)
+                if os.path.isdir(scratch.path):
+                    os.chmod(scratch.path, stored_dir_mode(os.stat(src).st_mode))
                 try:
-                    os.rename(tmp, final)
+                    os.rename(scratch.path, final)
                 except OSError:
                     if not os.path.exists(final):
                         raise
-                    _remove(tmp)  # a concurrent put of the same bytes won the rename
+                    # a concurrent put of the same bytes won the rename; release removes ours
             return sha, size
-        except BaseException:
-            if os.path.lexists(tmp):
-                _remove(tmp)
-            raise
+        finally:
+            scratch.release()
 
-    def _put_remote(self, src: Path) -> tuple[str, int]:
+    def _put_remote(self, src: Path, expect: Expected) -> tuple[str, int]:
+        if expect.sha256 is not None:
+            expect.check(*hash_path(src))  # refuse before a byte leaves the machine
         fs = self._fs
-        tmp = f"{self._base}/.tmp/{uuid.uuid4().hex}"
+        tmp = f"{self._base}/{TMP_DIR}/{uuid.uuid4().hex}"
         buf = bytearray(CHUNK)
         digest = hashlib.sha256()
         total = 0
-        if src.is_dir():
-            for rel, item in _tree_files(src):
-                _frame(digest, rel, item.stat().st_size)
-                with fs.open(f"{tmp}/{rel}", "wb") as out:
-                    total += _stream_file(str(item), digest, _Sink(out), buf)
-        else:
-            with fs.open(tmp, "wb") as out:
-                total = _stream_file(str(src), digest, _Sink(out), buf)
-        sha = digest.hexdigest()
-        final = self.object_path(sha)
         try:
+            if src.is_dir():
+                for rel, item in _tree_files(src):
+                    _frame(digest, rel, item.stat().st_size)
+                    with fs.open(f"{tmp}/{rel}", "wb") as out:
+                        total += _stream_file(str(item), digest, _Sink(out), buf, nofollow=True)
+            else:
+                with fs.open(tmp, "wb") as out:
+                    total = _stream_file(str(src), digest, _Sink(out), buf)
+            sha = digest.hexdigest()
+            expect.check(sha, total)  # the file changed between the two passes
+            final = self.object_path(sha)
             if fs.exists(final):
                 fs.rm(tmp, recursive=True)
             else:
@@ -289,25 +326,27 @@ class ArtifactStore:
         return hash_path(path)
 
     def verify(self, ref, *, owner: str = "") -> ArtifactCheck:
-        """Re-hash the stored bytes of `ref` (the store's copy first, else `ref.uri`)."""
+        """Re-hash the bytes a loader would use for `ref`: the store's copy, else `ref.uri`."""
         where = f" of {owner}" if owner else ""
         location = self.locate(ref.sha256) if _HEX64.match(ref.sha256 or "") else None
+        copy = "stored"
         try:
             if location is not None:
                 actual, _ = self.hash_object(ref.sha256)
             elif ref.uri:
-                location = ref.uri
+                location, copy = ref.uri, "remote" if is_url(ref.uri) else "local"
                 actual, _ = hash_location(ref.uri)
             else:
                 return ArtifactCheck(ref.name, ref.sha256, None, None, False,
                                      f"artifact '{ref.name}'{where}: not in the artifact store and no uri recorded")
         except (NotFound, OSError) as exc:
             return ArtifactCheck(ref.name, ref.sha256, None, location, False,
-                                 f"artifact '{ref.name}'{where}: cannot read {location}: {exc}")
+                                 f"artifact '{ref.name}'{where}: cannot read {location}: {exc}", copy)
         if actual != ref.sha256:
             return ArtifactCheck(ref.name, ref.sha256, actual, location, False,
-                                 f"artifact '{ref.name}'{where}: expected sha256 {ref.sha256}, got {actual} ({location})")
-        return ArtifactCheck(ref.name, ref.sha256, actual, location, True, "ok")
+                                 f"artifact '{ref.name}'{where}: expected sha256 {ref.sha256}, got {actual} ({location})",
+                                 copy)
+        return ArtifactCheck(ref.name, ref.sha256, actual, location, True, "ok", copy)
 
     def require(self, ref, *, owner: str = "") -> ArtifactCheck:
         check = self.verify(ref, owner=owner)
@@ -331,40 +370,66 @@ class ArtifactStore:
                 yield obj
 
 
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the caller declared about the bytes at `src`; check() refuses anything else."""
+
+    sha256: str | None
+    size: int | None
+    label: str
+    src: str
+    field: str = ""
+
+    def check(self, sha: str, size: int) -> None:
+        # The refusal never shows the digest the bytes do have: whoever registers a file
+        # they may read but should not publish learns nothing about its content.
+        where = f"{self.field}." if self.field else ""
+        if self.sha256 is not None and sha != self.sha256:
+            raise ContentMismatch(f"{self.label}: expected sha256 {self.sha256}, but {self.src} does not hash to it; "
+                                  f"nothing was stored (fix {where}sha256, or point {where}uri at the right file)")
+        self.check_size(size)
+
+    def check_size(self, size: int) -> None:
+        where = f"{self.field}." if self.field else ""
+        if self.size is not None and size != self.size:
+            raise ContentMismatch(f"{self.label}: expected size {self.size} bytes, but {self.src} is not that size; "
+                                  f"nothing was stored (fix {where}size, or point {where}uri at the right file)")
+
+
 def _copy_hashing(src: Path, dst: str) -> tuple[str, int]:
+    """Hash `src` while copying it to the private path `dst`: files 0600 while written, then
+    read-only at their stored mode; directories 0700 until published."""
     buf = bytearray(CHUNK)
     digest = hashlib.sha256()
     if src.is_dir():
         total = 0
-        os.makedirs(dst)
+        os.mkdir(dst, 0o700)
         for rel, item in _tree_files(src):
             _frame(digest, rel, item.stat().st_size)
             target = os.path.join(dst, *rel.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as out:
-                total += _stream_file(str(item), digest, _Sink(out), buf)
+            parent = os.path.dirname(target)
+            if not os.path.isdir(parent):
+                os.makedirs(parent, mode=0o700)
+            total += _copy_file(str(item), target, digest, buf, nofollow=True)
+        _set_dir_modes(src, dst)
         return digest.hexdigest(), total
-    with open(dst, "wb") as out:
-        size = _stream_file(str(src), digest, _Sink(out), buf)
+    size = _copy_file(str(src), dst, digest, buf, nofollow=False)
     return digest.hexdigest(), size
 
 
-def _make_read_only(path: str) -> None:
-    """Stored objects are immutable; read-only files stop accidental in-place edits."""
-    mode = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-    if os.path.isdir(path):
-        for dirpath, _, filenames in os.walk(path):
-            for name in filenames:
-                os.chmod(os.path.join(dirpath, name), mode)
-    else:
-        os.chmod(path, mode)
+def _copy_file(src: str, dst: str, digest, buf: bytearray, *, nofollow: bool) -> int:
+    fd = os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as out:
+        size = _stream_file(src, digest, _Sink(out), buf, nofollow=nofollow)
+        os.fchmod(out.fileno(), stored_file_mode(os.stat(src, follow_symlinks=not nofollow).st_mode))
+    return size
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+def _set_dir_modes(src: Path, dst: str) -> None:
+    """Sub-directories of a stored tree: no more readable than their source (the top one is
+    set at publication, so the tree stays private until then)."""
+    for dirpath, dirnames, _ in os.walk(dst):
+        for name in dirnames:
+            target = os.path.join(dirpath, name)
+            source = src / os.path.relpath(target, dst)
+            os.chmod(target, stored_dir_mode(os.stat(source, follow_symlinks=False).st_mode))
