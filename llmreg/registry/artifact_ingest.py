@@ -110,7 +110,7 @@ def _ingest_one(store: ArtifactStore, owner: str, field: str, ref: ArtifactRef) 
 def _hash_remote(url: str, field: str, name: str) -> tuple[str, int]:
     try:
         return hash_location(url)
-    except RegistryError:
+    except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - fsspec backends raise their own trees (aiohttp, botocore, ...)
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
