@@ -31,10 +31,12 @@ def _yaml_loader() -> Any:
         class EntryLoader(base):  # type: ignore[misc, valid-type]
             def construct_mapping(self, node: Any, deep: bool = False) -> Any:
                 seen: set[Any] = set()
-                for key_node, _ in node.value:
+                for key_node, value_node in node.value:
                     if key_node.tag == "tag:yaml.org,2002:merge":
                         continue
                     key = self.construct_object(key_node, deep=deep)
+                    if value_node.tag == "tag:yaml.org,2002:int" and len(str(value_node.value)) > 19:
+                        self._bounded_int(value_node, f"line {value_node.start_mark.line + 1}: {key}")
                     try:
                         duplicate = key in seen
                     except TypeError:
@@ -45,6 +47,19 @@ def _yaml_loader() -> Any:
                     seen.add(key)
                 return super().construct_mapping(node, deep=deep)
 
+            @staticmethod
+            def _bounded_int(node: Any, where: str) -> None:
+                from .fields import int_from_text
+
+                text = str(node.value)
+                if text.lstrip("+-").replace("_", "").isdigit():  # decimal: bounded before int() runs
+                    int_from_text(text, where)
+
+            def construct_yaml_int(self, node: Any) -> Any:
+                self._bounded_int(node, f"line {node.start_mark.line + 1}")
+                return super().construct_yaml_int(node)
+
+        EntryLoader.add_constructor("tag:yaml.org,2002:int", EntryLoader.construct_yaml_int)
         # "run: 2026-06-10" stays the string the user wrote (no date object to convert back).
         EntryLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
         _LOADER = EntryLoader
@@ -55,6 +70,7 @@ def load_document(text: str, *, source: str = "<input>", json_only: bool = False
     """YAML (or JSON) text -> Python data; malformed input is one BadInput line with the line number."""
     if json_only:
         import json
+        import re
 
         def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             out: dict[str, Any] = {}
@@ -64,10 +80,23 @@ def load_document(text: str, *, source: str = "<input>", json_only: bool = False
                 out[key] = value
             return out
 
+        from .fields import MAX_DEPTH, int_from_text
+
+        def bounded_int(literal: str) -> int:
+            if len(literal) <= 19:
+                return int(literal)
+            at = max(text.find(literal), 0)  # only on the way to an error: name the line and the key
+            key = re.search(r'"((?:[^"\\]|\\.){1,200})"\s*:\s*$', text[max(0, at - 300):at])
+            where = f"{source}: line {text.count(chr(10), 0, at) + 1}" + (f": {key.group(1)}" if key else "")
+            return int_from_text(literal, where)
+
         try:
-            return json.loads(text, object_pairs_hook=no_duplicates)
+            return json.loads(text, object_pairs_hook=no_duplicates, parse_int=bounded_int)
         except json.JSONDecodeError as exc:
             raise BadInput(f"{source}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}); fix the syntax there", field="json") from None
+        except RecursionError:
+            raise BadInput(f"{source}: nested too deep to parse; registry documents are limited to {MAX_DEPTH} "
+                           "levels of lists and mappings, flatten it", field="json") from None
     import yaml
 
     try:

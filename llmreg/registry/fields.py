@@ -32,6 +32,12 @@ FLOATING_WORDS = frozenset(
 # Frozen JSON trees are bounded so a YAML alias bomb cannot exhaust memory.
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+# Integers are 64-bit signed: what JSON readers in other languages and the SQL stores hold.
+# A longer number in a document is refused while parsing, before Python's int-from-text
+# limit (4,300 digits) or the C encoder can fail on it.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+MAX_INT_DIGITS = 19
+INT_LIMIT_TEXT = "64-bit integers (-2**63 .. 2**63-1)"
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -195,9 +201,26 @@ def as_int(value: Any, field: str, *, lo: int | None = None, optional: bool = Fa
             value = int(value)
         else:
             fail(field, f"expected an integer, got {type_name(value)} {show(value)}")
+    if not INT_MIN <= value <= INT_MAX:
+        fail(field, f"{int_size(value)} is outside {INT_LIMIT_TEXT}; give a smaller number")
     if lo is not None and value < lo:
         fail(field, f"{value} is below the minimum {lo}")
     return value
+
+
+def int_size(value: int) -> str:
+    """'an integer of about N digits', for messages (str() of a huge int itself fails)."""
+    digits = max(1, int(abs(value).bit_length() * 0.30103) + 1)
+    return f"an integer of {digits} digits" if digits > 40 else str(value)
+
+
+def int_from_text(text: str, where: str) -> int:
+    """A document's integer literal, refused (naming `where`) past MAX_INT_DIGITS digits."""
+    digits = len(text.lstrip("+-").replace("_", ""))
+    if digits > MAX_INT_DIGITS:
+        raise BadInput(f"{where}: an integer of {digits} digits is outside {INT_LIMIT_TEXT}; give a smaller number",
+                       field="number")
+    return int(text)
 
 
 def as_sha256(value: Any, field: str, *, optional: bool = False) -> str | None:
@@ -291,7 +314,11 @@ def _freeze_fast(value: Any, budget: list[int], depth: int) -> Any:
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise _Unusual
     cls = value.__class__
-    if cls is str or cls is bool or cls is int or value is None:
+    if cls is str or cls is bool or value is None:
+        return value
+    if cls is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise _Unusual
         return value
     if cls is float:
         if not math.isfinite(value):
@@ -327,6 +354,8 @@ def freeze(value: Any, field: str, _budget: _Budget | None = None, _depth: int =
         fail(field, f"has more than {MAX_NODES} values (a YAML alias bomb?); keep entries small")
     if _depth > MAX_DEPTH:
         fail(field, f"is nested deeper than {MAX_DEPTH} levels; flatten it")
+    if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+        fail(field, f"{int_size(value)} is outside {INT_LIMIT_TEXT}; give a smaller number")
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):

@@ -112,22 +112,51 @@ def env_and_stage(env: str, stage: str | None) -> tuple[str, str]:
     return check_env(env), stage
 
 
-def parse_at(at: Any) -> str:
-    """A moment as the store's fixed-width UTC text. Naive times and dates are taken as UTC."""
-    from llmreg.registry.events import format_time
+# The store keeps times as fixed-width UTC text ("YYYY-MM-DDTHH:MM:SS.ffffffZ") and compares
+# them as text, which is time order only for four-digit years: earlier times are refused.
+EARLIEST = datetime(1000, 1, 1, tzinfo=timezone.utc)
+_RANGE = "from 1000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z (UTC)"
 
+
+def parse_at(at: Any) -> str:
+    """A moment as the store's fixed-width UTC text. Naive times and dates are taken as UTC;
+    a time outside years 1000..9999 in UTC is BadInput naming the range."""
     if isinstance(at, datetime):
-        return format_time(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+        return _utc_text(at, at)
     if isinstance(at, (int, float)) and not isinstance(at, bool):
-        return format_time(datetime.fromtimestamp(at, timezone.utc))
+        try:
+            moment = datetime.fromtimestamp(at, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise _out_of_range(at) from None
+        return _utc_text(moment, at)
     if isinstance(at, str):
         text = at.strip()
         if text.lower() == "now":
-            return format_time(datetime.now(timezone.utc))
+            return _utc_text(datetime.now(timezone.utc), at)
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
         except ValueError:
-            raise BadInput(f"at: {at!r} is not a time; use ISO-8601 such as 2026-06-10T14:02:00Z "
+            shown = repr(at) if len(at) <= 60 else repr(at[:40]) + "..."
+            raise BadInput(f"at: {shown} is not a time; use ISO-8601 such as 2026-06-10T14:02:00Z "
                            "(UTC when no offset is given)", field="at") from None
-        return format_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+        return _utc_text(moment, at)
     raise BadInput(f"at: {at!r} is not a time; pass a datetime or ISO-8601 text", field="at")
+
+
+def _utc_text(moment: datetime, given: Any) -> str:
+    from llmreg.registry.events import format_time
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        utc = moment.astimezone(timezone.utc)  # an offset can carry year 9999 or year 1 out of range
+    except (OverflowError, ValueError):
+        raise _out_of_range(given) from None
+    if utc < EARLIEST:
+        raise _out_of_range(given)
+    return format_time(utc)
+
+
+def _out_of_range(given: Any) -> BadInput:
+    return BadInput(f"at: {given!r} is outside the times the registry holds, {_RANGE}; give a time in that range",
+                    field="at")

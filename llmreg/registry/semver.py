@@ -52,6 +52,11 @@ FIELD_LEVELS: Mapping[str, str] = {
 
 _VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _LOOSE_RE = re.compile(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+# X.Y.Z followed by a semver.org pre-release (-rc.1) and/or build (+build.5) part.
+_QUALIFIED_RE = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+(?:\+[0-9A-Za-z.-]+)?|\+[0-9A-Za-z.-]+)$")
+# Each part is stored as a 32-bit SQL integer (entries.vmajor/vminor/vpatch).
+PART_LIMIT = 2**31  # parts run 0 .. 2**31-1
+_PART_DIGITS = len(str(PART_LIMIT - 1))
 _MISSING = object()
 
 
@@ -89,11 +94,36 @@ class Diff:
         return f"{self.bump}: {shown} changed"
 
 
+def _too_long(text: str) -> bool:
+    return len(text) > 3 * (_PART_DIGITS + 1) + 8
+
+
 def parse_version(text: Any, field: str = "version") -> tuple[int, int, int]:
-    """'1.4.0' -> (1, 4, 0); anything but plain X.Y.Z is BadInput."""
-    if not isinstance(text, str) or not _VERSION_RE.match(text):
-        raise BadInput(f"{field}: {text!r} is not a semantic version X.Y.Z (e.g. '1.4.0')", field=field)
-    major, minor, patch = (int(part) for part in text.split("."))
+    """'1.4.0' -> (1, 4, 0); anything but plain X.Y.Z, each part below 2**31, is BadInput.
+
+    Pre-release and build parts ('1.0.0-rc.1+build.5') are refused on purpose: a version
+    here is what the lifecycle moves between stages (development and staging are the
+    pre-releases), and plain X.Y.Z keeps one ordering for the store, the CLI and the API."""
+    if not isinstance(text, str) or _too_long(text) or not _VERSION_RE.match(text):
+        if isinstance(text, str) and not _too_long(text) and _QUALIFIED_RE.match(text):
+            raise BadInput(f"{field}: {text!r} has a pre-release or build part; llm-registry versions are plain "
+                           "X.Y.Z (pre-releases are not supported: register the candidate as its own version and "
+                           "let the stages say it is not released yet)", field=field)
+        raise BadInput(f"{field}: {show_version(text)} is not a semantic version X.Y.Z (e.g. '1.4.0')", field=field)
+    return _parts(text.split("."), text, field)
+
+
+def show_version(text: Any) -> str:
+    """repr() for messages, cut short: a version of thousands of digits stays one line."""
+    shown = repr(text) if not isinstance(text, str) or len(text) <= 40 else repr(text[:30]) + f"... ({len(text)} chars)"
+    return shown
+
+
+def _parts(parts: list[str], text: str, field: str) -> tuple[int, int, int]:
+    if any(len(part) > _PART_DIGITS or int(part) >= PART_LIMIT for part in parts):
+        raise BadInput(f"{field}: {show_version(text)} has a part of 2**31 or more; each of major, minor and patch "
+                       f"must be below {PART_LIMIT} (at most {PART_LIMIT - 1})", field=field)
+    major, minor, patch = (int(part) for part in parts)
     return major, minor, patch
 
 
@@ -105,10 +135,20 @@ def coerce_version(value: Any, field: str = "version") -> str:
     """For imported histories: 14 -> '14.0.0', '1.2' -> '1.2.0', 'v1.2.3' -> '1.2.3'."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BadInput(f"{field}: {value!r} is not a version; write it as X.Y.Z (e.g. '14.0.0')", field=field)
-    match = _LOOSE_RE.match(str(value).strip())
+    text = value.strip() if isinstance(value, str) else None
+    if isinstance(value, int):
+        if value >= PART_LIMIT or value < 0:
+            raise BadInput(f"{field}: {value if value < 10**20 else 'a number of 20+ digits'} is not a version; a "
+                           f"version part must be 0 .. {PART_LIMIT - 1}", field=field)
+        text = str(value)
+    match = _LOOSE_RE.match(text) if not _too_long(text) else None
     if match is None:
-        raise BadInput(f"{field}: {value!r} is not a version; write it as X.Y.Z (e.g. '14.0.0')", field=field)
-    return format_version(tuple(int(part or 0) for part in match.groups()))  # type: ignore[arg-type]
+        if not _too_long(text) and _QUALIFIED_RE.match(text):
+            parse_version(text, field)  # says why a pre-release or build part is refused
+        raise BadInput(f"{field}: {show_version(value)} is not a version; write it as X.Y.Z (e.g. '14.0.0')",
+                       field=field)
+    parts = [part or "0" for part in match.groups()]
+    return format_version(_parts(parts, text, field))
 
 
 def version_key(version: str) -> tuple[int, int, int]:
@@ -119,12 +159,19 @@ def version_key(version: str) -> tuple[int, int, int]:
 def bump_version(version: str, level: str) -> str:
     major, minor, patch = parse_version(version)
     if level == "major":
-        return format_version((major + 1, 0, 0))
-    if level == "minor":
-        return format_version((major, minor + 1, 0))
-    if level == "patch":
-        return format_version((major, minor, patch + 1))
-    raise BadInput(f"bump: {level!r} is not major, minor or patch", field="bump")
+        bumped = (major + 1, 0, 0)
+    elif level == "minor":
+        bumped = (major, minor + 1, 0)
+    elif level == "patch":
+        bumped = (major, minor, patch + 1)
+    else:
+        raise BadInput(f"bump: {level!r} is not major, minor or patch", field="bump")
+    if max(bumped) >= PART_LIMIT:
+        fix = ("no later version fits: register under a new name" if level == "major" else
+               "bump a higher level (--bump major) or give an explicit --version")
+        raise BadInput(f"version: a {level} bump of {version} would pass {PART_LIMIT - 1}, the largest a version part "
+                       f"may be; {fix}", field="version")
+    return format_version(bumped)
 
 
 def next_version(previous: str | None, bump: str | None, override: str | None = None, existing: Collection[str] = ()) -> str:

@@ -30,10 +30,35 @@ def current_revision(conn) -> str | None:
 
 
 def ensure_schema(url: StoreURL, conn) -> None:
-    if current_revision(conn) == HEAD_REVISION:
+    found = current_revision(conn)
+    if found == HEAD_REVISION:
         return
+    if found is not None and not _known(found):
+        raise _needs_newer_code(url, found)
     with _migration_lock(url):
         upgrade(url)
+
+
+def _known(revision: str) -> bool:
+    """A revision this code has a migration for (files are named <revision>_<what>.py)."""
+    versions = os.path.join(MIGRATIONS_DIR, "versions")
+    return any(name.startswith(f"{revision}_") for name in os.listdir(versions))
+
+
+def _needs_newer_code(url: StoreURL, found: str):
+    """One line: the store was migrated by a later llm-registry than this one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from llmreg.registry.errors import BadInput
+
+    try:
+        running = version("llm-registry")
+    except PackageNotFoundError:  # a checkout that was never installed
+        running = "this checkout"
+    newer = "newer than" if found.isdigit() and found > HEAD_REVISION else "unknown to"
+    return BadInput(f"store: {url.redacted()} has schema revision {found[:40]!r}, {newer} llm-registry {running} "
+                    f"(it reads revisions up to {HEAD_REVISION}); it needs a later llm-registry: upgrade "
+                    "(pip install -U llm-registry) or use the release that last migrated this store", field="store")
 
 
 def alembic_config():
