@@ -11,12 +11,13 @@ def cmd_reproduce(args) -> int:
     from training.reproduce import reproduce
 
     name, version = _ref(args.ref)
-    entry = _open(args).get(name, version)
+    reg = _open(args)
+    entry = reg.get(name, version)
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     log(f"reproducing {entry.ref} from commit {entry.spec.lineage.get('git_commit', '?')[:12]} "
         "(dvc repro --force in a temporary worktree)")
     try:
-        report = reproduce(entry, repo=args.repo, dvc=args.dvc, keep=args.keep, log=log)
+        report = reproduce(entry, repo=args.repo, dvc=args.dvc, keep=args.keep, log=log, artifact_store=reg.artifacts)
     except TrainingError as exc:
         print(f"llmreg reproduce: refused: {exc}", file=sys.stderr)
         return 1
@@ -25,9 +26,12 @@ def cmd_reproduce(args) -> int:
     else:
         for warning in report.warnings:
             print(f"warning: {warning}")
-        for c in report.comparisons:
+        for c in [*report.comparisons, *([report.eval] if report.eval else [])]:
             mark = "same" if c.ok else "DIFFERS"
             print(f"  {c.component:<20} {mark:<8} {c.path}" + ("" if c.ok else f"\n      registered {c.expected}\n      rebuilt    {c.actual}"))
+        for c in report.stored:
+            print(f"  stored {c.component:<13} {'same' if c.ok else 'DIFFERS':<8} {c.path}"
+                  + ("" if c.ok else f"\n      registered {c.expected}\n      stored now {c.actual}"))
         print(f"{entry.ref}: " + ("reproduced bit-for-bit" if report.ok else "NOT reproduced")
               + f" ({report.seconds:.0f} s)")
     return 0 if report.ok else 1

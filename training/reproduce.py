@@ -5,6 +5,11 @@ commit is checked out into a temporary git worktree whose DVC cache is this chec
 data DVC tracks is restored from it), every stage is re-run with `dvc repro --force`, and
 the SHA-256 of each produced component is compared with the registered one. Forcing the
 re-run matters: restoring outputs from the cache would "reproduce" anything.
+
+Two more checks belong to "is this version still what was registered": the registry's own
+stored copies of the pinned files must still hash to the registered digests (`stored`), and
+the rebuilt model's eval score (the evaluation stage's report in the worktree) must equal
+the registered `eval.score` (`eval`).
 """
 from __future__ import annotations
 
@@ -38,15 +43,55 @@ class ReproduceReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     tree: str | None = None  # the worktree, when kept
+    stored: list[Comparison] = field(default_factory=list)  # the registry's stored copies
+    eval: Comparison | None = None  # rebuilt vs registered eval score
 
     @property
     def ok(self) -> bool:
-        return bool(self.comparisons) and all(c.ok for c in self.comparisons)
+        checks = [*self.comparisons, *self.stored, *([self.eval] if self.eval else [])]
+        return bool(self.comparisons) and all(c.ok for c in checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "commit": self.commit, "ok": self.ok, "seconds": round(self.seconds, 1),
                 "warnings": self.warnings, "comparisons": [c.__dict__ for c in self.comparisons],
+                "stored": [c.__dict__ for c in self.stored], "eval": self.eval.__dict__ if self.eval else None,
                 "tree": self.tree}
+
+
+def check_stored_copies(entry, artifact_store) -> tuple[list[Comparison], list[str]]:
+    """Re-hash the registry's stored copy of every file the entry pins by checksum."""
+    from llmreg.registry.artifact_ingest import pinned_files
+
+    comparisons, warnings = [], []
+    for component, ref in pinned_files(entry.spec):
+        location = artifact_store.locate(ref.sha256)
+        if location is None:
+            warnings.append(f"{component}: no stored copy in {artifact_store.root}; not checked")
+            continue
+        try:
+            actual = "sha256:" + artifact_store.hash_object(ref.sha256)[0]
+        except OSError as exc:
+            actual = None
+            warnings.append(f"{component}: cannot read the stored copy {location}: {exc}")
+        comparisons.append(Comparison(component, location, f"sha256:{ref.sha256}", actual,
+                                      actual == f"sha256:{ref.sha256}"))
+    return comparisons, warnings
+
+
+def compare_eval_score(entry, tree: str | Path, eval_out: str = "metrics/eval.json") -> tuple[Comparison | None, list[str]]:
+    """The rebuilt model's score (the evaluation stage's report under `tree`) vs the registered one."""
+    import json
+
+    registered = entry.spec.eval.score if entry.spec.eval is not None else None
+    if registered is None:
+        return None, ["eval: the entry records no eval score; not compared"]
+    path = Path(tree) / eval_out
+    try:
+        rebuilt = json.loads(path.read_text())["tuned"]["accuracy"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Comparison("eval.score", eval_out, str(registered), None, False), \
+            [f"eval: cannot read the rebuilt score from {eval_out}: {exc}"]
+    return Comparison("eval.score", eval_out, str(registered), str(rebuilt), rebuilt == registered), []
 
 
 def _expected(entry, component: str) -> str | None:
@@ -100,7 +145,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Callable[[str], No
 
 
 def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bool = False,
-              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> ReproduceReport:
+              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+              artifact_store: Any = None) -> ReproduceReport:
+    """Rebuild and compare; with `artifact_store` (the registry's), also re-hash its stored copies."""
     import time
 
     started = time.perf_counter()
@@ -119,6 +166,9 @@ def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bo
     if lineage.get("git_dirty"):
         report.warnings.append("the working tree had uncommitted changes when this version was registered; "
                                "the commit alone may not reproduce it")
+    if artifact_store is not None:
+        report.stored, notes = check_stored_copies(entry, artifact_store)
+        report.warnings.extend(notes)
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     # Stages run `python -m ...`: this interpreter's environment must come first.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -133,6 +183,9 @@ def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bo
         _run([dvc, "repro", "--force", "--quiet"], tree, env, log)
         report.comparisons, notes = compare_outputs(entry, tree)
         report.warnings.extend(notes)
+        eval_out = str((_params(tree).get("eval") or {}).get("out", "metrics/eval.json"))
+        report.eval, notes = compare_eval_score(entry, tree, eval_out)
+        report.warnings.extend(notes)
     finally:
         if keep:
             report.tree = str(tree)
@@ -142,3 +195,12 @@ def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bo
             shutil.rmtree(work, ignore_errors=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _params(tree: Path) -> dict[str, Any]:
+    try:
+        from training.params import read_params_file
+
+        return read_params_file(tree / "params.yaml") or {}
+    except Exception:  # noqa: BLE001 - the default output path is used when params cannot be read
+        return {}

@@ -17,7 +17,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore, Expected, hash_location, hash_path, is_url
+from llmreg.registry.artifacts import (
+    ArtifactCheck,
+    ArtifactStore,
+    Expected,
+    hash_location,
+    hash_path,
+    is_url,
+)
 from llmreg.registry.entry import ArtifactRef, EntrySpec
 from llmreg.registry.errors import BadInput, NotFound, RegistryError
 
@@ -39,7 +46,7 @@ def pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
 
 
 def _local(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri.removeprefix("file://")
 
 
 def _absolute(uri: str | None, base_dir: str) -> str | None:

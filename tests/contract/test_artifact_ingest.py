@@ -278,3 +278,35 @@ def test_a_failed_copy_removes_its_temporary(tmp_path):
     with pytest.raises(OSError):
         store.put(adapter, "adapter", sha256=digest)
     assert os.listdir(tmp_path / "artifacts" / ".tmp") == []
+
+
+# ---------------------------------------------------------------------- reproduce: stored copies and eval score
+
+def test_reproduce_checks_the_stored_copies_and_the_rebuilt_eval_score(open_registry, tmp_path):
+    import json
+
+    from training.reproduce import check_stored_copies, compare_eval_score
+
+    reg = open_registry()
+    adapter, digest, size = _adapter(tmp_path)
+    entry = reg.register(_with_artifact(adapter, digest, size), actor=AUTHOR)
+    stored, notes = check_stored_copies(entry, reg.artifacts)
+    assert [(c.component, c.ok) for c in stored] == [("artifacts[0]", True)] and notes == []
+    target = os.path.join(reg.artifacts.object_path(digest), "adapter_config.json")
+    os.chmod(target, 0o600)
+    with open(target, "a") as fh:
+        fh.write(" ")
+    [bad] = check_stored_copies(entry, reg.artifacts)[0]
+    assert not bad.ok and bad.expected == f"sha256:{digest}" and bad.actual != bad.expected
+
+    tree = tmp_path / "tree"
+    (tree / "metrics").mkdir(parents=True)
+    (tree / "metrics" / "eval.json").write_text(json.dumps({"tuned": {"accuracy": entry.spec.eval.score}}))
+    same, notes = compare_eval_score(entry, tree)
+    assert same.ok and notes == []
+    (tree / "metrics" / "eval.json").write_text(json.dumps({"tuned": {"accuracy": 0.5}}))
+    differs, _ = compare_eval_score(entry, tree)
+    assert not differs.ok and (differs.expected, differs.actual) == (str(entry.spec.eval.score), "0.5")
+    (tree / "metrics" / "eval.json").unlink()
+    missing, notes = compare_eval_score(entry, tree)
+    assert not missing.ok and "cannot read the rebuilt score" in notes[0]

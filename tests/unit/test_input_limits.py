@@ -17,7 +17,13 @@ from llmreg.registry.entry import parse_entry
 from llmreg.registry.errors import BadInput
 from llmreg.registry.fields import INT_MAX, INT_MIN, freeze
 from llmreg.registry.resolve import parse_at
-from llmreg.registry.semver import PART_LIMIT, bump_version, coerce_version, next_version, parse_version
+from llmreg.registry.semver import (
+    PART_LIMIT,
+    bump_version,
+    coerce_version,
+    next_version,
+    parse_version,
+)
 
 ENTRY = {"name": "limits", "model": "gpt-5-mini-2026-06-01", "params": {"max_tokens": 300}}
 
@@ -65,7 +71,7 @@ def test_integers_past_64_bits_given_through_the_api_name_the_field(value):
 
 def test_64_bit_boundaries_are_accepted():
     assert freeze({"lo": INT_MIN, "hi": INT_MAX}, "params") == {"lo": INT_MIN, "hi": INT_MAX}
-    text = '{"name": "x", "model": "gpt-5-mini-2026-06-01", "params": {"hi": %d, "lo": %d}}' % (INT_MAX, INT_MIN)
+    text = f'{{"name": "x", "model": "gpt-5-mini-2026-06-01", "params": {{"hi": {INT_MAX}, "lo": {INT_MIN}}}}}'
     assert load_document(text, json_only=True)["params"] == {"hi": INT_MAX, "lo": INT_MIN}
 
 
@@ -180,7 +186,7 @@ def test_the_cli_answers_bad_input_in_one_line_and_writes_nothing(store, capsys,
     argv = [a.format(entry2=folder / "entry2.json", deep=folder / "deep.json", bigint=folder / "bigint.json")
             for a in argv]
     before = _events(db)
-    code, out, err = _cli(capsys, *argv, "--store", url, "--actor", "alice")
+    code, _, err = _cli(capsys, *argv, "--store", url, "--actor", "alice")
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "internal error" not in err
     assert _events(db) == before
@@ -190,7 +196,7 @@ def test_a_store_newer_than_the_code_says_it_needs_a_later_release(store, capsys
     url, db, _ = store
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE llmreg_alembic_version SET version_num = '9999'")
-    code, out, err = _cli(capsys, "list", "--store", url)
+    code, _, err = _cli(capsys, "list", "--store", url)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "has schema revision '9999', newer than llm-registry" in err
     assert "it needs a later llm-registry" in err
