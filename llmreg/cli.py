@@ -269,9 +269,12 @@ def cmd_verify(args) -> int:
     report = reg.verify(name, version)
 
     def text() -> str:
-        lines = [f"{'ok ' if c.ok else 'BAD'} {ref} {c.name}: {c.detail if not c.ok else c.actual}" for ref, c in report.checks]
-        lines.append(f"verified {len(report.checks)} artifact(s): " + ("all match" if report.ok else
-                                                                       f"{len(report.failures())} mismatch(es)"))
+        lines = [f"{'ok ' if c.ok else 'BAD'} {ref} {c.name}: {c.detail if not c.ok else f'{c.actual} ({c.copy} copy)'}"
+                 for ref, c in report.checks]
+        artifacts = len({(ref, c.name) for ref, c in report.checks})
+        copies = f" ({len(report.checks)} copies read)" if len(report.checks) != artifacts else ""
+        lines.append(f"verified {artifacts} artifact(s): " + ("all match" if report.ok else
+                                                              f"{len(report.failures())} mismatch(es)") + copies)
         return "\n".join(lines)
     _emit(args, report.to_dict(), text)
     if not report.ok:
