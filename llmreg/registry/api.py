@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
 from llmreg.registry import events as ev
-from llmreg.registry.artifact_ingest import ingest, pinned_files, verify_copies
+from llmreg.registry.artifact_ingest import absolute_uris, ingest, pinned_files, verify_copies
 from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.canonical import Encoded
@@ -209,11 +209,13 @@ class Registry:
             return ref.spec
         if isinstance(ref, EntrySpec):
             return ref
+        # Relative uris read as registration records them (absolute), so a diff against a file
+        # shows what registering that file would change.
         if isinstance(ref, Mapping):
-            return parse_entry(ref)[0]
+            return absolute_uris(parse_entry(ref)[0], None)
         text = os.fspath(ref)
         if os.path.isfile(text):
-            return load_entry_file(text)[0]
+            return absolute_uris(load_entry_file(text)[0], os.path.dirname(os.path.abspath(text)))
         if "@" not in text:
             raise BadInput(f"ref: {text!r} is neither NAME@VERSION nor an entry file; e.g. support-triage@1.2.0",
                            field="ref")

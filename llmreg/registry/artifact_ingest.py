@@ -143,7 +143,10 @@ def verify_copies(store: ArtifactStore, ref: ArtifactRef, *, owner: str, field: 
     if uri and not is_url(uri):
         local = _local(uri)
         elsewhere = stored is None or os.path.abspath(local) != os.path.abspath(stored)
-        if elsewhere and (os.path.lexists(local) or stored is None or field == "model"):
+        # A relative uri comes from an entry registered before uris were recorded absolute:
+        # its folder is unknown, so with a stored copy to check it is not guessed from the cwd.
+        guessed = not os.path.isabs(local) and stored is not None
+        if elsewhere and not guessed and (os.path.lexists(local) or stored is None or field == "model"):
             checks.append(_check(ref, owner, "local", local, lambda: hash_path(local)))
     elif uri and stored is None:
         checks.append(_check(ref, owner, "remote", uri, lambda: hash_location(uri)))

@@ -217,7 +217,10 @@ class ArtifactStore:
             self._base = os.path.abspath(_local(root))
             tmp_root = os.path.join(self._base, TMP_DIR)
             if os.path.isdir(tmp_root):
-                clean_temporaries(tmp_root)
+                try:
+                    clean_temporaries(tmp_root)
+                except OSError:
+                    pass  # a reader without write access to the store (a gateway) leaves them to a writer
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.root!r})"
