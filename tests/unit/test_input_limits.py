@@ -11,6 +11,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmreg.registry.documents import load_document
 from llmreg.registry.entry import parse_entry
@@ -202,3 +204,49 @@ def test_a_store_newer_than_the_code_says_it_needs_a_later_release(store, capsys
     assert "it needs a later llm-registry" in err
     with sqlite3.connect(db) as conn:  # nothing was migrated or written
         assert conn.execute("SELECT version_num FROM llmreg_alembic_version").fetchone()[0] == "9999"
+
+
+# ---------------------------------------------------------------------- fuzz: a value or one BadInput line
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                     max_leaves=40)
+
+
+def _one_line(exc: BadInput) -> None:
+    assert "\n" not in str(exc) and len(str(exc)) < 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[v0-9.+\-a-z]{0,40}\Z")))
+def test_any_version_text_is_a_bounded_version_or_one_bad_input_line(text):
+    try:
+        parts = parse_version(text)
+    except BadInput as exc:
+        _one_line(exc)
+    else:
+        assert all(0 <= part < PART_LIMIT for part in parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.integers(), st.floats(),
+                 st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+                 st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d\Z")))
+def test_any_time_is_store_text_that_sorts_as_time_or_one_bad_input_line(at):
+    try:
+        text = parse_at(at)
+    except BadInput as exc:
+        _one_line(exc)
+    else:
+        assert len(text) == 27 and "1000" <= text[:4] <= "9999" and text.endswith("Z")
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON, st.booleans())
+def test_any_json_document_loads_or_is_one_bad_input_line(value, json_only):
+    text = json.dumps({"v": value})
+    try:
+        loaded = load_document(text, json_only=json_only)
+        freeze(loaded, "doc")
+    except BadInput as exc:
+        _one_line(exc)
