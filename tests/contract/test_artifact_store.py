@@ -113,3 +113,27 @@ def test_hash_file_equals_hashlib(tmp_path):
     data = os.urandom(9 * 1024 * 1024 + 17)  # more than two read buffers, odd tail
     path.write_bytes(data)
     assert hash_file(path) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_declared_bytes_that_differ_are_never_stored(store, tmp_path, adapter_dir):
+    from llmreg.registry.artifacts import ContentMismatch
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"the real bytes")
+    real = hashlib.sha256(b"the real bytes").hexdigest()
+    with pytest.raises(ContentMismatch) as info:
+        store.put(path, "w", sha256="0" * 64)
+    assert real not in str(info.value) and "nothing was stored" in str(info.value)
+    with pytest.raises(ContentMismatch, match="expected size 3 bytes"):
+        store.put(path, "w", sha256=real, size=3)
+    with pytest.raises(ContentMismatch):
+        store.put(adapter_dir, "adapter", sha256="0" * 64)
+    assert list(store.iter_objects()) == []
+    if store.root.startswith("memory://"):
+        import fsspec
+
+        fs = fsspec.filesystem("memory")
+        tmp = store.root[len("memory://"):] + "/.tmp"
+        assert not fs.exists(tmp) or fs.ls(tmp) == []
+    ref = store.put(path, "w", sha256=real, size=14)
+    assert list(store.iter_objects()) == [real] and store.verify(ref).ok
