@@ -96,7 +96,7 @@ def _ingest_one(store: ArtifactStore, owner: str, field: str, ref: ArtifactRef) 
         expect.check(*_hash_remote(ref.uri, field, ref.name))
         return
     local = _local(ref.uri)
-    if not os.path.lexists(local):
+    if not os.path.exists(local):
         raise BadInput(f"{field}.uri: {ref.uri!r} does not exist; point uri at the file or directory to register",
                        field=f"{field}.uri")
     if store.contains(ref.sha256):

@@ -257,6 +257,8 @@ class ArtifactStore:
             raise BadInput(f"{src}: is a symlink to a directory; pass the directory itself", field="artifacts")
         if not src.exists():
             raise BadInput(f"{src}: no such file or directory; pass the artifact's path", field="path")
+        if not src.is_file() and not src.is_dir():  # a FIFO or device would block or never end
+            raise BadInput(f"{src}: not a regular file or directory; pass the artifact's file", field="path")
         if sha256 is not None and not _HEX64.match(sha256):
             raise BadInput(f"sha256: {sha256!r} is not 64 lowercase hex digits", field="sha256")
         expect = Expected(sha256, size, label, os.fspath(path), field)

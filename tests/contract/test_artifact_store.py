@@ -137,3 +137,10 @@ def test_declared_bytes_that_differ_are_never_stored(store, tmp_path, adapter_di
         assert not fs.exists(tmp) or fs.ls(tmp) == []
     ref = store.put(path, "w", sha256=real, size=14)
     assert list(store.iter_objects()) == [real] and store.verify(ref).ok
+
+
+def test_a_fifo_is_refused_instead_of_read(store, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInput, match="not a regular file or directory"):
+        store.put(fifo, "pipe")
