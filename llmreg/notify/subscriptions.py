@@ -1,0 +1,62 @@
+"""A webhook subscription: where to POST, which events, which names, the signing secret and
+the payload format ("json", or "slack" for a Slack incoming-webhook URL)."""
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+
+from llmreg.registry.config_models import ConfigModel
+
+# The registry events a subscription may name ("*" for all). The first group exists in
+# llmreg.registry.events today; the second is recorded by the issue-16 operations.
+EVENT_TYPES = (
+    "entry.registered", "eval.recorded", "approval.granted", "evidence.recorded",
+    "gate.failed", "stage.promoted", "stage.rolled_back", "stage.archived", "action.refused",
+    "provider.snapshot",
+    "rollback.drill", "artifacts.collected", "version.flagged", "webhook.test",
+)
+
+
+class Subscription(ConfigModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    url: str = Field(max_length=2000)
+    events: tuple[str, ...] = Field(min_length=1)
+    name_pattern: str = Field("*", max_length=200)  # shell-style glob over entry names
+    secret: SecretStr = Field(min_length=16)         # never logged, never in the event log
+    format: Literal["json", "slack"] = "json"
+    max_attempts: int = Field(8, ge=1, le=50)
+    active: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://hooks.example.com/llmreg")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; the HMAC secret authenticates deliveries")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for event in value:
+            if event != "*" and event not in EVENT_TYPES:
+                raise ValueError(f"{event!r} is not an event type; use * or one of {', '.join(EVENT_TYPES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists an event type twice; keep each once")
+        return value
+
+    def matches(self, event_type: str, name: str | None) -> bool:
+        if not self.active:
+            return False
+        if "*" not in self.events and event_type not in self.events:
+            return False
+        return self.name_pattern == "*" or (name is not None and fnmatchcase(name, self.name_pattern))
+
+    def public(self) -> dict:
+        """The subscription as the registry may log it (`webhook.added` event): no secret."""
+        return self.model_dump(mode="json", exclude={"secret"})
