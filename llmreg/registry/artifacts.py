@@ -23,7 +23,7 @@ import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 from llmreg.registry.artifact_scratch import (
     TMP_DIR,
@@ -32,7 +32,7 @@ from llmreg.registry.artifact_scratch import (
     stored_dir_mode,
     stored_file_mode,
 )
-from llmreg.registry.errors import BadInput, IntegrityError, NotFound
+from llmreg.registry.errors import BadInput, IntegrityError, NotFound, Refused
 
 CHUNK = 4 << 20  # 4 MiB reads keep hashlib in large GIL-free updates
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -358,6 +358,32 @@ class ArtifactStore:
         if not check.ok:
             raise IntegrityError(check.detail)
         return check
+
+    def remove(self, sha256: str, *, keep: "Collection[str]") -> bool:
+        """Remove the stored copy of `sha256` (gc); False when there is none. `keep` is every
+        digest a kept version still references (GcPlan.digests_to_remove): one of them is
+        refused, never removed. A local copy is first renamed into `.tmp` (so no reader sees
+        half a tree), then deleted. Run gc under the registry's write lock: a put of the same
+        bytes racing a remove is not otherwise ordered."""
+        path = self.object_path(sha256)
+        if sha256 in keep:
+            raise Refused(f"artifact {sha256}: still referenced by a version the retention policy keeps; not removed")
+        if self._remote:
+            if not self._fs.exists(path):
+                return False
+            self._fs.rm(path, recursive=True)
+            return True
+        tmp_root = os.path.join(self._base, TMP_DIR)
+        os.makedirs(tmp_root, mode=0o700, exist_ok=True)
+        scratch = Scratch(tmp_root)
+        try:
+            try:
+                os.rename(path, scratch.path)
+            except FileNotFoundError:
+                return False
+            return True
+        finally:
+            scratch.release()  # removes the renamed copy (read-only trees included)
 
     def iter_objects(self) -> Iterator[str]:
         base = os.path.join(self._base, "sha256") if not self._remote else f"{self._base}/sha256"
