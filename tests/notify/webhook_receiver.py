@@ -13,6 +13,8 @@ class WebhookReceiver(LoopbackHTTPServer):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.scripts: dict[str, list[int]] = {}  # path -> statuses to answer first, in order
+        self.hold: set[str] = set()               # paths whose next request waits for `release`
+        self.release = threading.Event()
         self._lock = threading.Lock()
         super().__init__(self._handler())
 
@@ -39,10 +41,17 @@ class WebhookReceiver(LoopbackHTTPServer):
                     status = script.pop(0) if script else 200
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()),
                                               "body": body, "status": status})
+                    held = self.path in receiver.hold
+                    receiver.hold.discard(self.path)
+                if held:
+                    receiver.release.wait(30)
                 reply = b"ok" if status < 300 else b"receiver failing"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except OSError:
+                    pass  # the sender died while we held its request (crash tests)
 
         return Handler

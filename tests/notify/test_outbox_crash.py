@@ -1,0 +1,62 @@
+"""kill -9 of the delivery worker: nothing is lost, the delivery is sent again (at least once)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import create_engine
+
+from llmreg.notify.delivery import DeliveryWorker
+from llmreg.notify.outbox import DELIVERED, PENDING
+from llmreg.notify.sql_outbox import SqlOutbox, metadata
+from llmreg.notify.subscriptions import Subscription
+from tests.notify.webhook_receiver import WebhookReceiver
+
+WORKER = """
+import sys, json
+from sqlalchemy import create_engine
+from llmreg.notify.delivery import DeliveryWorker
+from llmreg.notify.sql_outbox import SqlOutbox
+from llmreg.notify.subscriptions import Subscription
+sub = Subscription.parse(json.loads(sys.argv[2]))
+DeliveryWorker(SqlOutbox(create_engine(sys.argv[1])), {sub.id: sub}, timeout_s=60).run_once()
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_delivery_leaves_the_item_pending_and_the_next_worker_sends_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    outbox = SqlOutbox(engine)
+    with WebhookReceiver() as receiver:
+        spec = {"id": "ops", "url": receiver.url("/hook"), "events": ["*"], "secret": "k" * 32}
+        first, second = outbox.add("ops", {"seq": 1, "type": "stage.promoted"}), outbox.add("ops", {"seq": 2, "type": "stage.promoted"})
+        receiver.hold.add("/hook")  # the first request hangs until the worker is dead
+        env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, url, json.dumps(spec)], env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while not receiver.received("/hook") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert receiver.received("/hook"), "the worker never sent"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        receiver.release.set()
+        assert outbox.item(first).state == PENDING and outbox.item(first).attempts == 0
+        assert outbox.attempts() == []  # the killed attempt never committed a log row
+        sub = Subscription.parse(spec)
+        report = DeliveryWorker(outbox, {"ops": sub}).drain(within_s=10)
+        assert report.delivered == [first, second]
+        ids = [r["headers"]["X-Llmreg-Delivery-Id"] for r in receiver.received("/hook")]
+        assert ids == [str(first), str(first), str(second)]  # resent, same id: receivers deduplicate
+        assert outbox.item(second).state == DELIVERED
+    engine.dispose()
