@@ -199,7 +199,12 @@ def evaluate(policy: ApprovalPolicy | ApprovalRule, approvals: Iterable[Approval
     keys_seen: dict[str, str] = {}
     notes: list[str] = []
     for item in approvals:
-        actor, key = (item.actor, item.key) if isinstance(item, Approval) else (item.get("actor"), item.get("key"))
+        if isinstance(item, Approval):
+            actor, key = item.actor, item.key
+        elif item.get("stage", "production") != "production":
+            continue  # an approval for canary does not count towards production
+        else:
+            actor, key = item.get("actor"), item.get("key")
         if not isinstance(actor, str):
             continue
         key = key or actor

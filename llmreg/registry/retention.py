@@ -15,6 +15,7 @@ Policy (registry default, overridable per name; a per-name rule may only keep mo
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -166,15 +167,23 @@ class GcPlan:
         return f"gc {self.name or ''}: remove {removed}; keep {len(self.kept)} version(s) ({self.policy_text()})"
 
 
+def _version_order(version: str) -> list[tuple[int, Any]]:
+    """1.9.0 before 1.10.0 (display order only)."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+-]", version)]
+
+
 def plan_gc(policy: RetentionPolicy | RetentionRule, history: Iterable[Any], now: datetime, *,
-            name: str | None = None, registered: Mapping[str, Any] | None = None) -> GcPlan:
+            name: str | None = None, registered: Mapping[str, Any] | None = None,
+            pinned: Mapping[str, str] | None = None) -> GcPlan:
     """Plan a gc for one name from its stage history (StageSpans or 5-tuples) and, optionally,
-    when each version was registered (versions only there never held a stage)."""
+    when each version was registered (versions only there never held a stage) and versions the
+    caller pins with a reason (e.g. a configured rollback target)."""
     rule, source = (policy, "retention rule") if isinstance(policy, RetentionRule) else policy.rule_for(name)
     now = _utc(now, "now")
     spans = [StageSpan.of(row) for row in history]
     born = {str(v): _utc(t, "registered") for v, t in (registered or {}).items()}
-    versions = sorted({s.version for s in spans} | set(born))
+    pinned = {str(v): str(why) for v, why in (pinned or {}).items()}
+    versions = sorted({s.version for s in spans} | set(born) | set(pinned), key=_version_order)
     reasons: dict[str, list[str]] = {v: [] for v in versions}
 
     for span in spans:
@@ -198,6 +207,9 @@ def plan_gc(policy: RetentionPolicy | RetentionRule, history: Iterable[Any], now
     for version, at in born.items():
         if at >= recent:
             reasons[version].append(f"registered {at.isoformat()} (within {rule.keep_recent_days} days)")
+
+    for version, why in pinned.items():
+        reasons[version].append(why)
 
     kept = {v: tuple(dict.fromkeys(r)) for v, r in reasons.items() if r}
     remove = tuple(v for v in versions if v not in kept)

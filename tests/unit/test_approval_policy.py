@@ -58,7 +58,9 @@ def test_distinct_keys_count_a_shared_key_once_and_the_authors_key_not_at_all():
 
 
 def test_mappings_from_the_log_are_accepted_and_evidence_records_the_assignment():
-    result = evaluate(OWNER_AND_REVIEWER, [{"actor": "olga", "key": "k1"}, {"actor": "rita"}], "alice", roles_of)
+    result = evaluate(OWNER_AND_REVIEWER, [{"actor": "olga", "key": "k1"}, {"actor": "rita", "stage": "production"}],
+                      "alice", roles_of)
+    assert not evaluate(DEFAULT, [{"actor": "bob"}, {"actor": "carl", "stage": "canary"}], "alice", roles_of).ok
     assert result.ok and result.evidence()["roles"] == {"owner": ["olga"], "reviewer": ["rita"]}
 
 

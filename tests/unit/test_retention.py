@@ -90,3 +90,12 @@ def test_shared_digests_stay_when_a_kept_version_references_them_and_the_event_l
     data = plan.to_event_data(removable, dry_run=True)
     assert data["removed_versions"] == list(plan.remove) and data["removed_digests"] == ["b" * 64] and data["dry_run"]
     assert "1.3.0" in data["kept"] and "retention rule" in plan.summary()
+
+
+def test_pinned_versions_are_kept_with_the_callers_reason_and_versions_sort_numerically():
+    history = [("1.9.0", "prod", "production", ago(400), ago(300)), ("1.10.0", "prod", "production", ago(300), None),
+               ("1.2.0", "prod", "production", ago(500), ago(400))]
+    rule = RetentionRule(keep_production_days=0, keep_last_production=1, keep_recent_days=0)
+    assert plan_gc(rule, history, NOW).remove == ("1.2.0", "1.9.0")
+    plan = plan_gc(rule, history, NOW, pinned={"1.2.0": "configured rollback target for prod"})
+    assert plan.remove == ("1.9.0",) and plan.kept["1.2.0"] == ("configured rollback target for prod",)
