@@ -59,7 +59,7 @@ class RoundReport:
     delivered: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     given_up: list[int] = field(default_factory=list)
-    waiting: int = 0            # items not due yet (behind a retry time)
+    waiting: int = 0            # items seen but held back (a head not due yet, or behind one)
     next_due: float | None = None
 
     def merge(self, other: "RoundReport") -> None:
@@ -78,22 +78,30 @@ class DeliveryWorker:
         self.post, self.clock, self.schedule, self.timeout_s = post, clock, schedule, timeout_s
         self.rng = rng or random.Random()
 
-    def run_once(self, limit: int = 100) -> RoundReport:
-        """One pass: for each subscription, send its due items in order until one fails."""
+    def run_once(self, limit: int = 100, max_items: int = 1000) -> RoundReport:
+        """One pass: for each subscription, send its due items in order until one fails.
+        Held-back subscriptions are skipped when the next batch is read, so a subscription
+        with a long queue behind a failing head does not starve the others."""
         report = RoundReport()
         blocked: set[str] = set()
-        for item in self.outbox.pending(limit):
-            if item.subscription_id in blocked:
-                report.waiting += 1
-                continue
-            now = self.clock()
-            if item.next_attempt_at > now:
-                blocked.add(item.subscription_id)
-                report.waiting += 1
-                report.next_due = min(report.next_due or item.next_attempt_at, item.next_attempt_at)
-                continue
-            if not self._deliver(item, report):
-                blocked.add(item.subscription_id)
+        handled = 0
+        while handled < max_items:
+            batch = self.outbox.pending(limit, skip=blocked)
+            if not batch:
+                break
+            for item in batch:
+                handled += 1
+                if item.subscription_id in blocked:
+                    report.waiting += 1
+                    continue
+                now = self.clock()
+                if item.next_attempt_at > now:
+                    blocked.add(item.subscription_id)
+                    report.waiting += 1
+                    report.next_due = min(report.next_due or item.next_attempt_at, item.next_attempt_at)
+                    continue
+                if not self._deliver(item, report):
+                    blocked.add(item.subscription_id)
         return report
 
     def _deliver(self, item: OutboxItem, report: RoundReport) -> bool:

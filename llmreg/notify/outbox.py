@@ -9,7 +9,7 @@ The SQL implementation (the integrating store) must pass tests/notify/test_outbo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -50,9 +50,10 @@ class DeliveryAttempt:
 
 
 class Outbox(Protocol):
-    def pending(self, limit: int = 100) -> list[OutboxItem]:
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[OutboxItem]:
         """Undelivered items not given up on, in id order (due or not: the worker keeps a
-        subscription's later items behind its head's retry time)."""
+        subscription's later items behind its head's retry time), leaving out the
+        subscriptions in `skip` (those the worker holds back, so they cannot crowd out others)."""
 
     def mark_delivered(self, id: int, status: int, *, at: float, duration_ms: float | None = None) -> None:
         """Record a successful attempt; the item leaves `pending()`."""
@@ -94,9 +95,10 @@ class MemoryOutbox:
             raise NotFound(f"outbox item {id}: no such delivery")
         return self._items[id]
 
-    def pending(self, limit: int = 100) -> list[OutboxItem]:
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[OutboxItem]:
         with self._lock:
-            return [i for _, i in sorted(self._items.items()) if i.state == PENDING][:limit]
+            return [i for _, i in sorted(self._items.items())
+                    if i.state == PENDING and i.subscription_id not in skip][:limit]
 
     def _log_attempt(self, item: OutboxItem, *, at, ok, status, error, duration_ms, retry_at) -> None:
         self._log.append(DeliveryAttempt(item.id, item.subscription_id, item.event.get("seq"), str(item.event.get("type")),

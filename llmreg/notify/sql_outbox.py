@@ -13,7 +13,7 @@ both send an item before either marks it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -109,9 +109,11 @@ class SqlOutbox:
             raise NotFound(f"outbox item {id}: no such delivery")
         return _item(row)
 
-    def pending(self, limit: int = 100) -> list[OutboxItem]:
-        query = (select(webhook_outbox).where(webhook_outbox.c.state == PENDING)
-                 .order_by(webhook_outbox.c.id).limit(limit))
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[OutboxItem]:
+        query = select(webhook_outbox).where(webhook_outbox.c.state == PENDING)
+        if skip:
+            query = query.where(webhook_outbox.c.subscription_id.not_in(sorted(skip)))
+        query = query.order_by(webhook_outbox.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [_item(row) for row in conn.execute(query)]
 

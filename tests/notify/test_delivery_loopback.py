@@ -133,3 +133,14 @@ def test_backoff_doubles_with_jitter_below_the_plain_delay_and_is_capped(attempt
     delays = [schedule.delay(attempt, rng) for _ in range(200)]
     assert all(low <= d <= high for d in delays)
     assert len({round(d, 6) for d in delays}) > 100  # jittered, not one fixed value
+
+
+def test_a_long_queue_behind_a_failing_head_does_not_starve_other_subscriptions(receiver):
+    receiver.scripts["/a"] = [500]
+    subs = {"a": subscription(receiver.url("/a"), id="a"), "b": subscription(receiver.url("/b"), id="b")}
+    outbox = MemoryOutbox()
+    for n in range(30):
+        outbox.add("a", event(n))
+    b = outbox.add("b", event(99))
+    report = DeliveryWorker(outbox, subs, schedule=RetrySchedule(base_s=60)).run_once(limit=10)
+    assert report.delivered == [b] and len(receiver.received("/a")) == 1

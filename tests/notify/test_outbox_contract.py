@@ -40,6 +40,8 @@ def test_pending_is_in_id_order_and_delivered_items_leave_it(outbox):
     outbox.mark_delivered(ids[1], 204, at=10.0)
     assert [i.id for i in outbox.pending()] == [ids[0], ids[2]]
     assert [i.id for i in outbox.pending(1)] == [ids[0]]
+    other = outbox.add("b", {"seq": 9, "type": "gate.failed"})
+    assert [i.id for i in outbox.pending(skip={"a"})] == [other]
     assert outbox.item(ids[1]).state == DELIVERED
 
 
