@@ -9,14 +9,14 @@ No Dagster here: pipelines/providers.py (sensor, schedule) and assets/provider_e
 call these functions. The change log itself is llmreg/registry/providers.py.
 """
 from evals.providers.config import (DEFAULT_CRON, EntryPin, FamilyConfig, ProviderConfig, ProvidersConfig,
-                                    ProvidersConfigError, load_providers, parse_providers)
+                                    ProvidersConfigError, configured_cron, load_providers, parse_providers)
 from evals.providers.discovery import ListedModel, ProviderError, list_models, sort_models
 from evals.providers.qualify import QualificationResult, qualify_key, qualify_snapshot, reevaluate
 from evals.providers.sync import DiscoveryResult, discover_all, discover_provider, followed_snapshots, partition_keys
 
 __all__ = [
     "DEFAULT_CRON", "EntryPin", "FamilyConfig", "ProviderConfig", "ProvidersConfig", "ProvidersConfigError",
-    "load_providers", "parse_providers", "ListedModel", "ProviderError", "list_models", "sort_models",
+    "configured_cron", "load_providers", "parse_providers", "ListedModel", "ProviderError", "list_models", "sort_models",
     "QualificationResult", "qualify_key", "qualify_snapshot", "reevaluate", "DiscoveryResult", "discover_all",
     "discover_provider", "followed_snapshots", "partition_keys",
 ]

@@ -83,15 +83,16 @@ def _load_suite(family: Any, root: Path) -> tuple[Any, Any, Any, str]:
         suite = load_suite(root / family.suite)
         template = suite.load_prompt(root)
     except SchemaError as exc:
-        raise ProvidersConfigError(f"family {family.name}: {exc}") from None
+        raise ProvidersConfigError(f"family {family.name}: {exc}", field=exc.field) from None
     if suite.version != family.suite_version:
         raise ProvidersConfigError(
-            f"family {family.name}: suite {family.suite} is {suite.ref}, but providers.yaml pins version "
-            f"{family.suite_version}: qualify with the pinned suite, or update suite_version deliberately")
+            f"family {family.name}: suite_version: suite {family.suite} is {suite.ref}, but providers.yaml pins "
+            f"version {family.suite_version}; qualify with the pinned suite, or update suite_version deliberately",
+            field="suite_version")
     data_path = root / suite.dataset.path
     if not data_path.is_file():
-        raise ProvidersConfigError(f"family {family.name}: eval split {data_path} of {suite.ref} not found: "
-                                   "run `dvc repro` (or `make demo`) first")
+        raise ProvidersConfigError(f"family {family.name}: eval split {data_path} of {suite.ref} not found; "
+                                   "run `dvc repro` (or `make demo`) first", field="dataset.path")
     frame = pd.read_parquet(data_path)
     return suite, template, frame, dataset_version_id(data_path)
 
@@ -116,8 +117,8 @@ def qualify_snapshot(reg: Any, config: ProvidersConfig, provider_name: str, snap
     record = reg.provider_snapshot(provider.name, snapshot)  # NotFound: never seen, discover first
     family = provider.family(record.family) if record.family else provider.family_of(snapshot)
     if family is None:
-        raise ProvidersConfigError(f"{config.source}: no family of provider {provider.name} follows {snapshot!r}: "
-                                   "add a family whose prefix/pattern matches it")
+        raise ProvidersConfigError(f"{config.source}: families: no family of provider {provider.name} follows "
+                                   f"{snapshot!r}; add a family whose prefix/pattern matches it", field="families")
     suite, template, frame, dataset_version = _load_suite(family, root)
     runner = (runner_factory or _runner)(provider, family, snapshot)
     run_id = run_id or f"pq-{uuid.uuid4().hex[:16]}"

@@ -1,5 +1,6 @@
-"""House rules on imports: evals/ never imports Dagster, and the light modules (suites,
-scorers, the OpenAI runner) do not drag torch in."""
+"""House rules on imports: evals/ never imports Dagster, the light modules (suites, scorers,
+the OpenAI runner) do not drag torch in, and code using a loaded suite or providers.yaml
+does not import pydantic."""
 from __future__ import annotations
 
 import subprocess
@@ -14,6 +15,8 @@ import pytest
         (["evals.suite", "evals.scorers", "evals.policy", "evals.run", "evals.history",
           "evals.runners", "evals.runners.openai_runner"], ["dagster", "torch", "transformers", "vllm"]),
         (["evals.runners.transformers_runner", "evals.runners.vllm_runner"], ["dagster"]),
+        # pydantic only where a configuration file is read (the *_document modules)
+        (["evals.suite", "evals.policy", "evals.scorers", "evals.providers"], ["pydantic"]),
     ],
 )
 def test_imports_stay_light(repo_root, modules, forbidden):

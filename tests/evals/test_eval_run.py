@@ -9,7 +9,6 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 
 from evals.run import EvalError, main, run_suite
 from evals.runners import Completion, Runner
@@ -17,6 +16,7 @@ from evals.runners.openai_runner import OpenAIRunner
 from evals.runners.vllm_runner import vllm_unavailable_reason
 from evals.scorers import accuracy as score_accuracy
 from evals.suite import load_suite, parse_suite
+from llmreg.registry.documents import read_document
 
 SUITE_REL = "evals/suites/triage-eval.yaml"
 LABELS = ["billing", "technical", "account", "shipping", "refund"]
@@ -131,7 +131,7 @@ def test_safety_violation_fails_the_suite(suite, stub_server, project_copy):
 
 
 def test_latency_budget(project_copy, stub_server):
-    data = yaml.safe_load((project_copy / SUITE_REL).read_text())
+    data = read_document(project_copy / SUITE_REL, "suite")
     data["budgets"]["latency_p99_ms"] = 20
     suite = parse_suite(data)
     stub_server.responder = _answers({})
@@ -263,7 +263,7 @@ def test_main_checks_an_explicit_previous_record(stage, project_copy, tmp_path):
     [
         (lambda argv, root: argv + ["--dataset", str(root / "missing.parquet")], "not found"),
         (lambda argv, root: [a if a != str(root / SUITE_REL) else str(root / "nope.yaml") for a in argv],
-         "cannot read file"),
+         "nope.yaml: cannot read the suite file"),
         (lambda argv, root: argv + ["--base", str(root)], "config.json missing"),
     ],
 )

@@ -8,13 +8,15 @@ import pytest
 import yaml
 
 from evals.suite import SuiteError, check_recorded, load_suite, parse_suite
+from llmreg.registry.documents import read_document
+from llmreg.registry.errors import BadInput
 
 SUITE_REL = "evals/suites/triage-eval.yaml"
 
 
 @pytest.fixture(scope="module")
 def valid(repo_root) -> dict:
-    return yaml.safe_load((repo_root / SUITE_REL).read_text())
+    return read_document(repo_root / SUITE_REL, "suite")
 
 
 def test_shipped_suite_loads_with_pinned_prompt(repo_root):
@@ -63,29 +65,30 @@ def _drop(path: str):
 
 # (case id, mutation, substrings the single-line error must contain)
 ERROR_CASES = [
-    ("unknown top field", _set("treshold", 0.8), ["unknown field treshold", "remove it"]),
-    ("unknown nested field", _set("dataset.lable_column", "x"), ["unknown field dataset.lable_column"]),
-    ("missing threshold", _drop("threshold"), ["field threshold is missing", "add threshold"]),
-    ("threshold wrong type", _set("threshold", "high"), ["field threshold must be a number", "str"]),
-    ("threshold bool", _set("threshold", True), ["field threshold must be a number"]),
-    ("threshold out of range", _set("threshold", 1.5), ["field threshold is 1.5, outside [0, 1]"]),
-    ("version not semver", _set("version", "v1"), ["field version", "semantic version", "X.Y.Z"]),
-    ("version as float", _set("version", 1.0), ["field version must be a non-empty string", "quote it"]),
-    ("missing name", _drop("name"), ["field name is missing"]),
-    ("dataset not mapping", _set("dataset", "data/eval.parquet"), ["field dataset must be a mapping"]),
-    ("missing label column", _drop("dataset.label_column"), ["field dataset.label_column is missing"]),
-    ("bad sha", _set("prompt.sha256", "abc"), ["field prompt.sha256", "64 lowercase hex"]),
-    ("unknown metric", _set("metrics", ["accuracy", "bleu"]), ["unknown metric 'bleu'"]),
+    ("unknown top field", _set("treshold", 0.8), ["treshold: unknown key", "did you mean 'threshold'"]),
+    ("unknown nested field", _set("dataset.lable_column", "x"), ["dataset.lable_column: unknown key"]),
+    ("missing threshold", _drop("threshold"), ["threshold: required", "add threshold"]),
+    ("threshold wrong type", _set("threshold", "high"), ["threshold: input should be a valid number", "'high'"]),
+    ("threshold bool", _set("threshold", True), ["threshold: input should be a valid number", "True"]),
+    ("threshold out of range", _set("threshold", 1.5), ["threshold: is 1.5, outside [0, 1]"]),
+    ("version not semver", _set("version", "v1"), ["version: is 'v1'", "semantic version", "X.Y.Z"]),
+    ("version as float", _set("version", 1.0), ["version: input should be a valid string", "quote it"]),
+    ("missing name", _drop("name"), ["name: required", "add name"]),
+    ("dataset not mapping", _set("dataset", "data/eval.parquet"),
+     ["dataset: input should be a valid dictionary", "add dataset: {path"]),
+    ("missing label column", _drop("dataset.label_column"), ["dataset.label_column: required", "gold label"]),
+    ("bad sha", _set("prompt.sha256", "abc"), ["prompt.sha256: ", "64 lowercase hex"]),
+    ("unknown metric", _set("metrics", ["accuracy", "bleu"]), ["metrics: unknown metric 'bleu'", "use one of"]),
     ("duplicate metric", _set("metrics", ["accuracy", "accuracy", "segment_accuracy", "fairness_gap",
-                                         "safety_violation_rate", "latency", "cost"]), ["twice"]),
-    ("metrics not list", _set("metrics", "accuracy"), ["field metrics must be a list"]),
-    ("fairness without segments", _drop("segments"), ["field segments is missing", "fairness needs"]),
+                                         "safety_violation_rate", "latency", "cost"]), ["metrics: ", "twice"]),
+    ("metrics not list", _set("metrics", "accuracy"), ["metrics: input should be a valid list", "list metrics"]),
+    ("fairness without segments", _drop("segments"), ["segments: required", "fairness needs"]),
     ("fairness metric not listed", _set("metrics", ["accuracy", "segment_accuracy"]),
-     ["must list 'fairness_gap'", "fairness is set"]),
-    ("max_gap out of range", _set("fairness.max_gap", -0.1), ["field fairness.max_gap", "outside [0, 1]"]),
-    ("negative latency budget", _set("budgets.latency_p99_ms", 0), ["field budgets.latency_p99_ms is 0"]),
-    ("unknown budget", _set("budgets.tokens", 5), ["unknown field budgets.tokens"]),
-    ("safety without policy", _set("safety", {"max_violation_rate": 0.0}), ["field safety.policy is missing"]),
+     ["metrics: must list 'fairness_gap'", "fairness is set"]),
+    ("max_gap out of range", _set("fairness.max_gap", -0.1), ["fairness.max_gap: ", "outside [0, 1]"]),
+    ("negative latency budget", _set("budgets.latency_p99_ms", 0), ["budgets.latency_p99_ms: is 0.0, not > 0"]),
+    ("unknown budget", _set("budgets.tokens", 5), ["budgets.tokens: unknown key", "latency_p99_ms"]),
+    ("safety without policy", _set("safety", {"max_violation_rate": 0.0}), ["safety.policy: required"]),
 ]
 
 
@@ -98,6 +101,7 @@ def test_malformed_suite_is_one_clear_line(tmp_path, valid, case, mutate, expect
     with pytest.raises(SuiteError) as info:
         load_suite(path)
     message = str(info.value)
+    assert isinstance(info.value, BadInput) and info.value.exit_code == 2
     assert "\n" not in message
     assert message.startswith(str(path))
     for fragment in expected:
@@ -106,7 +110,8 @@ def test_malformed_suite_is_one_clear_line(tmp_path, valid, case, mutate, expect
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("name: [unclosed", "not valid YAML"), ("- a\n- b\n", "expected a YAML mapping"), ("", "expected a YAML mapping")],
+    [("name: [unclosed", "malformed YAML"), ("- a\n- b\n", "expected a mapping"), ("", "expected a mapping"),
+     ("name: a\nname: b\n", "key 'name' appears twice")],
 )
 def test_unreadable_suite_files(tmp_path, text, expected):
     path = tmp_path / "suite.yaml"
@@ -116,16 +121,16 @@ def test_unreadable_suite_files(tmp_path, text, expected):
 
 
 def test_missing_suite_file(tmp_path):
-    with pytest.raises(SuiteError, match="cannot read file"):
+    with pytest.raises(SuiteError, match="cannot read the suite file"):
         load_suite(tmp_path / "nope.yaml")
 
 
 @pytest.mark.parametrize(
     "mutate,expected",
     [
-        (_set("prompt.sha256", "0" * 64), "prompt.sha256 does not match"),
-        (_set("prompt.ref", "triage-prompt@v2"), "prompt.ref is 'triage-prompt@v2'"),
-        (_set("dataset.input_column", "body"), "dataset.input_column 'body' is not a variable"),
+        (_set("prompt.sha256", "0" * 64), "prompt.sha256: does not match"),
+        (_set("prompt.ref", "triage-prompt@v2"), "prompt.ref: is 'triage-prompt@v2'"),
+        (_set("dataset.input_column", "body"), "dataset.input_column: 'body' is not a variable"),
         (_set("prompt.path", "prompts/missing.yaml"), "cannot read prompt template"),
     ],
 )
@@ -154,3 +159,9 @@ def test_suite_is_frozen(repo_root):
     suite = load_suite(repo_root / SUITE_REL)
     with pytest.raises(AttributeError):
         suite.threshold = 0.1  # type: ignore[misc]
+
+
+def test_shipped_suite_digest_is_stable(repo_root):
+    """Reports and registry entries record this digest: loading must not change it."""
+    suite = load_suite(repo_root / SUITE_REL)
+    assert suite.digest == "72c9871cb6e4456668d91c447975c72d315c0aa2bf5f324fd005606ebb775e5b"

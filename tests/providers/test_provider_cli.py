@@ -58,7 +58,7 @@ def test_bad_config_and_aliases_are_bad_input(capsys, tmp_path, project):
     bad = project / "bad.yaml"
     bad.write_text("providers: []\n")
     code, _, err = run(capsys, "providers", "discover", "--config", str(bad), "--store", store, "--actor", "ci")
-    assert code == 2 and "providers must be a non-empty list" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "bad.yaml: providers: list should have at least 1 item, not 0" in err and len(err.strip().splitlines()) == 1
     config = str(write_providers(project, "http://127.0.0.1:9/v1"))
     code, _, err = run(capsys, "providers", "qualify", "stub/triage-latest", "--config", config, "--store", store,
                        "--actor", "ci")

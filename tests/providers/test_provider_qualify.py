@@ -120,14 +120,18 @@ def test_reevaluate_covers_every_followed_listed_snapshot(seen, config, project)
     ({"families": [{"name": "x", "suite": "s.yaml", "suite_version": "1.0.0"}]}, "exactly one of prefix or pattern"),
     ({"name": "hf"}, "pin files, not snapshots"),
     ({"base_url": "ftp://x"}, "base_url"),
-    ({"timeout": 3}, "unknown field providers[0].timeout: did you mean timeout_s?"),
+    ({"timeout": 3}, "providers[0].timeout: unknown key; did you mean 'timeout_s'?"),
+    ({"max_retries": -1}, "providers[0].max_retries: is not a whole number >= 0; give a whole number of retries"),
+    ({"families": []}, "providers[0].families: list should have at least 1 item"),
+    ({"deprecations": {"triage-2026-05-01": {"shutdown_date": "soon"}}},
+     "providers[0].deprecations.triage-2026-05-01.shutdown_date: 'soon' is not a date; give YYYY-MM-DD"),
     ({"api_key_env": "NOT SET"}, "api_key_env"),
 ])
 def test_bad_providers_yaml_is_one_line_naming_the_field(project, change, message):
     path = write_providers(project, **{"base_url": "http://127.0.0.1:1/v1", **change})
     with pytest.raises(ProvidersConfigError, match=re.escape(message)) as err:
         load_providers(path)
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and str(err.value).startswith(f"{path}: ")
 
 
 def test_the_repo_example_config_loads():
