@@ -6,14 +6,18 @@
 #   . "$here/../script_prologue.sh"
 #
 # It picks the llmreg binary ($LLMREG, else llmreg on PATH, else the repo's .venv), points
-# the registry at a throwaway store removed on exit, moves into the scenario's folder and
-# defines `run` and `refused`.
+# the registry at a throwaway store removed on exit (kept in $LLMREG_EXAMPLE_STORE_DIR when
+# that is set), moves into the scenario's folder and defines `run` and `refused`.
 
 LLMREG="${LLMREG:-$(command -v llmreg || echo "$here/../../.venv/bin/llmreg")}"
 # absolute, so the binary is still found after `cd "$here"`
 case "$LLMREG" in */*) LLMREG="$(cd "$(dirname "$LLMREG")" && pwd)/$(basename "$LLMREG")" ;; esac
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [ -n "${LLMREG_EXAMPLE_STORE_DIR:-}" ]; then  # keep the store there (tests read it afterwards)
+  work="$LLMREG_EXAMPLE_STORE_DIR"; mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
 export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
 cd "$here"
 

@@ -1,7 +1,7 @@
 """hosted-providers: three vendors pinned by snapshot, a provider change log with one qualified
 and one rejected snapshot, and the draft entry the qualification produced (a major bump).
 
-    python examples/hosted-providers/run.py [--store sqlite:///path.db]   (default: a throwaway store)
+    python examples/hosted-providers/run.py [--store sqlite:///path.db --artifacts DIR]   (default: throwaway)
 
 It records, through the public `Registry` API, what `llmreg providers discover` and
 `llmreg providers qualify` record against the real vendors (see providers.yaml): each
@@ -17,8 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
-
-import yaml
 
 HERE = Path(__file__).resolve().parent
 WATCHER = "system:provider-watch"  # the actor the discovery sensor and the qualify schedule use
@@ -64,7 +62,9 @@ def qualify(reg, provider: str, snapshot: str, pinned_by: str) -> Any:
 
 def run(reg, llmreg: Callable[..., int] = lambda *argv: 0) -> dict[str, Any]:
     """The whole scenario on `reg`; `llmreg(*argv)` shows each step as the CLI prints it."""
-    suite = yaml.safe_load((HERE / "evals/chat-eval.yaml").read_text())
+    from llmreg.registry.documents import read_document
+
+    suite = read_document(HERE / "evals/chat-eval.yaml", "suite")
     reg.register_suite(suite["name"], suite["version"], suite["threshold"], suite, actor="admin")
     for vendor in VENDORS:  # three vendors, each pinned by a dated snapshot, already in production
         reg.register(str(HERE / "entries" / f"chat-{vendor}.yaml"), actor="admin", import_history=True)
@@ -91,10 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="store URL; default: a throwaway SQLite file")
+    parser.add_argument("--artifacts", help="artifact store folder; default: a throwaway one")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         store = args.store or f"sqlite:///{tmp}/registry.db"
-        artifacts = f"{tmp}/artifacts"
+        artifacts = args.artifacts or f"{tmp}/artifacts"
 
         def llmreg(*words: str) -> int:
             print(f"\n$ llmreg {' '.join(words)}", flush=True)

@@ -29,6 +29,9 @@ run diff image-studio@1.0.0 entry-policy-1.1.0.yaml
 run register entry-policy-1.1.0.yaml --actor alice
 # 1.0.0's eval certified 1.0.0's policy, not this one: staging is refused until 1.1.0 is evaluated.
 refused promote image-studio@1.1.0 --to staging --actor ci-bot
+# The first re-evaluation misses the bar (0.85 < 0.9): refused again. The second passes.
+run eval record image-studio@1.1.0 reports/eval-1.1.0-first-run.json --actor ci-bot
+refused promote image-studio@1.1.0 --to staging --actor ci-bot
 run eval record image-studio@1.1.0 reports/eval-1.1.0.json --actor ci-bot
 run promote image-studio@1.1.0 --to staging --actor ci-bot
 release 1.1.0
@@ -36,3 +39,6 @@ release 1.1.0
 run resolve image-studio
 run audit log --name image-studio --type gate.failed --type eval.recorded
 run verify image-studio
+# Rolling back brings the old policy back with the old version.
+run rollback image-studio --reason "over-blocking" --actor dana
+run resolve image-studio

@@ -20,13 +20,17 @@ import struct
 import sys
 from pathlib import Path
 
-import yaml
-
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def load_config(path: str | Path) -> dict:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    from llmreg.registry.documents import read_document
+    from llmreg.registry.errors import BadInput
+
+    try:
+        data = read_document(path, "component config")
+    except BadInput as exc:
+        raise SystemExit(str(exc)) from None
     for key in ("name", "version"):
         if not isinstance(data, dict) or not data.get(key):
             raise SystemExit(f"{path}: field {key!r} is missing; a component config needs name and version")

@@ -29,6 +29,7 @@ run evidence support-triage@1.0.0 reports/canary-slo-1.0.0.yaml --kind canary_sl
 refused approve support-triage@1.0.0 --to production --actor alice      # the author
 run approve support-triage@1.0.0 --to production --actor bob
 refused promote support-triage@1.0.0 --to production --actor dana       # one approval is not enough
+refused promote support-triage@1.0.0 --to production --actor alice      # an author's role may not promote
 run approve support-triage@1.0.0 --to production --actor dana
 run promote support-triage@1.0.0 --to production --actor dana
 t_v1="$(now)"

@@ -1,92 +1,73 @@
-"""code-assistant: two entries released together, exposed cohort by cohort through the canary mechanism."""
+"""code-assistant: two entries released together, exposed cohort by cohort through the canary mechanism.
+
+Runs examples/code-assistant/run.sh and checks what it printed and the registry it left."""
 from __future__ import annotations
 
-import yaml
+from llmreg.registry.documents import read_document
 
+EXAMPLE = "code-assistant"
 COMPLETE, CHAT = "code-assistant-complete", "code-assistant-chat"
+COHORTS = ("internal", "early-access", "everyone")
 
 
-def _held(llmreg, name: str, env: str, stage: str):
+def _held(reg, name: str, env: str, stage: str):
     """(version, weight) holding `stage` of `env`, or None."""
-    pointers = llmreg.registry().pointers(name, env)
-    held = [(p.version, p.weight) for p in pointers if p.stage == stage]
+    held = [(p.version, p.weight) for p in reg.pointers(name, env) if p.stage == stage]
     return held[0] if held else None
 
 
-def _pair(llmreg, env: str, stage: str):
-    return tuple(_held(llmreg, name, env, stage) for name in (COMPLETE, CHAT))
+def _pair(reg, env: str, stage: str):
+    return tuple(_held(reg, name, env, stage) for name in (COMPLETE, CHAT))
 
 
-def _canary(llmreg, versions: dict, env: str, weight: float) -> None:
-    for name, version in versions.items():
-        ref = f"{name}@{version}"
-        llmreg("promote", ref, "--to", "staging", "--env", env, actor="ci-bot")
-        llmreg("review", ref, "--env", env, "--notes", "ok", actor="carol")
-        llmreg("promote", ref, "--to", "canary", "--env", env, "--weight", str(weight),
-               "--evidence", f"reports/cohort-{env}.yaml", actor="dana")
+def test_release_train_reaches_internal_testers_first_and_moves_as_a_pair(scenario):
+    rollout = read_document(scenario.llmreg.dir / "rollout.yaml", "rollout")
+    assert tuple(c["env"] for c in rollout["cohorts"]) == COHORTS and rollout["entries"] == [COMPLETE, CHAT]
+    # a new code model snapshot (major) and the prompt that goes with it (minor), one release train
+    assert scenario.step("register entry-complete-2.0.0.yaml").output == (
+        f"registered {COMPLETE}@2.0.0 (major: model.id, model.snapshot changed)")
+    assert scenario.step("register entry-chat-1.1.0.yaml").output == (
+        f"registered {CHAT}@1.1.0 (minor: prompt_ref, prompt_sha256 changed)")
+    reg = scenario.llmreg.registry()
+    trains = {reg.get(COMPLETE, "2.0.0").spec.labels["release-train"], reg.get(CHAT, "1.1.0").spec.labels["release-train"]}
+    assert trains == {"2026.07"}
 
+    # what each cohort gets now, as the script's resolve steps print it
+    served = {(s.command.split()[1], s.command.split()[3]): s.output.split()[0] for s in scenario.steps
+              if s.command.startswith("resolve ") and s.command.count("--") == 1}
+    assert served == {(COMPLETE, "internal"): f"{COMPLETE}@2.0.0", (CHAT, "internal"): f"{CHAT}@1.1.0",
+                      (COMPLETE, "early-access"): f"{COMPLETE}@1.0.0", (CHAT, "early-access"): f"{CHAT}@1.0.0",
+                      (COMPLETE, "everyone"): f"{COMPLETE}@1.0.0", (CHAT, "everyone"): f"{CHAT}@1.0.0"}
+    canary = scenario.step(f"resolve {COMPLETE} --env early-access --stage canary").output.splitlines()[0]
+    assert canary.startswith(f"{COMPLETE}@2.0.0  (canary in early-access") and canary.endswith("weight 0.25)")
+    assert _pair(reg, "internal", "production") == (("2.0.0", None), ("1.1.0", None))
+    assert _pair(reg, "early-access", "canary") == (("2.0.0", 0.25), ("1.1.0", 0.25))
+    assert _pair(reg, "everyone", "canary") == (None, None)
+    assert "nothing holds canary" in scenario.llmreg.refused("resolve", COMPLETE, "--env", "everyone", "--stage",
+                                                             "canary")
 
-def _production(llmreg, versions: dict, env: str) -> None:
-    for name, version in versions.items():
-        ref = f"{name}@{version}"
-        llmreg("evidence", ref, "reports/canary-slo.yaml", "--kind", "canary_slo", "--env", env,
-               actor="system:slo-guard")
-        llmreg("approve", ref, "--to", "production", "--env", env, actor="bob")
-        llmreg("approve", ref, "--to", "production", "--env", env, actor="dana")
-        llmreg("promote", ref, "--to", "production", "--env", env, actor="dana")
-
-
-def test_release_train_reaches_internal_testers_first_and_moves_as_a_pair(example):
-    llmreg = example("code-assistant")
-    rollout = yaml.safe_load((llmreg.dir / "rollout.yaml").read_text())
-    cohorts = [(c["env"], c["canary_weight"]) for c in rollout["cohorts"]]
-    assert [env for env, _ in cohorts] == ["internal", "early-access", "everyone"]
-    assert rollout["entries"] == [COMPLETE, CHAT]
-    for suite in ("code-completion-eval.yaml", "code-chat-eval-1.0.0.yaml", "code-chat-eval-1.1.0.yaml"):
-        llmreg("suite", "register", f"evals/{suite}", actor="admin")
-    for entry_file in ("entry-complete-1.0.0.yaml", "entry-chat-1.0.0.yaml"):
-        llmreg("register", entry_file, actor="alice")
-    old = {COMPLETE: "1.0.0", CHAT: "1.0.0"}
-    for env, _ in cohorts:
-        _canary(llmreg, old, env, 0.1)
-        _production(llmreg, old, env)
-
-    complete = llmreg("register", "entry-complete-2.0.0.yaml", actor="alice", as_json=True).data
-    chat = llmreg("register", "entry-chat-1.1.0.yaml", actor="alice", as_json=True).data
-    assert (complete["version"], complete["bump"]) == ("2.0.0", "major")  # a new code model snapshot
-    assert (chat["version"], chat["bump"]) == ("1.1.0", "minor")  # the prompt that goes with it
-    assert complete["spec"]["labels"]["release-train"] == chat["spec"]["labels"]["release-train"] == "2026.07"
-    new = {COMPLETE: "2.0.0", CHAT: "1.1.0"}
-
-    (internal, w_internal), (early, w_early), (everyone, _) = cohorts
-    _canary(llmreg, new, internal, w_internal)
-    assert _pair(llmreg, internal, "canary") == (("2.0.0", 1.0), ("1.1.0", 1.0))
-    assert _pair(llmreg, early, "canary") == (None, None)  # nobody outside the internal cohort yet
-    _production(llmreg, new, internal)
-    _canary(llmreg, new, early, w_early)
-
-    assert _pair(llmreg, internal, "production") == (("2.0.0", None), ("1.1.0", None))
-    assert _pair(llmreg, early, "canary") == (("2.0.0", 0.25), ("1.1.0", 0.25))
-    assert _pair(llmreg, early, "production") == (("1.0.0", None), ("1.0.0", None))
-    assert _pair(llmreg, everyone, "production") == (("1.0.0", None), ("1.0.0", None))
-    assert "nothing holds canary" in llmreg.refused("resolve", COMPLETE, "--env", everyone, "--stage", "canary")
-
-    # every canary promotion of the train names its cohort; internal testers came first
-    promotions = [e for e in llmreg.registry().events(types=["stage.promoted"])
+    # every canary promotion of the train names its cohort; internal testers came first, at full weight
+    promotions = [e for e in reg.events(types=["stage.promoted"])
                   if e.payload["stage"] == "canary" and e.version in ("2.0.0", "1.1.0")]
-    assert [(e.env, e.name) for e in promotions] == [(internal, COMPLETE), (internal, CHAT), (early, COMPLETE),
-                                                     (early, CHAT)]
+    assert [(e.env, e.name) for e in promotions] == [("internal", COMPLETE), ("internal", CHAT),
+                                                     ("early-access", COMPLETE), ("early-access", CHAT)]
     assert all(e.evidence["attached"]["cohort"] == e.env for e in promotions)
+    assert [e.payload["weight"] for e in promotions] == [1.0, 1.0, 0.25, 0.25]
 
-    # a cohort's gates are its own: without a review in `everyone`, neither entry reaches its canary
+
+def test_a_cohorts_gates_are_its_own_and_pulling_a_canary_pulls_the_pair(forked):
+    llmreg = forked()
+    new = {COMPLETE: "2.0.0", CHAT: "1.1.0"}
+    # without a review in `everyone`, neither entry reaches its canary there
     for name, version in new.items():
-        llmreg("promote", f"{name}@{version}", "--to", "staging", "--env", everyone, actor="ci-bot")
-        assert "review" in llmreg.refused("promote", f"{name}@{version}", "--to", "canary", "--env", everyone,
+        llmreg("promote", f"{name}@{version}", "--to", "staging", "--env", "everyone", actor="ci-bot")
+        assert "review" in llmreg.refused("promote", f"{name}@{version}", "--to", "canary", "--env", "everyone",
                                           actor="dana")
-    assert _pair(llmreg, everyone, "canary") == (None, None)
+    assert _pair(llmreg.registry(), "everyone", "canary") == (None, None)
 
     # pulling the early-access canary pulls the pair; that cohort is back on 2026.05 only
     for name in new:
-        llmreg("rollback", name, "--env", early, "--stage", "canary", "--reason", "latency", actor="dana")
-    assert _pair(llmreg, early, "canary") == (None, None)
-    assert llmreg.version_at(COMPLETE, env=early) == "1.0.0" and llmreg.version_at(COMPLETE, env=internal) == "2.0.0"
+        llmreg("rollback", name, "--env", "early-access", "--stage", "canary", "--reason", "latency", actor="dana")
+    assert _pair(llmreg.registry(), "early-access", "canary") == (None, None)
+    assert llmreg.version_at(COMPLETE, env="early-access") == "1.0.0"
+    assert llmreg.version_at(COMPLETE, env="internal") == "2.0.0"
