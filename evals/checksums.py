@@ -1,6 +1,6 @@
 """Content checksums of the artifacts an eval ran on (model dirs, dataset files).
 
-Directory digests are the registry's own (`registry.artifacts.hash_tree`), so the base
+Directory digests are the registry's own (`llmreg.registry.artifacts.hash_tree`), so the base
 and adapter checksums in an eval report are the ones a registry entry records and
 verifies at resolve/deploy time: the report can be matched to the entry it certifies.
 """

@@ -44,7 +44,7 @@ class DatasetRef:
 class PromptRef:
     path: str
     ref: str  # name@version, e.g. triage-prompt@v1
-    sha256: str  # of the template text, as registry.prompts computes it
+    sha256: str  # of the template text, as llmreg.registry.prompts computes it
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The list is read with httpx (the transport the official `openai` client uses) ra
 `client.models.list()`, so a malformed body is reported as exactly that, and optional
 per-model fields some providers add (deprecation/shutdown dates) are kept.
 
-Sorting is by the registry's own pin rule (registry.providers.check_snapshot): a listed id
+Sorting is by the registry's own pin rule (llmreg.registry.providers.check_snapshot): a listed id
 in a followed family is a snapshot only when it is pinned (a date or version in the id);
 floating aliases (`*-latest`) and bare family names (`gpt-4o`) are reported as aliases and
 never recorded.
@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from evals.providers.config import FamilyConfig, ProviderConfig
 
-_RETRY_STATUS = {408, 409, 425, 429}
+_RETRY_STATUS = {408, 409, 429}  # and every 5xx: what the openai SDK and the eval runner retry
 # Field names providers use for announced retirement dates (OpenAI-compatible servers
 # differ); the first present wins.
 _DEPRECATION_KEYS = ("deprecation_date", "deprecated_at", "deprecation")

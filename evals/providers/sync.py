@@ -1,6 +1,6 @@
 """Discovery into the registry: what a provider lists now becomes change-log events.
 
-One transaction per provider (registry.api.Registry.record_provider_discovery): new
+One transaction per provider (llmreg.registry.api.Registry.record_provider_discovery): new
 snapshots are `seen`, vanished ones `delisted`, changed dates `deprecated`. A provider that
 answers badly (timeout, 5xx, malformed JSON) gets a recorded `provider.discovery` failure
 and nothing else: its snapshots are left as they were, never half-updated.
