@@ -168,3 +168,16 @@ def test_a_draft_registered_concurrently_is_not_drafted_twice(seen, config, proj
     result = qualify_snapshot(seen, config, "stub", "triage-2026-06-01", actor="ci", root=project)
     assert raced and result.status == "qualified" and result.drafts == []
     assert seen.versions(ENTRY) == ["1.0.0", "2.0.0"] and seen.get(ENTRY, "2.0.0").author == "other"
+
+
+def test_configured_cron_reads_the_file_and_falls_back_to_daily(tmp_path):
+    from evals.providers import DEFAULT_CRON, configured_cron
+
+    path = tmp_path / "providers.yaml"
+    path.write_text('reevaluate_cron: "30 2 * * 1"\nproviders: []\n')
+    assert configured_cron(path) == "30 2 * * 1"  # the schedule only needs the cron, not a valid rest
+    path.write_text("providers: []\n")
+    assert configured_cron(path) == DEFAULT_CRON == "0 6 * * *"
+    path.write_text("reevaluate_cron: [unclosed\n")
+    assert configured_cron(path) == DEFAULT_CRON
+    assert configured_cron(tmp_path / "missing.yaml") == DEFAULT_CRON
