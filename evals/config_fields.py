@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Strict, StrictStr, ValidationError
 
@@ -32,7 +32,7 @@ def one_line(text: str) -> str:
 _GENERIC_FIXES = ("; add it", "; fix the value")  # the base's tails a field's own fix replaces
 
 
-def _check(test: Any, problem: str) -> Any:
+def rule(test: Any, problem: str) -> Any:
     """An AfterValidator raising `problem` (formatted with the value) when `test` fails."""
     def check(value: Any) -> Any:
         if not test(value):
@@ -41,14 +41,14 @@ def _check(test: Any, problem: str) -> Any:
     return AfterValidator(check)
 
 
-Text = Annotated[StrictStr, _check(lambda v: v.strip() != "", "is empty")]
+Text = Annotated[StrictStr, rule(lambda v: v.strip() != "", "is empty")]
 TextList = list[Text]
 Number = Annotated[float, Strict()]  # int or float, never bool or text
-SemVer = Annotated[Text, _check(SEMVER.match, "is {value!r}, not a semantic version X.Y.Z")]
-Sha256Hex = Annotated[Text, _check(SHA256.match, "is not 64 lowercase hex characters")]
-UnitInterval = Annotated[Number, _check(lambda v: 0.0 <= v <= 1.0, "is {value}, outside [0, 1]")]
-Positive = Annotated[Number, _check(lambda v: v > 0, "is {value}, not > 0")]
-NonNegative = Annotated[Number, _check(lambda v: v >= 0, "is {value}, not >= 0")]
+SemVer = Annotated[Text, rule(SEMVER.match, "is {value!r}, not a semantic version X.Y.Z")]
+Sha256Hex = Annotated[Text, rule(SHA256.match, "is not 64 lowercase hex characters")]
+UnitInterval = Annotated[Number, rule(lambda v: 0.0 <= v <= 1.0, "is {value}, outside [0, 1]")]
+Positive = Annotated[Number, rule(lambda v: v > 0, "is {value}, not > 0")]
+NonNegative = Annotated[Number, rule(lambda v: v >= 0, "is {value}, not >= 0")]
 
 
 def regex(value: str) -> str:
@@ -130,6 +130,6 @@ def load(path: str | os.PathLike[str], model: type[M], *, what: str, error: type
     return validate(model, data, source=source, error=error)
 
 
-def fail(error: type[SchemaError], source: str, field: str, detail: str) -> Any:
+def fail(error: type[SchemaError], source: str, field: str, detail: str) -> NoReturn:
     """Raise `error` with the one line "source: field: detail" (detail ends with the fix)."""
     raise error(one_line(f"{source}: {field}: {detail}"), field=field)

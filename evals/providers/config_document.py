@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from evals.config_fields import Number, Regex, SemVer, Text, fail, load, validate
+from evals.config_fields import Number, Regex, SemVer, Text, fail, load, rule, validate
 from evals.providers.config import (
     FILE_PINNED_PROVIDERS,
     EntryPin,
@@ -32,22 +32,14 @@ def _provider_name(value: str) -> str:
     return value
 
 
-def _check(test: Any, problem: str) -> AfterValidator:
-    def check(value: Any) -> Any:
-        if not test(value):
-            raise ValueError(problem)
-        return value
-    return AfterValidator(check)
-
-
-HttpUrl = Annotated[Text, _check(lambda v: re.match(r"^https?://[^\s/]+", v), "is not an http(s) URL")]
-EnvName = Annotated[Text, _check(lambda v: re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v),
+HttpUrl = Annotated[Text, rule(lambda v: re.match(r"^https?://[^\s/]+", v), "is not an http(s) URL")]
+EnvName = Annotated[Text, rule(lambda v: re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v),
                                  "is not an environment variable name")]
-Whole = Annotated[Number, _check(lambda v: v >= 0 and float(v).is_integer(), "is not a whole number >= 0")]
-WholePositive = Annotated[Number, _check(lambda v: v >= 1 and float(v).is_integer(), "is not a whole number >= 1")]
-Seconds = Annotated[Number, _check(lambda v: v > 0, "is not > 0")]
-Delay = Annotated[Number, _check(lambda v: v >= 0, "is negative")]
-Mode = Annotated[Text, _check(lambda v: v in ("completions", "chat"), "is not completions or chat")]
+Whole = Annotated[Number, rule(lambda v: v >= 0 and float(v).is_integer(), "is not a whole number >= 0")]
+WholePositive = Annotated[Number, rule(lambda v: v >= 1 and float(v).is_integer(), "is not a whole number >= 1")]
+Seconds = Annotated[Number, rule(lambda v: v > 0, "is not > 0")]
+Delay = Annotated[Number, rule(lambda v: v >= 0, "is negative")]
+Mode = Annotated[Text, rule(lambda v: v in ("completions", "chat"), "is not completions or chat")]
 Date = Text | None
 
 
@@ -135,13 +127,13 @@ def _deprecations(raw: ProviderSection, source: str, where: str) -> tuple[tuple[
 
     out = []
     for snapshot, dates in sorted((raw.deprecations or {}).items()):
-        pairs = []
+        pairs: list[tuple[str, str]] = []
         for key, value in sorted(dates.model_dump().items()):
-            if value is None:
-                continue
             try:
-                pairs.append((key, normalise_date(value, f"{where}.deprecations.{snapshot}.{key}")))
+                date = normalise_date(value, f"{where}.deprecations.{snapshot}.{key}")
             except BadInput as exc:
                 raise ProvidersConfigError(f"{source}: {exc}", field=exc.field) from None
+            if date is not None:
+                pairs.append((key, date))
         out.append((str(snapshot), tuple(pairs)))
     return tuple(out)
