@@ -55,7 +55,7 @@ def regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise ValueError(f"is not a valid regex ({exc})") from None
+        raise ValueError(f"{value!r} is not a valid regex ({exc})") from None
     return value
 
 

@@ -154,7 +154,7 @@ def test_shipped_policy_loads(repo_root):
         ({"name": "p", "version": "1.0", "banned_words": ["x"]}, "version: is '1.0', not a semantic version"),
         ({"name": "p", "version": "1.0.0"}, "banned_words: required: a policy needs banned_words or banned_patterns"),
         ({"name": "p", "version": "1.0.0", "banned_patterns": ["(unclosed"]},
-         r"banned_patterns\[0\]: is not a valid regex .*; fix or remove the pattern"),
+         r"banned_patterns\[0\]: '\(unclosed' is not a valid regex .*; fix or remove the pattern"),
         ({"name": "p", "version": "1.0.0", "banned_words": "x"}, "banned_words: input should be a valid list"),
         ({"version": "1.0.0", "banned_words": ["x"]}, "name: required; add name"),
     ],
