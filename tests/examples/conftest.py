@@ -166,7 +166,7 @@ def run_example(name: str, root: Path) -> Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(request, tmp_path_factory):
-    """The module's example (its NAME-independent `EXAMPLE`), run once for all its tests."""
+    """The example folder the test module names in `EXAMPLE`, run once for all its tests."""
     name = request.module.EXAMPLE
     ran = run_example(name, tmp_path_factory.mktemp(name))
     yield ran
