@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,11 +165,21 @@ def run_example(name: str, root: Path) -> Scenario:
     return Scenario(name, done.stdout, parse_steps(done.stdout), Llmreg(folder, store), root)
 
 
+@pytest.fixture(scope="session")
+def example_runs(request, tmp_path_factory):
+    """Every example this session's tests use, started together (one script per core) the
+    first time one is needed: {name: future of its Scenario}."""
+    names = sorted({item.module.EXAMPLE for item in request.session.items
+                    if hasattr(item.module, "EXAMPLE") and "scenario" in item.fixturenames})
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        yield {name: pool.submit(run_example, name, tmp_path_factory.mktemp(name)) for name in names}
+
+
 @pytest.fixture(scope="module")
-def scenario(request, tmp_path_factory):
+def scenario(request, example_runs, tmp_path_factory):
     """The example folder the test module names in `EXAMPLE`, run once for all its tests."""
     name = request.module.EXAMPLE
-    ran = run_example(name, tmp_path_factory.mktemp(name))
+    ran = example_runs[name].result() if name in example_runs else run_example(name, tmp_path_factory.mktemp(name))
     yield ran
     ran.llmreg.close()
 
