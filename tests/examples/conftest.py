@@ -152,16 +152,18 @@ def run_example(name: str, root: Path) -> Scenario:
     folder, store = root / "examples" / name, root / "store"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREG_")}  # never a user's real store
     env.update(LLMREG=str(BIN / "llmreg"), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-               LLMREG_EXAMPLE_STORE_DIR=str(store), PYTHONPATH=os.pathsep.join(filter(None, (str(REPO), env.get("PYTHONPATH")))))
+               LLMREG_EXAMPLE_STORE_DIR=str(store),
+               PYTHONPATH=os.pathsep.join(filter(None, (str(REPO), env.get("PYTHONPATH")))))
     if (folder / "run.sh").is_file():
         argv = ["bash", str(folder / "run.sh")]
     else:
         store.mkdir()
         argv = [sys.executable, str(folder / "run.py"), "--store", f"sqlite:///{store / 'registry.db'}",
                 "--artifacts", str(store / "artifacts")]
-    done = subprocess.run(argv, check=False, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=300)
-    assert done.returncode == 0 and "Traceback" not in done.stdout, f"{name}: exit {done.returncode}\n{done.stdout[-4000:]}"
+    done = subprocess.run(argv, check=False, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stdout, (
+        f"{name}: exit {done.returncode}\n{done.stdout[-4000:]}")
     return Scenario(name, done.stdout, parse_steps(done.stdout), Llmreg(folder, store), root)
 
 

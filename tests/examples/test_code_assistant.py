@@ -29,7 +29,8 @@ def test_release_train_reaches_internal_testers_first_and_moves_as_a_pair(scenar
     assert scenario.step("register entry-chat-1.1.0.yaml").output == (
         f"registered {CHAT}@1.1.0 (minor: prompt_ref, prompt_sha256 changed)")
     reg = scenario.llmreg.registry()
-    trains = {reg.get(COMPLETE, "2.0.0").spec.labels["release-train"], reg.get(CHAT, "1.1.0").spec.labels["release-train"]}
+    trains = {reg.get(name, version).spec.labels["release-train"] for name, version in ((COMPLETE, "2.0.0"),
+                                                                                       (CHAT, "1.1.0"))}
     assert trains == {"2026.07"}
 
     # what each cohort gets now, as the script's resolve steps print it

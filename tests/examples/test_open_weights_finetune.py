@@ -81,7 +81,8 @@ def test_vllm_command_refuses_a_tampered_adapter(forked):
 def test_vllm_command_refuses_hosted_models_and_uses_hub_revisions(forked):
     llmreg = forked()
     (llmreg.dir / "gates.yaml").write_text("eval_threshold: 0.5\n")
-    (llmreg.dir / "hosted.yaml").write_text("name: hosted\nmodel: gpt-4o-2024-08-06\neval: {suite: s, score: 0.9, run: r}\n")
+    (llmreg.dir / "hosted.yaml").write_text(
+        "name: hosted\nmodel: gpt-4o-2024-08-06\neval: {suite: s, score: 0.9, run: r}\n")
     digest, size = hash_path(llmreg.dir / "models/adapter")
     (llmreg.dir / "hub.yaml").write_text(
         "name: hub\nmodel: {provider: hf, id: meta-llama/Llama-3.2-1B-Instruct, "

@@ -54,7 +54,8 @@ def test_rollback_and_time_travel(scenario):
     assert [s.output.split()[0] for s in at] == [f"{NAME}@1.0.0", f"{NAME}@1.1.0"]  # what ran at each moment
     current = [s for s in scenario.steps if s.command == f"resolve {NAME} --env production"]
     assert current[0].output.startswith(f"{NAME}@1.0.0  (production in default")
-    versions = dict(re.findall(r"^(\d+\.\d+\.\d+) .* default:(\w+)", scenario.step(f"list {NAME}").output, re.MULTILINE))
+    listed = scenario.step(f"list {NAME}").output
+    versions = dict(re.findall(r"^(\d+\.\d+\.\d+) .* default:(\w+)", listed, re.MULTILINE))
     assert versions == {"1.0.0": "production", "1.1.0": "retired"}
     # before the first production promotion, nothing held production
     first = scenario.llmreg.registry().get(NAME, "1.0.0").created_at
