@@ -48,8 +48,8 @@ def test_index_refresh_is_a_minor_bump_and_diff_names_only_the_index(scenario):
     assert scenario.step(f"resolve {NAME} --stage staging").output.startswith(f"{NAME}@1.2.0  (staging in default")
 
 
-def test_a_different_generator_is_a_major_bump(forked):
-    llmreg = forked()
+def test_a_different_generator_is_a_major_bump(scenario):
+    llmreg = scenario.llmreg  # its folder, not a copy: registration recorded the uris there
     other = read_document(llmreg.dir / "entry-embedder-2.0.0.yaml", "entry")
     other["model"] = "claude-3-5-sonnet-20241022"
     (llmreg.dir / "entry-generator.yaml").write_text(yaml.safe_dump(other))
