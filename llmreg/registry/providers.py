@@ -86,14 +86,6 @@ def check_snapshot(provider: str, snapshot: Any, field_name: str = "snapshot") -
     return text
 
 
-def is_snapshot(provider: str, model_id: str) -> bool:
-    try:
-        check_snapshot(provider, model_id)
-    except BadInput:
-        return False
-    return True
-
-
 def snapshot_key(provider: str, snapshot: str) -> str:
     """'provider/snapshot': the change log's key and the Dagster partition key."""
     return f"{provider}{KEY_SEPARATOR}{snapshot}"
@@ -252,6 +244,15 @@ class SnapshotRecord:
             "info": dict(self.info), "first_seq": self.first_seq, "last_seq": self.last_seq,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SnapshotRecord":
+        """The inverse of to_dict (the projection stores records as that JSON)."""
+        fields = {k: v for k, v in data.items() if k != "key"}
+        for name in ("failed_checks", "drafts", "open_runs"):
+            fields[name] = tuple(fields.get(name) or ())
+        fields["info"] = dict(fields.get("info") or {})
+        return cls(**fields)
+
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryRecord:
@@ -263,6 +264,10 @@ class DiscoveryRecord:
     error: str | None = None
     base_url: str | None = None
     seq: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "ok": self.ok, "time": self.time, "error": self.error,
+                "base_url": self.base_url, "seq": self.seq}
 
 
 def _get(event: Any, name: str, default: Any = None) -> Any:

@@ -42,10 +42,10 @@ def test_policy_only_change_is_minor_and_needs_its_own_eval(example):
                                                       "score": 0.85, "run": "mod-0904"}))
     llmreg("eval", "record", f"{NAME}@1.1.0", "low.json", actor="ci-bot")
     assert "below threshold 0.9" in llmreg.refused("promote", f"{NAME}@1.1.0", "--to", "staging", actor="ci-bot")
-    failed = [e.payload["gate"] for e in llmreg.registry().history(NAME)
+    failed = [e.payload["gate"] for e in llmreg.registry().events(name=NAME)
               if e.type == "gate.failed" and e.version == "1.1.0"]
     assert failed == ["eval_threshold", "eval_threshold"]
-    assert llmreg.registry().stage_of(NAME, "1.1.0") == "development"
+    assert llmreg.registry().status(NAME).of("1.1.0") == "development"
 
     llmreg("eval", "record", f"{NAME}@1.1.0", "reports/eval-1.1.0.json", actor="ci-bot")
     staged = llmreg("promote", f"{NAME}@1.1.0", "--to", "staging", actor="ci-bot", as_json=True).data

@@ -57,11 +57,11 @@ def test_fairness_bound_blocks_the_unfair_version_and_regions_roll_out_one_by_on
     llmreg("eval", "record", f"{NAME}@1.1.0", "reports/eval-1.1.0.json", actor="ci-bot")
     reason = llmreg.refused("promote", f"{NAME}@1.1.0", "--to", "staging", "--env", "eu", actor="ci-bot")
     assert "score 0.92 >= threshold 0.88" in reason and "failed its own suite checks: fairness" in reason
-    failed = [e for e in llmreg.registry().history(NAME, env="eu")
+    failed = [e for e in llmreg.registry().events(name=NAME, env="eu")
               if e.type == "gate.failed" and e.version == "1.1.0"]
     assert [e.payload["gate"] for e in failed] == ["eval_threshold"]
     assert failed[0].evidence["failed_checks"] == ["fairness"] and failed[0].evidence["report_passed"] is False
-    assert llmreg.registry().stage_of(NAME, "1.1.0", "eu") == "development"
+    assert llmreg.registry().status(NAME).of("1.1.0", "eu") == "development"
 
     # 1.2.0: a new acoustic model and LM policy together, a minor bump; staged eu -> us, apac waits
     third = llmreg("register", "entry-1.2.0.yaml", actor="alice", as_json=True).data
@@ -73,7 +73,7 @@ def test_fairness_bound_blocks_the_unfair_version_and_regions_roll_out_one_by_on
     llmreg("eval", "record", f"{NAME}@1.2.0", "reports/eval-1.2.0.json", actor="ci-bot")
     _to_canary(llmreg, "1.2.0", "eu")
     # the canary fairness gate applies the registered suite's bound (no gates.yaml value needed)
-    fairness = [e for e in llmreg.registry().history(NAME, env="eu")
+    fairness = [e for e in llmreg.registry().events(name=NAME, env="eu")
                 if e.type == "gate.passed" and e.version == "1.2.0" and e.payload["gate"] == "fairness"]
     assert fairness[0].evidence["bound"] == 0.06
     assert fairness[0].evidence["bound_source"] == "suite asr-eval@2.0.0 fairness.max_gap"

@@ -73,7 +73,7 @@ def test_support_triage_lifecycle_prompt_revision_rollback_and_time_travel(examp
     assert llmreg.version_at(NAME) == "1.0.0"
 
     # time travel: moments between the production changes answer what ran then
-    log = llmreg.registry().history(NAME, env="default")
+    log = llmreg.registry().events(name=NAME, env="default")
     prod = [e for e in log if e.type == "stage.promoted" and e.payload["stage"] == "production"]
     rolled = [e for e in log if e.type == "stage.rolled_back"]
     assert [e.version for e in prod] == ["1.0.0", "1.1.0"] and len(rolled) == 1

@@ -84,7 +84,7 @@ def _apply(reg: Registry, op: tuple) -> None:
     elif kind == "review":
         reg.review(args[0], args[1], args[2], actor=args[3], decision=args[4])
     elif kind == "approve":
-        reg.approve(args[0], args[1], "production", args[2], actor=args[3], withdraw=args[4])
+        (reg.withdraw_approval if args[4] else reg.approve)(args[0], args[1], "production", args[2], actor=args[3])
     elif kind == "evidence":
         reg.record_evidence(args[0], args[1], args[2], "canary_slo", dict(SLO_OK, error_rate=args[3]), actor="slo")
     elif kind == "eval":
@@ -94,10 +94,10 @@ def _apply(reg: Registry, op: tuple) -> None:
     elif kind == "walk":
         to_production(reg, args[1], args[2], name=args[0])
     elif kind == "pull":
-        reg.rollback(args[0], args[1], actor="slo-guard", stage="canary")
+        reg.pull_canary(args[0], args[1], actor="slo-guard")
     elif kind == "release":
         name, env = args
-        fresh = [v for v in reg.versions(name) if reg.stage_of(name, v, env) == "development"]
+        fresh = [v for v in reg.versions(name) if reg.status(name).of(v, env) == "development"]
         if fresh:
             to_production(reg, fresh[0], env, name=name)
     elif kind == "gates":
