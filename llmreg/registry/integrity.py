@@ -26,6 +26,11 @@ class VerifyReport:
         return {"ok": self.ok, "checks": [dict(check.to_dict(), entry=ref) for ref, check in self.checks]}
 
 
+def verify_entries(artifacts: ArtifactStore, entries: list[Entry]) -> VerifyReport:
+    checks = tuple((entry.ref, check) for entry in entries for check in check_artifacts(artifacts, entry))
+    return VerifyReport(all(check.ok for _, check in checks), checks)
+
+
 def pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
     """(field, ref) for every file the tuple pins by checksum: its artifacts, a checksummed
     model file and retrieval components given as {uri, sha256} (an index, an embedder, ...)."""

@@ -120,7 +120,42 @@ class Queries:
                                  until_time=parse_at(until) if until is not None else None,
                                  limit=limit, newest_first=newest_first)
 
+    def lineage(self, name: str, version: str):
+        from llmreg.registry.lineage import build_lineage
+
+        entry = self.entry(name, version)
+        return build_lineage(entry, [e.to_dict() for e in self.store.events(name=name, version=version)])
+
+    def card(self, name: str, version: str) -> str:
+        from llmreg.registry.card import render_card
+        from llmreg.registry.handlers.guard import promotion_context
+
+        entry = self.entry(name, version)
+        gates = self.current_config()[1]
+        # The bound the fairness gate would apply, so the card and the gate agree.
+        ctx = promotion_context(self.store, entry, DEFAULT_ENV, "canary", entry.author, gates)
+        bound = gates.fairness_bound(entry.spec.gates, ctx.suite_fairness_max_gap, ctx.suite_ref)
+        statuses = self.status(name).versions.get(version, {})
+        history = [e.to_dict() for e in self.store.events(name=name, version=version)]
+        return render_card(entry, statuses=statuses, history=history, gates=gates, fairness_bound=bound)
+
+    def provider_log(self, provider: str | None = None, family: str | None = None) -> list:
+        from llmreg.registry import providers as pv
+
+        return pv.change_log(self.store.provider_records(provider), provider=provider, family=family)
+
+    def provider_snapshot(self, provider: str, snapshot: str):
+        from llmreg.registry import providers as pv
+
+        record = self.store.provider_record(pv.snapshot_key(provider, snapshot))
+        if record is None:
+            raise NotFound(f"{pv.snapshot_key(provider, snapshot)} has not been seen; run `llmreg providers discover`")
+        return record
+
     # ------------------------------------------------------------------ configuration
+
+    def current_config(self) -> tuple[Roles, GatesConfig]:
+        return self.config(self.store.head().config_seq)
 
     def config(self, config_seq: int, reads: Reads | None = None) -> tuple[Roles, GatesConfig]:
         """Roles and gates as of `config_seq` (re-read only when a config event moved it)."""

@@ -44,6 +44,15 @@ class ResolveCache:
             self._resolved[key] = resolved
         return resolved
 
+    def cached(self, name: str, env: str, stage: str) -> Resolved | None:
+        """The hot path: a dict hit, the head re-checked at most every refresh_interval."""
+        if not self.enabled:
+            return None
+        now = _monotonic()
+        if now >= self._next_check:
+            self._check_head(now)
+        return self._resolved.get((name, env, stage))
+
     def _uncached(self, name: str, env: str, stage: str) -> Resolved:
         row = self.queries.store.pointer(name, env, stage)
         key = (name, env, stage)

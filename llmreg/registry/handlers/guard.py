@@ -7,7 +7,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from llmreg.registry import events as ev
 from llmreg.registry.entry import Entry
-from llmreg.registry.errors import Forbidden, GateFailed, IntegrityError, Refused
+from llmreg.registry.errors import BadInput, Forbidden, GateFailed, IntegrityError, Refused
+from llmreg.registry.fields import validate_actor
 from llmreg.registry.gates_config import GatesConfig, suite_fairness_max_gap
 from llmreg.registry.lifecycle import GateResult, PromotionContext, current_eval, summarize
 from llmreg.registry.roles import Roles
@@ -20,6 +21,12 @@ class Deps:
 
     config: Callable[[UnitOfWork], tuple[Roles, GatesConfig]]  # roles and gates as of the transaction
     entry: Callable[[Reads, str, str], Entry]  # a stored entry (immutable, so it may come from a cache)
+
+
+def check_actor(actor: Any) -> str:
+    if actor is None or actor == "":
+        raise BadInput("actor: who is acting? pass actor=... (CLI: --actor NAME or LLMREG_ACTOR)", field="actor")
+    return validate_actor(actor)
 
 
 def refuse(uow: UnitOfWork, error: Exception, *, actor: str, action: str, name: str | None,

@@ -118,10 +118,19 @@ def record_snapshot(cmd: RecordSnapshot, uow: UnitOfWork, deps: Deps) -> list[Ev
 _MODEL_FIELDS = {"snapshot", "family", "deprecation_date", "shutdown_date", "info"}
 
 
+def failure_command(provider: str, error: str, *, actor: str, base_url: str | None) -> RecordProviderFailure:
+    from llmreg.registry.handlers.guard import check_actor
+
+    actor = check_actor(actor)
+    return RecordProviderFailure(actor, pv.discovery_payload(provider, False, error=error, base_url=base_url))
+
+
 def discovery_command(provider: str, models: Any, *, actor: str, families: Any = None,
                       base_url: str | None = None) -> RecordDiscovery:
     from llmreg.registry.errors import BadInput
+    from llmreg.registry.handlers.guard import check_actor
 
+    actor = check_actor(actor)
     provider = pv.check_provider(provider)
     wanted: dict[str, dict[str, Any]] = {}
     for index, model in enumerate(models):
@@ -149,7 +158,9 @@ def snapshot_command(provider: str, snapshot: str, status: str, *, actor: str, r
     from llmreg.registry.errors import BadInput, Conflict
     from llmreg.registry.eval_reports import check_verdict, normalise_eval_report, target_mismatches
     from llmreg.registry.fields import freeze, thaw
+    from llmreg.registry.handlers.guard import check_actor
 
+    actor = check_actor(actor)
     payload = pv.snapshot_payload(provider, snapshot, status, **fields)
     evidence: dict[str, Any] = {}
     if report is not None:

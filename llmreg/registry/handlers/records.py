@@ -9,8 +9,15 @@ from llmreg.registry import events as ev
 from llmreg.registry.canonical import canonical_json
 from llmreg.registry.entry import Entry
 from llmreg.registry.errors import Conflict
+from llmreg.registry.eval_reports import check_verdict, normalise_eval_report, target_mismatches
 from llmreg.registry.events import Event
-from llmreg.registry.handlers.guard import Deps, authorize, refuse
+from llmreg.registry.fields import as_number, as_str, as_token
+from llmreg.registry.gate_evidence import normalise_evidence
+from llmreg.registry.gates_config import suite_fairness_max_gap
+from llmreg.registry.handlers.guard import Deps, authorize, check_actor, refuse
+from llmreg.registry.lifecycle import check_target
+from llmreg.registry.queries import Queries
+from llmreg.registry.resolve import check_env
 from llmreg.registry.store.port import UnitOfWork
 
 
@@ -52,6 +59,44 @@ class RegisterSuite:
     actor: str
     threshold: float | None
     definition: Mapping[str, Any]
+
+
+def eval_command(queries: Queries, name: str, version: str, report: Mapping[str, Any], *,
+                 actor: str) -> RecordEval:
+    actor = check_actor(actor)
+    entry = queries.entry(name, version)
+    normalised = normalise_eval_report(report)
+    check_verdict(report)
+    return RecordEval(entry, actor, report, normalised, tuple(target_mismatches(entry.spec, report)))
+
+
+def evidence_command(queries: Queries, name: str, version: str, env: str, kind: Any, data: Any, *,
+                     actor: str) -> RecordEvidence:
+    actor, env = check_actor(actor), check_env(env)
+    kind, data = normalise_evidence(kind, data)
+    queries.entry(name, version)  # NotFound before any transaction
+    return RecordEvidence(name, version, env, actor, kind, data)
+
+
+def gate_failure_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str,
+                         detail: Any, evidence: Mapping[str, Any] | None, gate: str) -> RecordGateFailure:
+    actor, env = check_actor(actor), check_env(env)
+    check_target(stage)
+    detail = as_str(detail, "detail", max_len=2000)
+    queries.entry(name, version)
+    return RecordGateFailure(name, version, env, actor, stage, gate, detail, dict(evidence or {}))
+
+
+def suite_command(name: Any, version: Any, threshold: Any, definition: Mapping[str, Any] | None, *,
+                  actor: str) -> RegisterSuite:
+    actor = check_actor(actor)
+    name = as_token(name, "suite")
+    version = as_token(str(version) if isinstance(version, (int, float)) else version, "version", max_len=128)
+    threshold = as_number(threshold, "threshold", lo=0.0, hi=1.0, optional=True)
+    definition = dict(definition or {})
+    canonical_json(definition)  # refuses NaN and non-JSON values up front
+    suite_fairness_max_gap(definition, strict=True)  # the fairness gate reads it: refuse a bad bound now
+    return RegisterSuite(name, version, actor, threshold, definition)
 
 
 def record_eval(cmd: RecordEval, uow: UnitOfWork, deps: Deps) -> list[Event]:

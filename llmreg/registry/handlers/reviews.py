@@ -7,7 +7,11 @@ from llmreg.registry import events as ev
 from llmreg.registry.entry import Entry
 from llmreg.registry.errors import BadInput, Conflict, NotFound, Refused
 from llmreg.registry.events import Event
-from llmreg.registry.handlers.guard import Deps, authorize, refuse
+from llmreg.registry.fields import as_str
+from llmreg.registry.handlers.guard import Deps, authorize, check_actor, refuse
+from llmreg.registry.lifecycle import REVIEW_DECISIONS
+from llmreg.registry.queries import Queries
+from llmreg.registry.resolve import check_env
 from llmreg.registry.store.port import UnitOfWork
 
 
@@ -34,6 +38,22 @@ class WithdrawApproval:
     env: str
     actor: str
     stage: str = "production"
+
+
+def review_command(queries: Queries, name: str, version: str, env: str, *, actor: str, decision: str,
+                   notes: str) -> Review:
+    actor, env = check_actor(actor), check_env(env)
+    if decision not in REVIEW_DECISIONS:
+        raise BadInput(f"decision: {decision!r} is not one of {', '.join(REVIEW_DECISIONS)}", field="decision")
+    notes = as_str(notes, "notes", optional=True, max_len=5000, allow_control=True) or "" if notes else ""
+    return Review(queries.entry(name, version), env, actor, decision, notes)
+
+
+def approval_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str,
+                     withdraw: bool = False) -> Approve | WithdrawApproval:
+    actor, env = check_actor(actor), check_env(env)
+    check_approval_stage(name, version, stage, env)
+    return (WithdrawApproval if withdraw else Approve)(queries.entry(name, version), env, actor, stage)
 
 
 def check_approval_stage(name: str, version: str, stage: str, env: str) -> str:

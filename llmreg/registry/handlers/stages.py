@@ -5,13 +5,19 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from llmreg.registry import events as ev
+from llmreg.registry.artifacts import ArtifactStore
 from llmreg.registry.entry import Entry
 from llmreg.registry.errors import BadInput, Conflict, IntegrityError, NotFound, Refused
 from llmreg.registry.events import Event
-from llmreg.registry.fields import as_number
+from llmreg.registry.fields import as_number, as_str
+from llmreg.registry.gate_evidence import split_promotion_evidence
 from llmreg.registry.handlers.guard import (
-    Deps, authorize, gate_error, promotion_context, promotion_evidence, record_gates, refuse,
+    Deps, authorize, check_actor, gate_error, promotion_context, promotion_evidence, record_gates, refuse,
 )
+from llmreg.registry.integrity import artifact_gate
+from llmreg.registry.queries import Queries
+from llmreg.registry.resolve import check_env
+from llmreg.registry.semver import parse_version
 from llmreg.registry.handlers.register import DEFAULT_CANARY_WEIGHT
 from llmreg.registry.lifecycle import GateResult, check_promotion, check_target, rollback_target
 from llmreg.registry.semver import version_key
@@ -72,6 +78,70 @@ def canary_weight(stage: str, weight: Any) -> float | None:
             raise BadInput("weight: a canary needs a traffic share above 0 (e.g. 0.05)", field="weight")
         return weight
     return DEFAULT_CANARY_WEIGHT if stage == "canary" else None
+
+
+UNSET: Any = object()
+
+
+def _reason(reason: Any) -> str:
+    return as_str(reason, "reason", optional=True, max_len=2000) or "" if reason else ""
+
+
+def promote_command(queries: Queries, artifacts: ArtifactStore, name: str, version: str, stage: str, env: str, *,
+                    actor: str, evidence: Any, weight: Any, expect: Any = UNSET) -> Promote:
+    """Validated input, the holder the caller saw, and the artifact re-hash (slow I/O, so
+    before the transaction) for canary and production."""
+    actor, env = check_actor(actor), check_env(env)
+    if stage == "archived":
+        raise BadInput(f"stage: archiving is not a promotion; call archive({name!r}, {version!r}) "
+                       "(CLI: llmreg archive)", field="stage")
+    check_target(stage)
+    weight = canary_weight(stage, weight)
+    attached, gate_evidence = split_promotion_evidence(evidence)
+    entry = queries.entry(name, version)
+    if expect is UNSET:
+        row = queries.store.pointer(name, env, stage)
+        expect = row[0] if row else None
+    gate = artifact_gate(artifacts, entry) if stage in ("canary", "production") else None
+    return Promote(entry, stage, env, actor, expect, weight, attached, gate_evidence, gate)
+
+
+def archive_command(queries: Queries, name: str, version: str, env: str, *, actor: str, evidence: Any) -> Archive:
+    actor, env = check_actor(actor), check_env(env)
+    attached, gate_evidence = split_promotion_evidence(evidence)
+    return Archive(queries.entry(name, version), env, actor, attached, gate_evidence)
+
+
+def rollback_command(queries: Queries, artifacts: ArtifactStore, name: str, env: str, *, actor: str,
+                     to: str | None, reason: Any, evidence: Any) -> Rollback:
+    """The plan as seen now (re-checked in the transaction) and the target's artifact re-hash."""
+    actor, env = check_actor(actor), check_env(env)
+    reason = _reason(reason)
+    attached, _ = split_promotion_evidence(evidence)
+    if to is not None:
+        parse_version(to, "to")
+    planned: tuple[str | None, str | None] = (None, None)
+    plan_error, gate = None, None
+    try:
+        planned = rollback_plan(queries.store, name, env, to)
+    except NotFound:
+        raise queries.not_found(name) from None
+    except Refused as exc:
+        plan_error = exc
+    if planned[1] is not None:
+        gate = artifact_gate(artifacts, queries.entry(name, planned[1]))
+    return Rollback(name, env, actor, to, reason, planned, plan_error, gate, attached)
+
+
+def pull_canary_command(queries: Queries, name: str, env: str, *, actor: str, reason: Any,
+                        evidence: Any) -> PullCanary:
+    actor, env = check_actor(actor), check_env(env)
+    reason = _reason(reason)
+    attached, _ = split_promotion_evidence(evidence)
+    row = queries.store.pointer(name, env, "canary")
+    if row is None and not queries.store.versions(name):
+        raise queries.not_found(name)
+    return PullCanary(name, env, actor, row[0] if row else None, reason, attached)
 
 
 def promote(cmd: Promote, uow: UnitOfWork, deps: Deps) -> list[Event]:
