@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract.backends import placeholder
+from contract.backends import placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, configure, spec
 from llmreg.registry.artifacts import hash_tree
 from llmreg.registry.errors import BadInput, Conflict, GateFailed
@@ -64,6 +64,7 @@ def test_migration_0002_derives_verdicts_of_existing_eval_records(open_registry,
     from llmreg.registry.store import migrate
 
     reg = open_registry()
+    sql_only(reg)
     configure(reg, threshold=0.8)
     reg.register(spec(eval=None), actor=AUTHOR)
     event = reg.record_eval(NAME, "1.0.0", run_report(passed=False, failed=["safety"]), actor="ci")

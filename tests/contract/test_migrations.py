@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from contract.backends import SqliteFile, disable_append_only, placeholder
+from contract.backends import SqliteFile, disable_append_only, placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, configure, to_production, version_n
 from llmreg.registry.canonical import canonical_json
 from llmreg.registry.errors import GateFailed, NotFound
@@ -63,6 +63,7 @@ def snapshot(reg) -> dict:
 
 def test_0003_round_trip_keeps_the_log_and_the_answers(open_registry, backend):
     reg = written_store(open_registry)
+    sql_only(reg)
     before = snapshot(reg)
     url = reg.store.url
     reg.close()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from contract.backends import disable_append_only, placeholder
+from contract.backends import disable_append_only, placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, SLO_OK, configure, spec, to_canary, to_production, version_n
 from llmreg.registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
 
@@ -365,7 +365,8 @@ def test_roles_config_is_audited_and_cannot_lock_everyone_out(reg):
         reg.configure_roles({"open": True}, actor="alice")
     [event] = reg.events(types=("config.roles",))
     assert event.actor == "admin" and event.payload["roles"]["members"]["bob"] == ["reviewer"]
-    other = type(reg).open(reg.store.url.url)  # a second process/Registry sees the same roles
+    # a second Registry (another process, for SQL) sees the same roles
+    other = type(reg).open(reg.store.url.url) if hasattr(reg.store, "url") else type(reg)(reg.store, reg.artifacts)
     try:
         assert other.roles().allows("release-bot", "promote:production")
         assert not other.roles().allows("alice", "promote:production")
@@ -592,8 +593,9 @@ def test_rebuild_reproduces_the_projection(reg):
 def test_unknown_event_types_are_kept_and_ignored(reg):
     reg.register(spec(), actor=AUTHOR)
     before = reg.store.dump_projection()
-    reg.store.write(lambda txn: txn.append("provider.snapshot", actor="system:watcher", name="gpt-5-mini",
-                                           payload={"snapshot": "gpt-5-mini-2026-08-01"}))
+    with reg.store.unit_of_work() as uow:
+        uow.append("provider.snapshot", actor="system:watcher", name="gpt-5-mini",
+                   payload={"snapshot": "gpt-5-mini-2026-08-01"})
     assert reg.store.dump_projection() == before
     assert reg.verify_audit().ok
     reg.rebuild_projection()
@@ -658,6 +660,7 @@ def test_schema_matches_the_sqlalchemy_metadata(reg):
     from llmreg.registry.store.connection import sqlalchemy_engine
     from llmreg.registry.store.schema import metadata
 
+    sql_only(reg)
     assert ScriptDirectory.from_config(migrate.alembic_config()).get_current_head() == migrate.HEAD_REVISION
     engine = sqlalchemy_engine(reg.store.url)
     try:
