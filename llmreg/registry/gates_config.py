@@ -196,7 +196,7 @@ class GatesConfig:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "GatesConfig":
-        from .entry import read_document
+        from .documents import read_document
 
         source = os.fspath(path)
         return cls.from_dict(read_document(source, "gates"), source=source)

@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
     from typing import Any
 
-    from .entry import Entry
+    from .spec import Entry
 
 
 STAGES = ("development", "staging", "canary", "production", "archived")

@@ -65,7 +65,7 @@ def pin_problem(provider: str, snapshot: str) -> str | None:
     `*-latest`, branch names) or an id without a date/version part (`gpt-4o`) names
     whatever the provider serves today, so it is never recorded as a snapshot.
     """
-    from .entry import ModelRef
+    from .model_ref import ModelRef
 
     try:
         ModelRef(provider=provider, id=snapshot)
