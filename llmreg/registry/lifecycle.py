@@ -15,7 +15,7 @@ lists everything still missing. The store records each result as an event.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import BadInput, Refused
@@ -107,24 +107,6 @@ def check_target(target: Any) -> str:
         hint = suggestion(str(target), PROMOTABLE).replace("known fields", "targets")
         raise BadInput(f"stage: {show(target)} is not a promotion target; {hint} (staging, canary, production, archived)", field="stage")
     return target
-
-
-def status_in_env(
-    version: str,
-    *,
-    holders: Mapping[str, str | None],
-    held_production: Collection[str] = (),
-    archived: Collection[str] = (),
-) -> str:
-    """A version's status in one env from the projection: holders = {stage: version holding it}."""
-    if version in archived:
-        return "archived"
-    for stage in ("production", "canary", "staging"):
-        if holders.get(stage) == version:
-            return stage
-    if version in held_production:
-        return "retired"
-    return "development"
 
 
 def rollback_target(production_history: Sequence[str], current: str | None, to: str | None = None) -> str:
