@@ -43,7 +43,7 @@ def normalise_eval_report(report: Any) -> dict[str, Any]:
 
     if not isinstance(report, Mapping):
         raise BadInput(f"report: expected a mapping with suite and score, got {type(report).__name__}", field="report")
-    suite = report.get("suite")
+    suite: Any = report.get("suite")  # EvalRef checks it
     suite_version = report.get("suite_version")
     threshold = report.get("threshold")
     if isinstance(suite, Mapping):

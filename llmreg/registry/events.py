@@ -50,7 +50,7 @@ STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 GENESIS_HASH = "0" * 64
 
 # ensure_ascii=False string encoder in C: the same bytes canonical_json writes for a str.
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 def utc_now() -> str:

@@ -270,9 +270,10 @@ def _gate_fairness(ctx: PromotionContext) -> GateResult:
     if len(scores) < 2:
         what = "no eval" if data is None else f"{where} has {len(scores)} segment score{'s' if len(scores) != 1 else ''}"
         return GateResult("fairness", False, f"cannot assess fairness: {what}; need scores for at least 2 segments (eval.segments) to compare against the gap bound {bound:g}", {"bound": bound, "bound_source": source})
-    low = min(scores, key=scores.__getitem__)
-    high = max(scores, key=scores.__getitem__)
-    gap = scores[high] - scores[low]
+    numeric = {k: v for k, v in scores.items() if v is not None}  # all of them, checked above
+    low = min(numeric, key=numeric.__getitem__)
+    high = max(numeric, key=numeric.__getitem__)
+    gap = numeric[high] - numeric[low]
     evidence = {"gap": gap, "bound": bound, "bound_source": source, "min_segment": low, "max_segment": high, "segments": scores}
     text = f"segment gap {gap:.3f} ({low} {scores[low]:g} .. {high} {scores[high]:g})"
     if gap <= bound + _FLOAT_SLACK:

@@ -164,5 +164,5 @@ def model_from_shorthand(text: str) -> ModelRef:
         return ModelRef(provider=provider, id=rest, snapshot=rest)
     except BadInput as exc:
         if exc.field in ("id", "snapshot"):
-            fail("model", exc.detail)
-        fail(f"model.{exc.field}", exc.detail)
+            fail("model", exc.detail or str(exc))
+        fail(f"model.{exc.field}", exc.detail or str(exc))

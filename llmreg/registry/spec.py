@@ -279,30 +279,38 @@ class EntrySpec:
     @property
     def digest(self) -> str:
         """sha256 hex of canonical_json(to_dict()): the identity of the tuple."""
-        if self._digest is None:
-            _set(self, "_digest", sha256_hex(self.canonical_text().encode("utf-8")))
-        return self._digest
+        value = self._digest
+        if value is None:
+            value = sha256_hex(self.canonical_text().encode("utf-8"))
+            _set(self, "_digest", value)
+        return value
 
     def field_texts(self) -> dict[str, str]:
         """Each top-level field of `shared_dict()` as its canonical JSON text, computed once
         (READ-ONLY). The digest is assembled from them and the diff compares them, so an
         unchanged field costs one string comparison instead of a walk."""
-        if self._texts is None:
-            _set(self, "_texts", {key: canonical_text(value) for key, value in self.shared_dict().items()})
-        return self._texts
+        value = self._texts
+        if value is None:
+            value = {key: canonical_text(value) for key, value in self.shared_dict().items()}
+            _set(self, "_texts", value)
+        return value
 
     def canonical_text(self) -> str:
         """canonical_json(to_dict()) as text, computed once."""
-        if self._text is None:
-            _set(self, "_text", encode_object(self.field_texts()))
-        return self._text
+        value = self._text
+        if value is None:
+            value = encode_object(self.field_texts())
+            _set(self, "_text", value)
+        return value
 
     def shared_dict(self) -> dict[str, Any]:
         """`to_dict()` computed once and shared: READ-ONLY. Digest and diff read it on every
         registration; anything that may change the result must call `to_dict()` instead."""
-        if self._plain is None:
-            _set(self, "_plain", self.to_dict())
-        return self._plain
+        value = self._plain
+        if value is None:
+            value = self.to_dict()
+            _set(self, "_plain", value)
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "model": self.model.to_dict()}
@@ -339,7 +347,7 @@ class EntrySpec:
 def _check_retrieval(value: Any) -> Mapping[str, Any]:
     if value is EMPTY:
         return EMPTY
-    out = {}
+    out: dict[str, Any] = {}
     for component, item in as_mapping(value, "retrieval").items():
         as_key(component, "retrieval")
         where = f"retrieval.{component}"

@@ -112,7 +112,7 @@ def gate_error(results: Sequence[GateResult]) -> Refused:
 def promotion_evidence(results: Sequence[GateResult], ctx: PromotionContext, attached: Mapping) -> dict[str, Any]:
     """What the promotion event keeps: each gate's verdict, the approvers and reviewers."""
     reviews = [r for r in ctx.reviews if r.get("decision") == "approve"]
-    out = {
+    out: dict[str, Any] = {
         "gates": [{"gate": r.gate, "detail": r.detail} for r in results],
         "approvers": sorted({a["actor"] for a in ctx.approvals}),
         "reviewers": sorted({r["actor"] for r in reviews}),

@@ -74,6 +74,7 @@ def register_in(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list
         kind = bump
         reason = diff.reason() if bump == diff.bump else f"explicit --bump {bump} (diff implies {diff.reason()})"
     else:
+        assert diff.bump is not None  # a spec that differs from the previous one implies a bump
         kind, reason = diff.bump, diff.reason()
     entry = Entry(spec=parsed, version=new_version, author=cmd.actor, created_at=uow.time, seq=uow.next_seq,
                   bump=kind, bump_reason=reason, previous=previous.version if previous else None)

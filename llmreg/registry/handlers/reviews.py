@@ -49,11 +49,17 @@ def review_command(queries: Queries, name: str, version: str, env: str, *, actor
     return Review(queries.entry(name, version), env, actor, decision, notes)
 
 
-def approval_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str,
-                     withdraw: bool = False) -> Approve | WithdrawApproval:
+def approval_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str) -> Approve:
     actor, env = check_actor(actor), check_env(env)
     check_approval_stage(name, version, stage, env)
-    return (WithdrawApproval if withdraw else Approve)(queries.entry(name, version), env, actor, stage)
+    return Approve(queries.entry(name, version), env, actor, stage)
+
+
+def withdrawal_command(queries: Queries, name: str, version: str, stage: str, env: str, *,
+                       actor: str) -> WithdrawApproval:
+    actor, env = check_actor(actor), check_env(env)
+    check_approval_stage(name, version, stage, env)
+    return WithdrawApproval(queries.entry(name, version), env, actor, stage)
 
 
 def check_approval_stage(name: str, version: str, stage: str, env: str) -> str:

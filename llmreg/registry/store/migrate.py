@@ -99,8 +99,9 @@ def _migration_lock(url: StoreURL):
     if url.dialect == "sqlite":
         import fcntl
 
-        os.makedirs(os.path.dirname(url.path) or ".", exist_ok=True)
-        with open(url.path + ".migrate-lock", "a+") as handle:
+        path = url.path or ""  # always set for SQLite
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path + ".migrate-lock", "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

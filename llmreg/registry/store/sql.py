@@ -130,7 +130,7 @@ class SQLStore(SQLReads, Store):
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid() or (self._pg is not None and (conn.closed or conn.broken)):
             # New thread, forked child, or a PostgreSQL connection the server dropped.
-            conn = connect_sqlite(self.url.path) if self._pg is None else self._pg.connect()
+            conn = connect_sqlite(self.url.path or "") if self._pg is None else self._pg.connect()
             local.conn, local.pid, local.cur = conn, os.getpid(), conn.cursor()
             with self._lock:
                 self._all.append(conn)
@@ -250,7 +250,9 @@ class SQLStore(SQLReads, Store):
     # ------------------------------------------------------------------ head and events
 
     def head(self) -> Head:
-        return Head(*self._row("head"))
+        row = self._row("head")
+        assert row is not None, "the head row is created by the first migration"
+        return Head(*row)
 
     def head_seq(self) -> int:
         cur = self.cursor()
@@ -284,7 +286,7 @@ class SQLStore(SQLReads, Store):
     def _undecodable_page(self, after: int, until: int) -> list[tuple]:
         """A page holding bytes that are not UTF-8 (someone edited the file): read it with
         undecodable bytes kept as surrogates so verification can name the bad event."""
-        conn = connect_sqlite(self.url.path)
+        conn = connect_sqlite(self.url.path or "")
         try:
             conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
             return conn.execute(self._q["events_page"], (after, until)).fetchall()
@@ -295,7 +297,8 @@ class SQLStore(SQLReads, Store):
                types: Sequence[str] | None = None, after_seq: int | None = None,
                until_time: str | None = None, since_time: str | None = None, limit: int | None = None,
                newest_first: bool = False) -> list[Event]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (("name", name), ("version", version), ("env", env)):
             if value is not None:
                 where.append(f"{column} = ?")
