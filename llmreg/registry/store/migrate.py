@@ -20,11 +20,18 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 
 def current_revision(conn) -> str | None:
     """The schema revision recorded in the database, or None for an empty database."""
+    import sqlite3
+
+    missing: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)  # "no such table"
+    if not isinstance(conn, sqlite3.Connection):
+        from psycopg import errors as pg_errors
+
+        missing = (pg_errors.UndefinedTable,)
     try:
         cur = conn.cursor()
         cur.execute(f"SELECT version_num FROM {VERSION_TABLE}")
         row = cur.fetchone()
-    except Exception:  # noqa: BLE001 - "no such table" differs per driver; empty database
+    except missing:  # an empty database: nothing migrated yet
         return None
     return row[0] if row else None
 
