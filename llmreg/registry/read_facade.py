@@ -88,10 +88,12 @@ class RegistryReads:
     def card(self, name: str, version: str) -> str:
         return self.queries.card(name, version)
 
-    def resolve(self, name: str, env: str = DEFAULT_ENV, *, stage: str = "production", at: Any = None,
+    def resolve(self, name: str, env: str = DEFAULT_ENV, *, stage: str | None = "production", at: Any = None,
                 verify: bool = False) -> Resolved:
         """The tuple holding `stage` of `env` now, or at time `at`. verify=True re-hashes the
         version's artifacts the first time this process resolves it (IntegrityError on a mismatch)."""
+        if stage is None:  # the CLI's "not given"
+            stage = "production"
         if at is None and not verify:
             hit = self.resolver.cached(name, env, stage)  # only answers ever checked are cached
             if hit is not None:
