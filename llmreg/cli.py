@@ -186,7 +186,10 @@ def cmd_diff(args) -> int:
 
 def cmd_resolve(args) -> int:
     reg = _open(args)
-    resolved = reg.resolve(args.name, args.env, stage=args.stage or "production", at=args.at, verify=args.verify)
+    from llmreg.registry.resolve import env_and_stage
+
+    env, stage = env_and_stage(args.env, args.stage)  # the seed's `--env production` names a stage
+    resolved = reg.resolve(args.name, env, stage=stage, at=args.at, verify=args.verify)
 
     def text() -> str:
         spec = resolved.spec
