@@ -159,7 +159,7 @@ class Registry(RegistryReads):
 
     def withdraw_approval(self, name: str, version: str, stage: str = "production", env: str = DEFAULT_ENV, *,
                           actor: str) -> Event:
-        cmd = reviews.withdrawal_command(self.queries, name, version, stage, env, actor=actor)
+        cmd = reviews.approval_command(self.queries, name, version, stage, env, actor=actor)
         return self._run(reviews.withdraw_approval, cmd)[-1]
 
     def record_evidence(self, name: str, version: str, env: str, kind: str, data: Mapping[str, Any], *,

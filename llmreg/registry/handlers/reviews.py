@@ -25,15 +25,9 @@ class Review:
 
 
 @dataclass(frozen=True)
-class Approve:
-    entry: Entry
-    env: str
-    actor: str
-    stage: str = "production"
+class Approval:
+    """A sign-off to grant (approve) or to take back (withdraw_approval)."""
 
-
-@dataclass(frozen=True)
-class WithdrawApproval:
     entry: Entry
     env: str
     actor: str
@@ -49,17 +43,10 @@ def review_command(queries: Queries, name: str, version: str, env: str, *, actor
     return Review(queries.entry(name, version), env, actor, decision, notes)
 
 
-def approval_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str) -> Approve:
+def approval_command(queries: Queries, name: str, version: str, stage: str, env: str, *, actor: str) -> Approval:
     actor, env = check_actor(actor), check_env(env)
     check_approval_stage(name, version, stage, env)
-    return Approve(queries.entry(name, version), env, actor, stage)
-
-
-def withdrawal_command(queries: Queries, name: str, version: str, stage: str, env: str, *,
-                       actor: str) -> WithdrawApproval:
-    actor, env = check_actor(actor), check_env(env)
-    check_approval_stage(name, version, stage, env)
-    return WithdrawApproval(queries.entry(name, version), env, actor, stage)
+    return Approval(queries.entry(name, version), env, actor, stage)
 
 
 def check_approval_stage(name: str, version: str, stage: str, env: str) -> str:
@@ -83,7 +70,7 @@ def review(cmd: Review, uow: UnitOfWork, deps: Deps) -> list[Event]:
                        payload={"decision": cmd.decision, "notes": cmd.notes})]
 
 
-def approve(cmd: Approve, uow: UnitOfWork, deps: Deps) -> list[Event]:
+def approve(cmd: Approval, uow: UnitOfWork, deps: Deps) -> list[Event]:
     """Sign off for production; two distinct non-authors are needed."""
     entry, actor, env, stage = cmd.entry, cmd.actor, cmd.env, cmd.stage
     name, version = entry.name, entry.version
@@ -98,7 +85,7 @@ def approve(cmd: Approve, uow: UnitOfWork, deps: Deps) -> list[Event]:
                        payload={"stage": stage})]
 
 
-def withdraw_approval(cmd: WithdrawApproval, uow: UnitOfWork, deps: Deps) -> list[Event]:
+def withdraw_approval(cmd: Approval, uow: UnitOfWork, deps: Deps) -> list[Event]:
     entry, actor, env, stage = cmd.entry, cmd.actor, cmd.env, cmd.stage
     name, version = entry.name, entry.version
     authorize(uow, deps, actor, "approve:production", name=name, version=version, env=env)
