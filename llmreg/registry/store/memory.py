@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from llmreg.registry import events as ev
 from llmreg.registry import providers as pv
 from llmreg.registry.audit import AuditReport
-from llmreg.registry.events import GENESIS_HASH, Event, make_event, utc_now, verify_rows
+from llmreg.registry.events import GENESIS_HASH, Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.semver import version_key
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Reads, Store, UnitOfWork
 from llmreg.registry.store.projection import eval_record, fold_stages
@@ -198,8 +198,6 @@ class MemoryStore(_MemoryReads, Store):
                types: Sequence[str] | None = None, after_seq: int | None = None,
                until_time: str | None = None, since_time: str | None = None, limit: int | None = None,
                newest_first: bool = False) -> list[Event]:
-        from llmreg.registry.store.sql import row_to_event
-
         rows = [r for r in self._committed.rows
                 if (name is None or r[4] == name) and (version is None or r[5] == version)
                 and (env is None or r[6] == env) and (not types or r[3] in types)

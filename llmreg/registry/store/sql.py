@@ -19,13 +19,12 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from llmreg.registry import events as ev
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.errors import Conflict, RegistryError
-from llmreg.registry.events import Event, make_event, utc_now, verify_rows
+from llmreg.registry.events import Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.store.connection import PostgresConnector, StoreURL, connect_sqlite, parse_url, placeholders
 from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
@@ -394,13 +393,6 @@ class SQLStore(SQLReads, Store):
             cur.execute(f"SELECT * FROM {table} ORDER BY {TABLE_ORDER[table]}")
             out[table] = [tuple(row) for row in cur.fetchall()]
         return out
-
-
-def row_to_event(row: Sequence[Any]) -> Event:
-    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_ = row
-    return Event(seq=seq, time=time, actor=actor, type=type_, name=name, version=version, env=env,
-                 payload=MappingProxyType(json.loads(payload)), evidence=MappingProxyType(json.loads(evidence)),
-                 prev_hash=prev_hash, hash=hash_)
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
