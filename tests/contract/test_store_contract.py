@@ -737,3 +737,27 @@ def test_a_dropped_postgres_connection_is_replaced(tmp_path):
     finally:
         reg.close()
         backend.drop()
+
+
+def test_provider_snapshots_are_a_projection_the_log_rebuilds(reg):
+    """The provider change log is kept with its events, equals the fold of the log, and a
+    rebuild reproduces it."""
+    from llmreg.registry import providers as pv
+
+    models = [{"snapshot": "triage-2026-05-01", "family": "triage"}, {"snapshot": "triage-2026-06-01", "family": "triage"}]
+    reg.record_provider_discovery("local-vllm", models, actor="ci")
+    reg.record_provider_snapshot("local-vllm", "triage-2026-06-01", pv.QUALIFYING, actor="ci",
+                                 suite="triage-eval@1.0.0", run="r1")
+    reg.record_provider_snapshot("local-vllm", "triage-2026-06-01", pv.REJECTED, actor="ci",
+                                 suite="triage-eval@1.0.0", run="r1", score=0.4)
+    assert reg.record_provider_failure("local-vllm", "timeout", actor="ci") is not None
+    reg.record_provider_discovery("local-vllm", models[:1], actor="ci")  # 06-01 delisted, provider recovered
+    folded = pv.fold(reg.events(types=(pv.PROVIDER_SNAPSHOT,)))
+    assert {r.key: r for r in reg.provider_log()} == folded
+    record = reg.provider_snapshot("local-vllm", "triage-2026-06-01")
+    assert (record.verdict, record.score, record.listed) == (pv.REJECTED, 0.4, False)
+    assert reg.provider_discovery()["local-vllm"].ok
+    before = reg.store.dump_projection()
+    assert before["provider_snapshots"] and before["provider_discovery"]
+    reg.rebuild_projection()
+    assert reg.store.dump_projection() == before
