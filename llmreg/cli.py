@@ -159,11 +159,14 @@ def _diff_side(text: str):
     """An entry file, or NAME@VERSION as it is."""
     import os
 
+    from llmreg.registry.artifact_ingest import absolute_uris
     from llmreg.registry.entry import load_entry_file
     from llmreg.registry.errors import BadInput
 
     if os.path.isfile(text):
-        return load_entry_file(text)[0]
+        # relative uris read as registration records them (absolute), so the diff shows what
+        # registering that file would change
+        return absolute_uris(load_entry_file(text)[0], os.path.dirname(os.path.abspath(text)))
     if "@" not in text:
         raise BadInput(f"ref: {text!r} is neither NAME@VERSION nor an entry file; e.g. support-triage@1.2.0",
                        field="ref")

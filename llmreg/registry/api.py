@@ -15,10 +15,11 @@ goes wrong writes nothing. Reads go to `queries.Queries`; `resolve` answers thro
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
-from llmreg.registry import integrity
+from llmreg.registry.artifact_ingest import ingest
 from llmreg.registry.artifacts import ArtifactStore
 from llmreg.registry.entry import Entry, EntrySpec, load_entry_file, parse_entry
 from llmreg.registry.eval_reports import normalise_eval_report
@@ -126,7 +127,8 @@ class Registry(RegistryReads):
                   bump: str | None, version: str | None, import_history: bool, env: str) -> Entry:
         cmd = register.register_command(parsed, assigned, actor=actor, bump=bump, version=version,
                                         import_history=import_history, env=env)
-        integrity.ingest(self.artifacts, parsed, base_dir)
+        # Every pinned file read and checked before the transaction; relative uris recorded absolute.
+        cmd = dataclasses.replace(cmd, spec=ingest(self.artifacts, parsed, base_dir))
         entry, _ = self._run(register.register, cmd)
         # Kept for the next registration's diff only, replacing the one before: caching every
         # registered version would hold a bulk import in memory.
@@ -237,8 +239,7 @@ class Registry(RegistryReads):
         `drafts` (only with qualified) are registered with a major bump in the same transaction."""
         cmd = provider_snapshots.snapshot_command(provider, snapshot, status, actor=actor,
                                                   report=report, drafts=drafts, fields=fields)
-        for spec in cmd.drafts:
-            integrity.ingest(self.artifacts, spec, None)
+        cmd = dataclasses.replace(cmd, drafts=tuple(ingest(self.artifacts, spec, None) for spec in cmd.drafts))
         return self._run(provider_snapshots.record_snapshot, cmd)[-1]
 
     # ================================================================== maintenance

@@ -1,14 +1,15 @@
-"""Every file a release tuple pins by checksum: hashed into the artifact store at
-registration, re-hashed by the artifact_integrity gate and by `verify`."""
+"""The artifact checks the registry runs on stored entries: the artifact_integrity gate,
+`verify`, and resolve's verify=True. Reading and storing pinned files at registration is
+artifact_ingest.py's job; this module re-hashes what a version pins, every copy of it."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore, is_url
-from llmreg.registry.entry import ArtifactRef, Entry, EntrySpec
-from llmreg.registry.errors import BadInput, IntegrityError, NotFound
+from llmreg.registry.artifact_ingest import pinned_files, verify_copies
+from llmreg.registry.artifacts import ArtifactCheck, ArtifactStore
+from llmreg.registry.entry import Entry
+from llmreg.registry.errors import IntegrityError
 from llmreg.registry.lifecycle import GateResult
 
 
@@ -31,22 +32,9 @@ def verify_entries(artifacts: ArtifactStore, entries: list[Entry]) -> VerifyRepo
     return VerifyReport(all(check.ok for _, check in checks), checks)
 
 
-def pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
-    """(field, ref) for every file the tuple pins by checksum: its artifacts, a checksummed
-    model file and retrieval components given as {uri, sha256} (an index, an embedder, ...)."""
-    refs = [(f"artifacts[{index}]", artifact) for index, artifact in enumerate(spec.artifacts)]
-    model = spec.model
-    if model.sha256 and model.uri:
-        refs.append(("model", ArtifactRef(name="model", uri=model.uri, sha256=model.sha256, size=0, kind="weights")))
-    for component, item in spec.retrieval.items():
-        if isinstance(item, Mapping) and item.get("uri") and item.get("sha256"):
-            refs.append((f"retrieval.{component}", ArtifactRef(name=f"retrieval.{component}", uri=item["uri"],
-                                                               sha256=item["sha256"], size=0, kind="other")))
-    return refs
-
-
 def check_artifacts(artifacts: ArtifactStore, entry: Entry) -> list[ArtifactCheck]:
-    return [artifacts.verify(ref, owner=entry.ref) for _, ref in pinned_files(entry.spec)]
+    return [check for field, ref in pinned_files(entry.spec)
+            for check in verify_copies(artifacts, ref, owner=entry.ref, field=field)]
 
 
 def require_artifacts(artifacts: ArtifactStore, entry: Entry) -> None:
@@ -64,44 +52,3 @@ def artifact_gate(artifacts: ArtifactStore, entry: Entry) -> GateResult:
     if not checks:
         return GateResult("artifact_integrity", True, "no file artifacts to verify", evidence)
     return GateResult("artifact_integrity", True, f"{len(checks)} artifact(s) re-hashed, all match", evidence)
-
-
-def ingest(artifacts: ArtifactStore, spec: EntrySpec, base_dir: str | None) -> None:
-    """Hash every pinned file at registration (one streaming pass, copied into the store).
-
-    Runs before the write transaction: slow I/O never holds the writer lock, and an
-    object stored for a registration that then fails is harmless (content-addressed).
-    """
-    for where, ref in pinned_files(spec):
-        if artifacts.contains(ref.sha256):
-            continue
-        if where == "model" and is_url(ref.uri):
-            continue  # a remote model file is re-hashed at promotion, not downloaded here
-        if is_url(ref.uri):
-            stored = _put_url(ref.uri, ref, where)
-        else:
-            local = ref.uri[len("file://"):] if ref.uri.startswith("file://") else ref.uri
-            if base_dir and not os.path.isabs(local):
-                local = os.path.join(base_dir, local)
-            if not os.path.exists(local):
-                raise BadInput(f"{where}.uri: {ref.uri!r} does not exist (looked at {local}); point uri at the "
-                               "file or directory to register", field=f"{where}.uri")
-            stored = artifacts.put(local, ref.name, ref.kind)
-        if stored.sha256 != ref.sha256:
-            raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected sha256 {ref.sha256}, "
-                                 f"got {stored.sha256} ({ref.uri}); fix {where}.sha256 or the file")
-        if where.startswith("artifacts[") and stored.size != ref.size:
-            raise IntegrityError(f"artifact '{ref.name}' of {spec.name}: expected size {ref.size}, "
-                                 f"got {stored.size} ({ref.uri}); fix {where}.size")
-
-
-def _put_url(url: str, ref: ArtifactRef, where: str) -> ArtifactRef:
-    """Remote artifacts are hashed where they are (not copied); the digest must match."""
-    from llmreg.registry.artifacts import hash_location
-
-    try:
-        digest, size = hash_location(url)
-    except (NotFound, OSError) as exc:
-        raise BadInput(f"{where}.uri: cannot read {url!r} to checksum '{ref.name}' ({exc}); check the URL and "
-                       "credentials", field=f"{where}.uri") from None
-    return ArtifactRef(name=ref.name, uri=url, sha256=digest, size=size, kind=ref.kind)

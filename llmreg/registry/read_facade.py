@@ -30,7 +30,6 @@ class RegistryReads:
         self.artifacts = artifacts
         self.queries = Queries(store)
         self.resolver = ResolveCache(self.queries, enabled=cache, refresh_interval=refresh_interval)
-        self._verified: set[tuple[str, str]] = set()
 
     def get(self, name: str, version: str | None = None) -> Entry:
         """One entry; the latest version when `version` is None. 'name@version' works too."""
@@ -91,7 +90,8 @@ class RegistryReads:
     def resolve(self, name: str, env: str = DEFAULT_ENV, *, stage: str | None = "production", at: Any = None,
                 verify: bool = False) -> Resolved:
         """The tuple holding `stage` of `env` now, or at time `at`. verify=True re-hashes the
-        version's artifacts the first time this process resolves it (IntegrityError on a mismatch)."""
+        version's artifacts, every copy, on every call (IntegrityError on a mismatch): the bytes
+        may change under a warm cache."""
         if stage is None:  # the CLI's "not given"
             stage = "production"
         if at is None and not verify:
@@ -101,11 +101,9 @@ class RegistryReads:
         if stage not in RESOLVABLE_STAGES:
             raise BadInput(f"stage: {stage!r} cannot be resolved; use one of {', '.join(RESOLVABLE_STAGES)}",
                            field="stage")
-        verified = (lambda hit: (name, hit.version) in self._verified) if verify else None
-        resolved = self.resolver.resolve(name, check_env(env), stage, at, verified=verified)
-        if verify and (name, resolved.version) not in self._verified:
+        resolved = self.resolver.resolve(name, check_env(env), stage, at)
+        if verify:
             integrity.require_artifacts(self.artifacts, resolved.entry)
-            self._verified.add((name, resolved.version))
         return resolved
 
     def verify(self, name: str | None = None, version: str | None = None) -> VerifyReport:

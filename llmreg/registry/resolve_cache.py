@@ -8,7 +8,7 @@ Resolved, so a cache miss costs one primary-key query.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
 
 from llmreg.registry.queries import Queries
 from llmreg.registry.resolve import Resolved
@@ -26,9 +26,7 @@ class ResolveCache:
         self._seen_seq = -1
         self._next_check = 0.0
 
-    def resolve(self, name: str, env: str, stage: str, at: Any = None, *,
-                verified: Callable[[Resolved], bool] | None = None) -> Resolved:
-        """`verified(resolved)` -> False makes a cached answer be re-read and checked again."""
+    def resolve(self, name: str, env: str, stage: str, at: Any = None) -> Resolved:
         if at is not None:
             return self.queries.resolve(name, env, stage, at)
         key = (name, env, stage)
@@ -37,7 +35,7 @@ class ResolveCache:
             if now >= self._next_check:
                 self._check_head(now)
             hit = self._resolved.get(key)
-            if hit is not None and (verified is None or verified(hit)):
+            if hit is not None:
                 return hit
         resolved = self._uncached(name, env, stage)
         if self.enabled:
