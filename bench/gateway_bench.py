@@ -274,11 +274,11 @@ def resolve_in_process(url: str, n: int = 20000) -> dict[str, float]:
     out = {}
     for label, cache in (("cached", True), ("uncached", False)):
         with Registry.open(url, cache=cache) as reg:
-            reg.resolve(NAME, "production")
+            reg.resolve(NAME, stage="production")
             timings = []
             for _ in range(n if cache else n // 10):
                 started = time.perf_counter()
-                reg.resolve(NAME, "production")
+                reg.resolve(NAME, stage="production")
                 timings.append((time.perf_counter() - started) * 1e6)
             timings.sort()
             out[f"{label}_p50_us"] = timings[len(timings) // 2]

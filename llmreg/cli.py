@@ -91,8 +91,8 @@ def _event_dict(event) -> dict:
 
 def cmd_register(args) -> int:
     reg = _open(args)
-    entry = reg.register(args.file, actor=_actor(args), bump=args.bump, version=args.version,
-                         import_history=args.import_history, env=args.env)
+    entry = reg.register_file(args.file, actor=_actor(args), bump=args.bump, version=args.version,
+                              import_history=args.import_history, env=args.env)
     _emit(args, {"ref": entry.ref, **entry.to_dict()},
           f"registered {entry.ref} ({entry.bump_reason})")
     return EXIT_OK
@@ -111,7 +111,7 @@ def cmd_list(args) -> int:
         for entry in entries:
             rows.append({"ref": entry.ref, "version": entry.version, "created_at": entry.created_at,
                          "author": entry.author, "bump": entry.bump, "bump_reason": entry.bump_reason,
-                         "status": reg.statuses(entry.name, entry.version)})
+                         "status": reg.status(entry.name).versions.get(entry.version, {})})
 
         def text() -> str:
             lines = [mode, f"{'VERSION':<10} {'CREATED (UTC)':<27} {'AUTHOR':<16} STATUS / CHANGE"]
@@ -145,7 +145,7 @@ def cmd_show(args) -> int:
     reg = _open(args)
     name, version = _ref(args.ref, version_required=False)
     entry = reg.get(name, version)
-    data = {"ref": entry.ref, **entry.to_dict(), "status": reg.statuses(entry.name, entry.version)}
+    data = {"ref": entry.ref, **entry.to_dict(), "status": reg.status(entry.name).versions.get(entry.version, {})}
 
     def text() -> str:
         import yaml
@@ -155,9 +155,27 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def _diff_side(text: str):
+    """An entry file, or NAME@VERSION as it is."""
+    import os
+
+    from llmreg.registry.artifact_ingest import absolute_uris
+    from llmreg.registry.entry import load_entry_file
+    from llmreg.registry.errors import BadInput
+
+    if os.path.isfile(text):
+        # relative uris read as registration records them (absolute), so the diff shows what
+        # registering that file would change
+        return absolute_uris(load_entry_file(text)[0], os.path.dirname(os.path.abspath(text)))
+    if "@" not in text:
+        raise BadInput(f"ref: {text!r} is neither NAME@VERSION nor an entry file; e.g. support-triage@1.2.0",
+                       field="ref")
+    return text
+
+
 def cmd_diff(args) -> int:
     reg = _open(args)
-    diff = reg.diff(args.a, args.b)
+    diff = reg.diff(_diff_side(args.a), _diff_side(args.b))
 
     def text() -> str:
         if diff.identical:
@@ -171,7 +189,10 @@ def cmd_diff(args) -> int:
 
 def cmd_resolve(args) -> int:
     reg = _open(args)
-    resolved = reg.resolve(args.name, args.env, stage=args.stage, at=args.at, verify=args.verify)
+    from llmreg.registry.resolve import env_and_stage
+
+    env, stage = env_and_stage(args.env, args.stage)  # the seed's `--env production` names a stage
+    resolved = reg.resolve(args.name, env, stage=stage, at=args.at, verify=args.verify)
 
     def text() -> str:
         spec = resolved.spec
@@ -203,7 +224,11 @@ def cmd_promote(args) -> int:
     reg = _open(args)
     name, version = _ref(args.ref)
     evidence = _read_document(args.evidence, "evidence") if args.evidence else None
-    event = reg.promote(name, version, args.to, args.env, actor=_actor(args), evidence=evidence, weight=args.weight)
+    if args.to == "archived":
+        event = reg.archive(name, version, args.env, actor=_actor(args), evidence=evidence)
+    else:
+        event = reg.promote(name, version, args.to, args.env, actor=_actor(args), evidence=evidence,
+                            weight=args.weight)
 
     def text() -> str:
         lines = [f"promoted {name}@{version} to {args.to} in {args.env} (event #{event.seq})"]
@@ -217,7 +242,8 @@ def cmd_promote(args) -> int:
 def cmd_approve(args) -> int:
     reg = _open(args)
     name, version = _ref(args.ref)
-    event = reg.approve(name, version, args.to, args.env, actor=_actor(args), withdraw=args.withdraw)
+    verb_of = reg.withdraw_approval if args.withdraw else reg.approve
+    event = verb_of(name, version, args.to, args.env, actor=_actor(args))
     verb = "withdrew approval of" if args.withdraw else "approved"
     _emit(args, _event_dict(event), f"{event.actor} {verb} {name}@{version} for {args.to} in {args.env} (event #{event.seq})")
     return EXIT_OK
@@ -244,8 +270,15 @@ def cmd_evidence(args) -> int:
 def cmd_rollback(args) -> int:
     reg = _open(args)
     evidence = _read_document(args.evidence, "evidence") if args.evidence else None
-    event = reg.rollback(args.name, args.env, actor=_actor(args), to=args.to, reason=args.reason or "",
-                         evidence=evidence, stage=args.stage)
+    if args.stage == "canary":
+        from llmreg.registry.errors import BadInput
+
+        if args.to is not None:
+            raise BadInput("to: pulling a canary restores nothing; leave out --to", field="to")
+        event = reg.pull_canary(args.name, args.env, actor=_actor(args), reason=args.reason or "", evidence=evidence)
+    else:
+        event = reg.rollback(args.name, args.env, actor=_actor(args), to=args.to, reason=args.reason or "",
+                             evidence=evidence)
     if args.stage == "canary":
         text = f"pulled {args.name}@{event.version} from canary in {args.env} (event #{event.seq})"
     else:
@@ -289,7 +322,7 @@ def cmd_audit_log(args) -> int:
 
     reg = _open(args)
     types = tuple(args.type) if args.type else None
-    events = reg.audit_log(name=args.name, env=args.env, types=types, since=args.since, until=args.until,
+    events = reg.events(name=args.name, env=args.env, types=types, since=args.since, until=args.until,
                            limit=args.limit, newest_first=args.limit is not None)
     if args.limit is not None:
         events.reverse()

@@ -65,6 +65,9 @@ def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = 
     if lora_name is not None and (not lora_name or "=" in lora_name or any(c.isspace() for c in lora_name)):
         raise BadInput(f"lora_name: {lora_name!r} cannot be a vLLM module name (no '=', no spaces); "
                        "e.g. --lora-name support-triage-prod", field="lora_name")
+    from llmreg.registry.resolve import env_and_stage
+
+    env, stage = env_and_stage(env, stage)  # the seed's `--env production` names a stage
     resolved = registry.resolve(name, env, stage=stage, at=at)
     entry, spec, model = resolved.entry, resolved.spec, resolved.spec.model
     if model.provider not in OPEN_WEIGHT_PROVIDERS:

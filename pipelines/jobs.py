@@ -24,7 +24,7 @@ class PromotionConfig(dg.Config):
 def staging_promotion(context: dg.OpExecutionContext, config: PromotionConfig,
                       registry: RegistryResource) -> None:
     reg = registry.open()
-    stage = reg.stage_of(config.name, config.version, config.env)
+    stage = reg.status(config.name).of(config.version, config.env)
     if stage != "development":  # a repeated request after the version moved on: nothing to do
         context.log.info(f"{config.name}@{config.version} is already {stage} in {config.env}; nothing to promote")
         return

@@ -36,7 +36,7 @@ def promote_on_eval_sensor(context: dg.SensorEvaluationContext, registry: Regist
         report = event.payload.get("report", {})
         name, version = event.name, event.version
         eval_run = report.get("run_id", f"seq{event.seq}")
-        if reg.stage_of(name, version, env) not in ("development",):
+        if reg.status(name).of(version, env) not in ("development",):
             continue  # already at or past staging here
         if (name, version) in judged:
             continue

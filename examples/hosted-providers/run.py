@@ -67,7 +67,7 @@ def run(reg, llmreg: Callable[..., int] = lambda *argv: 0) -> dict[str, Any]:
     suite = read_document(HERE / "evals/chat-eval.yaml", "suite")
     reg.register_suite(suite["name"], suite["version"], suite["threshold"], suite, actor="admin")
     for vendor in VENDORS:  # three vendors, each pinned by a dated snapshot, already in production
-        reg.register(str(HERE / "entries" / f"chat-{vendor}.yaml"), actor="admin", import_history=True)
+        reg.register_file(HERE / "entries" / f"chat-{vendor}.yaml", actor="admin", import_history=True)
     llmreg("list")
 
     for vendor in VENDORS:  # discovery: what each vendor lists now

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from llmreg.registry.entry import bump_summary
+from llmreg.registry.spec import bump_summary
 from llmreg.registry.events import Event
 
 

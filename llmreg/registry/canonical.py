@@ -24,7 +24,7 @@ _ENCODER = json.JSONEncoder(
 
 
 # The C string encoder json uses for keys and values when ensure_ascii=False.
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 def _plain(obj: Any) -> Any:
@@ -53,7 +53,7 @@ class Encoded(dict):
 try:  # the C encoder JSONEncoder.encode builds on each call, called without the Python layers
     from _json import make_encoder as _c_make_encoder
 except ImportError:  # pragma: no cover - CPython always has _json
-    _c_make_encoder = None
+    _c_make_encoder = None  # type: ignore[assignment, misc]
 
 
 def _encode(obj: Any) -> str:

@@ -167,9 +167,9 @@ def render_card(
         out += ["", f"By segment ({current['source']}, run {current.get('run')}):" if segments else "_No per-segment scores: add `eval.segments` to assess fairness._", ""]
         if segments:
             out += _table(["Segment", "Score"], [[k, v] for k, v in segments.items()])
-        metrics = current.get("metrics") or {}
-        if metrics:
-            out += ["", *_table(["Metric", "Value"], [[k, v] for k, v in metrics.items()])]
+        current_metrics = current.get("metrics") or {}
+        if current_metrics:
+            out += ["", *_table(["Metric", "Value"], [[k, v] for k, v in current_metrics.items()])]
 
     out += ["", "## Fairness", ""]
     bound, source = fairness_bound or gates.fairness_bound(spec.gates)

@@ -16,6 +16,8 @@ class BadInput(RegistryError):
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.field = field
+        self.detail: str | None = None  # the message without its field prefix (fields.fail sets it)
+        self.sourced = False  # already prefixed with the file it came from
 
 
 class Refused(RegistryError):

@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
     from typing import Any
 
-    from .entry import EntrySpec
+    from .spec import EntrySpec
 
 # target key -> what it names. evals/runners: transformers/vllm describe() give base_model_sha256
 # and adapter_sha256; base_sha256, model_sha256 and sha256 are the short forms callers write.
@@ -39,11 +39,11 @@ TARGET_DIGESTS: Mapping[str, str] = {
 
 def normalise_eval_report(report: Any) -> dict[str, Any]:
     """An eval report (EvalRef form, or evals/run.py's EvalReport.to_dict()) -> EvalRef dict."""
-    from .entry import EvalRef
+    from .spec import EvalRef
 
     if not isinstance(report, Mapping):
         raise BadInput(f"report: expected a mapping with suite and score, got {type(report).__name__}", field="report")
-    suite = report.get("suite")
+    suite: Any = report.get("suite")  # EvalRef checks it
     suite_version = report.get("suite_version")
     threshold = report.get("threshold")
     if isinstance(suite, Mapping):

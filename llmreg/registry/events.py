@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from collections import abc as _abc
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from llmreg.registry.canonical import Encoded, canonical_json
 
@@ -50,7 +50,7 @@ STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 GENESIS_HASH = "0" * 64
 
 # ensure_ascii=False string encoder in C: the same bytes canonical_json writes for a str.
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 def utc_now() -> str:
@@ -169,6 +169,15 @@ def make_event(*, seq: int, time: str, actor: str, type: str, name: str | None =
                   evidence=MappingProxyType(plain_evidence),
                   prev_hash=prev_hash, hash=digest)
     return event, payload_json, evidence_json
+
+
+def row_to_event(row: Sequence[Any]) -> Event:
+    """A stored row (seq, time, actor, type, name, version, env, payload_json, evidence_json,
+    prev_hash, hash) as an Event."""
+    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_ = row
+    return Event(seq=seq, time=time, actor=actor, type=type_, name=name, version=version, env=env,
+                 payload=MappingProxyType(json.loads(payload)), evidence=MappingProxyType(json.loads(evidence)),
+                 prev_hash=prev_hash, hash=hash_)
 
 
 def verify_chain(events: Iterable[Event], *, start_hash: str = GENESIS_HASH,

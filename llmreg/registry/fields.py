@@ -17,7 +17,7 @@ from .errors import BadInput
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    from typing import Any, Literal, NoReturn, overload
 
 ACTOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -76,7 +76,7 @@ class under:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or not isinstance(exc, BadInput):
             return False
         if self.file:
@@ -142,6 +142,13 @@ def iso_text(value: Any) -> Any:
     return value
 
 
+if TYPE_CHECKING:  # optional=True may answer None; without it a value always comes back
+    @overload
+    def as_str(value: Any, field: str, *, optional: Literal[False] = ..., max_len: int = ...,
+               allow_control: bool = ...) -> str: ...
+    @overload
+    def as_str(value: Any, field: str, *, optional: bool, max_len: int = ...,
+               allow_control: bool = ...) -> str | None: ...
 def as_str(value: Any, field: str, *, optional: bool = False, max_len: int = 1000, allow_control: bool = False) -> str | None:
     # The common cases first (a registration validates ~30 strings); any doubt takes the checks below.
     if value.__class__ is str and len(value) <= max_len and (allow_control or not _CONTROL_RE.search(value)) \
@@ -166,6 +173,11 @@ def as_str(value: Any, field: str, *, optional: bool = False, max_len: int = 100
     return value
 
 
+if TYPE_CHECKING:  # optional=True may answer None; without it a value always comes back
+    @overload
+    def as_token(value: Any, field: str, *, optional: Literal[False] = ..., max_len: int = ...) -> str: ...
+    @overload
+    def as_token(value: Any, field: str, *, optional: bool, max_len: int = ...) -> str | None: ...
 def as_token(value: Any, field: str, *, optional: bool = False, max_len: int = 256) -> str | None:
     """A string without whitespace (ids, versions, refs)."""
     value = as_str(value, field, optional=optional, max_len=max_len)
@@ -174,6 +186,13 @@ def as_token(value: Any, field: str, *, optional: bool = False, max_len: int = 2
     return value
 
 
+if TYPE_CHECKING:  # optional=True may answer None; without it a value always comes back
+    @overload
+    def as_number(value: Any, field: str, *, lo: float | None = ..., hi: float | None = ...,
+                  optional: Literal[False] = ...) -> float: ...
+    @overload
+    def as_number(value: Any, field: str, *, lo: float | None = ..., hi: float | None = ...,
+                  optional: bool) -> float | None: ...
 def as_number(value: Any, field: str, *, lo: float | None = None, hi: float | None = None, optional: bool = False) -> float | None:
     if value is None:
         if optional:
@@ -191,6 +210,11 @@ def as_number(value: Any, field: str, *, lo: float | None = None, hi: float | No
     return value
 
 
+if TYPE_CHECKING:  # optional=True may answer None; without it a value always comes back
+    @overload
+    def as_int(value: Any, field: str, *, lo: int | None = ..., optional: Literal[False] = ...) -> int: ...
+    @overload
+    def as_int(value: Any, field: str, *, lo: int | None = ..., optional: bool) -> int | None: ...
 def as_int(value: Any, field: str, *, lo: int | None = None, optional: bool = False) -> int | None:
     if value is None:
         if optional:
@@ -223,6 +247,11 @@ def int_from_text(text: str, where: str) -> int:
     return int(text)
 
 
+if TYPE_CHECKING:  # optional=True may answer None; without it a value always comes back
+    @overload
+    def as_sha256(value: Any, field: str, *, optional: Literal[False] = ...) -> str: ...
+    @overload
+    def as_sha256(value: Any, field: str, *, optional: bool) -> str | None: ...
 def as_sha256(value: Any, field: str, *, optional: bool = False) -> str | None:
     value = as_str(value, field, optional=optional, max_len=200)
     if value is None:

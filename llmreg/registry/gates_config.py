@@ -156,9 +156,8 @@ class GatesConfig:
             return float(entry_gates["fairness_max_gap"]), "entry gates.fairness_max_gap"
         if suite_max_gap is not None:
             return float(suite_max_gap), f"suite {suite_ref or 'definition'} fairness.max_gap"
-        if self.fairness_configured:
-            return self.fairness_max_gap, "gates.yaml fairness_max_gap"
-        return self.fairness_max_gap, "built-in default"
+        gap = DEFAULT_FAIRNESS_MAX_GAP if self.fairness_max_gap is None else self.fairness_max_gap
+        return gap, "gates.yaml fairness_max_gap" if self.fairness_configured else "built-in default"
 
     def slo_bounds(self, entry_gates: Mapping[str, Any] = EMPTY) -> dict[str, float | int]:
         """The canary SLO: the entry's keys over this file's (which are over the defaults)."""
@@ -196,7 +195,7 @@ class GatesConfig:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "GatesConfig":
-        from .entry import read_document
+        from .documents import read_document
 
         source = os.fspath(path)
         return cls.from_dict(read_document(source, "gates"), source=source)

@@ -15,7 +15,7 @@ lists everything still missing. The store records each result as an event.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import BadInput, Refused
@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
     from typing import Any
 
-    from .entry import Entry
+    from .spec import Entry
 
 
 STAGES = ("development", "staging", "canary", "production", "archived")
@@ -107,24 +107,6 @@ def check_target(target: Any) -> str:
         hint = suggestion(str(target), PROMOTABLE).replace("known fields", "targets")
         raise BadInput(f"stage: {show(target)} is not a promotion target; {hint} (staging, canary, production, archived)", field="stage")
     return target
-
-
-def status_in_env(
-    version: str,
-    *,
-    holders: Mapping[str, str | None],
-    held_production: Collection[str] = (),
-    archived: Collection[str] = (),
-) -> str:
-    """A version's status in one env from the projection: holders = {stage: version holding it}."""
-    if version in archived:
-        return "archived"
-    for stage in ("production", "canary", "staging"):
-        if holders.get(stage) == version:
-            return stage
-    if version in held_production:
-        return "retired"
-    return "development"
 
 
 def rollback_target(production_history: Sequence[str], current: str | None, to: str | None = None) -> str:
@@ -288,9 +270,10 @@ def _gate_fairness(ctx: PromotionContext) -> GateResult:
     if len(scores) < 2:
         what = "no eval" if data is None else f"{where} has {len(scores)} segment score{'s' if len(scores) != 1 else ''}"
         return GateResult("fairness", False, f"cannot assess fairness: {what}; need scores for at least 2 segments (eval.segments) to compare against the gap bound {bound:g}", {"bound": bound, "bound_source": source})
-    low = min(scores, key=scores.__getitem__)
-    high = max(scores, key=scores.__getitem__)
-    gap = scores[high] - scores[low]
+    numeric = {k: v for k, v in scores.items() if v is not None}  # all of them, checked above
+    low = min(numeric, key=numeric.__getitem__)
+    high = max(numeric, key=numeric.__getitem__)
+    gap = numeric[high] - numeric[low]
     evidence = {"gap": gap, "bound": bound, "bound_source": source, "min_segment": low, "max_segment": high, "segments": scores}
     text = f"segment gap {gap:.3f} ({low} {scores[low]:g} .. {high} {scores[high]:g})"
     if gap <= bound + _FLOAT_SLACK:

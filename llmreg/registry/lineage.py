@@ -112,7 +112,7 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         for node in train_sets:
             g.edge(node, training, "trains")
 
-    artifacts = []
+    artifacts: list[str] = []
     for artifact in spec.artifacts:
         node = g.node(f"artifact:{artifact.name}@{artifact.sha256[:12]}", artifact.kind, f"{artifact.kind}\n{artifact.name}\nsha256 {artifact.sha256[:12]}", artifact.to_dict())
         artifacts.append(node)
@@ -121,7 +121,7 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
 
     entry_node = g.node(f"entry:{entry.ref}", "entry", f"{entry.ref}\nby {entry.author}", {"version": entry.version, "digest": spec.digest, "author": entry.author, "created_at": entry.created_at})
 
-    evals = []
+    evals: list[tuple[str, str, Any, dict[str, Any]]] = []
     if spec.eval is not None:
         evals.append((spec.eval.suite, spec.eval.run, spec.eval.score, spec.eval.to_dict()))
     for event in events:
@@ -133,8 +133,8 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         shown = f"\nscore {score:g}" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
         node = g.node(f"eval:{suite}:{run}", "eval", f"eval {suite}\nrun {run}{shown}", attrs)
         g.edge(base, node, "evaluated")
-        for artifact in artifacts:
-            g.edge(artifact, node, "evaluated")
+        for artifact_node in artifacts:
+            g.edge(artifact_node, node, "evaluated")
         for dataset in eval_sets:
             g.edge(dataset, node, "evaluated on")
         g.edge(node, entry_node, "certifies")
@@ -146,8 +146,8 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
             g.edge(dataset, entry_node, "uses")
 
     g.edge(base, entry_node, "base model")
-    for artifact in artifacts:
-        g.edge(artifact, entry_node, "packaged in")
+    for artifact_node in artifacts:
+        g.edge(artifact_node, entry_node, "packaged in")
     for kind, ref in (("prompt", spec.prompt_ref), ("tools", spec.tools_ref), ("policy", spec.policy_ref)):
         if ref:
             g.edge(g.node(f"{kind}:{ref}", kind, f"{kind}\n{ref}", {"ref": ref}), entry_node, kind)

@@ -10,7 +10,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from .documents import read_document
+from .errors import BadInput
 
 
 class PromptError(ValueError):
@@ -54,9 +55,9 @@ def render(template: str, **variables: object) -> str:
 def load_prompt(path: str | Path) -> PromptTemplate:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PromptError(f"{path}: cannot read prompt template: {exc}") from None
+        data = read_document(path, "prompt template")  # size cap, UTF-8, duplicate keys, one-line errors
+    except BadInput as exc:
+        raise PromptError(str(exc)) from None
     if not isinstance(data, dict):
         raise PromptError(f"{path}: expected a mapping with name, version and template")
     for key in ("name", "version", "template"):

@@ -65,7 +65,7 @@ def pin_problem(provider: str, snapshot: str) -> str | None:
     `*-latest`, branch names) or an id without a date/version part (`gpt-4o`) names
     whatever the provider serves today, so it is never recorded as a snapshot.
     """
-    from .entry import ModelRef
+    from .model_ref import ModelRef
 
     try:
         ModelRef(provider=provider, id=snapshot)
@@ -84,14 +84,6 @@ def check_snapshot(provider: str, snapshot: Any, field_name: str = "snapshot") -
     if problem is not None:
         fail(field_name, f"{text!r} is not a snapshot of {provider}: {problem}")
     return text
-
-
-def is_snapshot(provider: str, model_id: str) -> bool:
-    try:
-        check_snapshot(provider, model_id)
-    except BadInput:
-        return False
-    return True
 
 
 def snapshot_key(provider: str, snapshot: str) -> str:
@@ -252,6 +244,15 @@ class SnapshotRecord:
             "info": dict(self.info), "first_seq": self.first_seq, "last_seq": self.last_seq,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SnapshotRecord":
+        """The inverse of to_dict (the projection stores records as that JSON)."""
+        fields = {k: v for k, v in data.items() if k != "key"}
+        for name in ("failed_checks", "drafts", "open_runs"):
+            fields[name] = tuple(fields.get(name) or ())
+        fields["info"] = dict(fields.get("info") or {})
+        return cls(**fields)
+
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryRecord:
@@ -263,6 +264,10 @@ class DiscoveryRecord:
     error: str | None = None
     base_url: str | None = None
     seq: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "ok": self.ok, "time": self.time, "error": self.error,
+                "base_url": self.base_url, "seq": self.seq}
 
 
 def _get(event: Any, name: str, default: Any = None) -> Any:

@@ -102,7 +102,8 @@ def check_env(env: Any, field: str = "env") -> str:
 
 
 def env_and_stage(env: str, stage: str | None) -> tuple[str, str]:
-    """resolve(name, env='production') means env 'default', stage 'production' (the seed's call)."""
+    """The CLI's seed spelling: `--env production` without --stage means env 'default', stage
+    'production'. `Registry.resolve` itself never reads env as a stage; the CLI calls this."""
     if stage is None:
         if env in RESOLVABLE_STAGES:
             return DEFAULT_ENV, env

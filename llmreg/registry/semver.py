@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
     from typing import Any
 
-    from .entry import EntrySpec
+    from .spec import EntrySpec
 
 
 LEVELS = ("patch", "minor", "major")  # ascending

@@ -138,7 +138,7 @@ class SloGuard:
         key = (deployment.name, deployment.env, deployment.version, deployment.seq)
         known = self._memory.promoted.get(key)
         if known is None:
-            latest = self.registry.audit_log(name=deployment.name, env=deployment.env, version=deployment.version,
+            latest = self.registry.events(name=deployment.name, env=deployment.env, version=deployment.version,
                                              types=(ev.STAGE_PROMOTED, ev.STAGE_ROLLED_BACK), newest_first=True, limit=1)
             known = bool(latest) and latest[0].type == ev.STAGE_PROMOTED and latest[0].seq == deployment.seq
             self._memory.promoted[key] = known
@@ -201,8 +201,8 @@ class SloGuard:
         try:
             # canary: the version leaves the canary stage, its share returns to production;
             # production: the previous production version is restored.
-            self.registry.rollback(d.name, d.env, actor=actor, stage=role, reason=f"slo-guard: {summary}",
-                                   evidence={"slo_guard": data})
+            undo = self.registry.pull_canary if role == "canary" else self.registry.rollback
+            undo(d.name, d.env, actor=actor, reason=f"slo-guard: {summary}", evidence={"slo_guard": data})
         except (Conflict, Refused) as exc:
             # Lost a race with another replica or a person, or nothing to go back to: do not retry.
             self._memory.handled.add(key)

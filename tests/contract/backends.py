@@ -1,4 +1,5 @@
-"""Store backends for tests: a fresh SQLite file, or a fresh schema on the local PostgreSQL.
+"""Store backends for tests: a fresh SQLite file, a fresh schema on the local PostgreSQL, or
+the in-memory store (llmreg.registry.store.memory) that unit tests of the core use.
 
 PostgreSQL: $LLMREG_TEST_POSTGRES (a SQLAlchemy URL) or 127.0.0.1:5432 database `test`
 as user root, then postgres (trust auth). Each test gets its own schema, dropped after.
@@ -87,11 +88,47 @@ class SqliteFile:
         pass
 
 
+class MemoryBackend:
+    """One MemoryStore shared by every Registry a test opens (as a database would be).
+    Tests that reach past the port (SQL, another process) skip here."""
+
+    def __init__(self):
+        from llmreg.registry.store.memory import MemoryStore
+
+        self.store = MemoryStore()
+
+    @property
+    def url(self):
+        import pytest
+
+        pytest.skip("the memory store has no URL: another process cannot open it")
+
+    def connect(self):
+        import pytest
+
+        pytest.skip("the memory store has no SQL connection")
+
+    def drop(self) -> None:
+        pass
+
+
+def sql_only(reg) -> None:
+    """Skip a test that needs the SQL store behind `reg` (its URL, its schema)."""
+    import pytest
+
+    from llmreg.registry.store.memory import MemoryStore
+
+    if isinstance(reg.store, MemoryStore):
+        pytest.skip("needs a SQL store")
+
+
 def make_backend(kind: str, tmp_path):
     import pytest
 
     if kind == "sqlite":
         return SqliteFile(tmp_path)
+    if kind == "memory":
+        return MemoryBackend()
     params, why = postgres_server()
     if params is None:
         pytest.skip(why)

@@ -1,12 +1,12 @@
-"""The store contract suite runs every test against SQLite and PostgreSQL."""
+"""The store contract suite runs every test against SQLite, PostgreSQL and the memory store."""
 from __future__ import annotations
 
 import pytest
 
-from contract.backends import make_backend
+from contract.backends import MemoryBackend, make_backend
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "memory"])
 def backend(request, tmp_path):
     backend = make_backend(request.param, tmp_path)
     yield backend
@@ -22,7 +22,12 @@ def open_registry(backend, tmp_path):
 
     def factory(**kwargs):
         kwargs.setdefault("artifacts", str(tmp_path / "artifacts"))
-        reg = Registry.open(backend.url, **kwargs)
+        if isinstance(backend, MemoryBackend):
+            from llmreg.registry.artifacts import ArtifactStore
+
+            reg = Registry(backend.store, ArtifactStore(kwargs.pop("artifacts")), **kwargs)
+        else:
+            reg = Registry.open(backend.url, **kwargs)
         opened.append(reg)
         return reg
 

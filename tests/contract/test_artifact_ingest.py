@@ -144,7 +144,7 @@ def test_relative_uris_resolve_against_the_entry_file_and_are_recorded_absolute(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    registered = reg.register(str(entry), actor=AUTHOR)
+    registered = reg.register_file(entry, actor=AUTHOR)
     assert registered.spec.artifacts[0].uri == str(adapter)
     assert reg.get(NAME, "1.0.0").spec.artifacts[0].uri == str(adapter)
     for folder in (elsewhere, project, tmp_path):  # the same answer from every folder

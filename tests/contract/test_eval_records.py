@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract.backends import placeholder
+from contract.backends import placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, configure, spec
 from llmreg.registry.artifacts import hash_tree
 from llmreg.registry.errors import BadInput, Conflict, GateFailed
@@ -33,10 +33,10 @@ def test_a_report_that_failed_its_suite_checks_cannot_reach_staging(reg):
         reg.promote(NAME, "1.0.0", "staging", actor="ci")
     message = str(info.value)
     assert "score 0.92 >= threshold 0.88" in message and "failed its own suite checks: fairness" in message
-    failed = reg.audit_log(types=("gate.failed",))
+    failed = reg.events(types=("gate.failed",))
     assert [e.payload["gate"] for e in failed] == ["eval_threshold"]
     assert failed[0].evidence["failed_checks"] == ["fairness"] and failed[0].evidence["report_passed"] is False
-    assert reg.stage_of(NAME, "1.0.0") == "development"
+    assert reg.status(NAME).of("1.0.0") == "development"
     # the projection derives the verdict from the log: a rebuild gives the same tables and answer
     before = reg.store.dump_projection()
     reg.rebuild_projection()
@@ -46,7 +46,7 @@ def test_a_report_that_failed_its_suite_checks_cannot_reach_staging(reg):
     # a newer report that passes its checks certifies the version
     reg.record_eval(NAME, "1.0.0", run_report(run="run-2"), actor="ci")
     reg.promote(NAME, "1.0.0", "staging", actor="ci")
-    assert reg.stage_of(NAME, "1.0.0") == "staging"
+    assert reg.status(NAME).of("1.0.0") == "staging"
 
 
 def test_a_verdict_that_could_be_misread_is_refused_without_writing(reg):
@@ -64,6 +64,7 @@ def test_migration_0002_derives_verdicts_of_existing_eval_records(open_registry,
     from llmreg.registry.store import migrate
 
     reg = open_registry()
+    sql_only(reg)
     configure(reg, threshold=0.8)
     reg.register(spec(eval=None), actor=AUTHOR)
     event = reg.record_eval(NAME, "1.0.0", run_report(passed=False, failed=["safety"]), actor="ci")
@@ -98,7 +99,7 @@ def test_the_registered_suite_fairness_bound_applies(reg):
     _to_review(reg, run_report(segments={"en-US": 0.95, "en-IN": 0.87}))  # gap 0.08: under 0.1, over 0.06
     with pytest.raises(GateFailed, match=r"exceeds bound 0.06 \(suite asr-eval@2.0.0 fairness.max_gap\)"):
         reg.promote(NAME, "1.0.0", "canary", actor="ci")
-    (failed,) = [e for e in reg.audit_log(types=("gate.failed",)) if e.payload["gate"] == "fairness"]
+    (failed,) = [e for e in reg.events(types=("gate.failed",)) if e.payload["gate"] == "fairness"]
     assert failed.evidence["bound_source"] == "suite asr-eval@2.0.0 fairness.max_gap"
     assert "the bound 0.06 (suite asr-eval@2.0.0 fairness.max_gap)" in reg.card(NAME, "1.0.0")
 
@@ -160,7 +161,7 @@ def test_an_eval_of_other_bytes_cannot_certify_a_version(reg, tmp_path):
     assert old_digest in message and new_digest in message and "\n" not in message
     # only the refusal is written: no eval record for 1.1.0, so staging still has nothing to judge
     assert reg.store.head_seq() == head + 1
-    (refused,) = reg.audit_log(types=("action.refused",))
+    (refused,) = reg.events(types=("action.refused",))
     assert refused.payload["action"] == "record_eval" and refused.version == "1.1.0"
     assert reg.store.eval_records(NAME, "1.1.0") == []
     with pytest.raises(GateFailed, match="no eval result"):

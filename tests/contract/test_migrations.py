@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from contract.backends import SqliteFile, disable_append_only, placeholder
+from contract.backends import SqliteFile, disable_append_only, placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, configure, to_production, version_n
 from llmreg.registry.canonical import canonical_json
 from llmreg.registry.errors import GateFailed, NotFound
@@ -48,7 +48,7 @@ def written_store(open_registry):
     reg.promote(NAME, "1.0.1", "staging", actor="ci")
     with pytest.raises(GateFailed):  # no review yet: the failed gate is recorded all the same
         reg.promote(NAME, "1.0.1", "canary", actor="ci")
-    assert reg.audit_log(types=("gate.failed",))
+    assert reg.events(types=("gate.failed",))
     return reg
 
 
@@ -63,6 +63,7 @@ def snapshot(reg) -> dict:
 
 def test_0003_round_trip_keeps_the_log_and_the_answers(open_registry, backend):
     reg = written_store(open_registry)
+    sql_only(reg)
     before = snapshot(reg)
     url = reg.store.url
     reg.close()
@@ -104,7 +105,7 @@ def test_the_log_stays_append_only_after_0003(open_registry, backend):
 
 def test_an_entry_is_read_from_its_registered_event(open_registry, backend):
     reg = written_store(open_registry)
-    event = [e for e in reg.audit_log(types=("entry.registered",)) if e.version == "1.0.1"][0]
+    event = [e for e in reg.events(types=("entry.registered",)) if e.version == "1.0.1"][0]
     fresh = open_registry()  # nothing cached: the read goes to the store
     assert fresh.get(NAME, "1.0.1").to_dict() == event.payload["entry"]
     assert json.loads(canonical_json(event.payload["entry"])) == fresh.get(NAME).to_dict()
@@ -114,7 +115,7 @@ def test_an_entry_is_read_from_its_registered_event(open_registry, backend):
 
 def test_a_tampered_registered_event_is_caught_even_though_the_entry_reads_from_it(open_registry, backend):
     reg = written_store(open_registry)
-    seq = [e.seq for e in reg.audit_log(types=("entry.registered",)) if e.version == "1.0.0"][0]
+    seq = [e.seq for e in reg.events(types=("entry.registered",)) if e.version == "1.0.0"][0]
     disable_append_only(backend)
     conn = backend.connect()
     try:

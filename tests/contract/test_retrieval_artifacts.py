@@ -51,7 +51,7 @@ def test_a_retrieval_index_is_stored_and_verified(open_registry, tmp_path):
     reg.approve(NAME, "1.0.0", "production", actor="carol")
     with pytest.raises(IntegrityError, match="'retrieval.index'"):
         reg.promote(NAME, "1.0.0", "production", actor="release-bot")
-    assert reg.stage_of(NAME, "1.0.0") == "canary"
+    assert reg.status(NAME).of("1.0.0") == "canary"
 
 
 def test_a_wrong_retrieval_checksum_is_refused_at_registration(reg, tmp_path):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from contract.backends import disable_append_only, placeholder
+from contract.backends import disable_append_only, placeholder, sql_only
 from contract.scenario import AUTHOR, NAME, SLO_OK, configure, spec, to_canary, to_production, version_n
 from llmreg.registry.errors import BadInput, Conflict, Forbidden, GateFailed, IntegrityError, NotFound, Refused
 
@@ -89,7 +89,7 @@ def test_promote_through_every_gate(reg):
         reg.promote(NAME, "1.0.0", "staging", actor="ci")
     configure(reg, threshold=0.9)
     reg.promote(NAME, "1.0.0", "staging", actor="ci")
-    assert reg.stage_of(NAME, "1.0.0", "default") == "staging"
+    assert reg.status(NAME).of("1.0.0", "default") == "staging"
     with pytest.raises(GateFailed, match="no review yet"):
         reg.promote(NAME, "1.0.0", "canary", actor="ci")
     with pytest.raises(Refused, match="authors cannot review"):
@@ -114,7 +114,7 @@ def test_promote_through_every_gate(reg):
     assert (resolved.version, resolved.stage, resolved.model) == ("1.0.0", "production", "gpt-5-mini-2026-06-01")
     assert resolved.entry == entry
     assert reg.status(NAME) == {"default": {"production": "1.0.0"}}
-    gate_events = reg.audit_log(name=NAME, types=("gate.passed", "gate.failed"))
+    gate_events = reg.events(name=NAME, types=("gate.passed", "gate.failed"))
     assert {e.payload["gate"] for e in gate_events} >= {"transition", "eval_threshold", "review", "fairness",
                                                         "canary_slo", "production_approvals", "artifact_integrity"}
 
@@ -153,11 +153,11 @@ def test_two_approver_rule(reg):
     with pytest.raises(GateFailed, match="1 of 2 distinct approvals"):
         reg.promote(NAME, "1.0.0", "production", actor="ci")
     reg.approve(NAME, "1.0.0", "production", actor="carol")
-    reg.approve(NAME, "1.0.0", "production", actor="carol", withdraw=True)
+    reg.withdraw_approval(NAME, "1.0.0", "production", actor="carol")
     with pytest.raises(GateFailed, match="have: bob"):
         reg.promote(NAME, "1.0.0", "production", actor="ci")
     with pytest.raises(NotFound, match="no approval"):
-        reg.approve(NAME, "1.0.0", "production", actor="dave", withdraw=True)
+        reg.withdraw_approval(NAME, "1.0.0", "production", actor="dave")
     with pytest.raises(BadInput, match="review"):
         reg.approve(NAME, "1.0.0", "canary", actor="dave")
     reg.approve(NAME, "1.0.0", "production", actor="carol")
@@ -172,11 +172,11 @@ def test_environments_are_independent(reg):
     assert reg.resolve(NAME, "eu").version == "1.0.0"
     with pytest.raises(NotFound, match="nothing holds production in env 'us'"):
         reg.resolve(NAME, "us")
-    assert reg.stage_of(NAME, "1.0.0", "us") == "development"
+    assert reg.status(NAME).of("1.0.0", "us") == "development"
     with pytest.raises(BadInput, match="is a stage, not an environment"):
         reg.promote(NAME, "1.0.0", "staging", "production", actor="ci")
-    # the seed's own call: env names a stage of the default environment
-    with pytest.raises(NotFound, match="env 'default'"):
+    # env never silently means a stage: the seed's call is refused with the fix
+    with pytest.raises(BadInput, match="is a stage, not an environment"):
         reg.resolve(NAME, env="production")
 
 
@@ -198,10 +198,10 @@ def test_rollback_goes_back_one_production_version_at_a_time(reg):
         reg.rollback(NAME, actor="oncall")
     reg.rollback(NAME, actor="oncall", to="1.0.2")
     assert reg.resolve(NAME).version == "1.0.2"
-    assert reg.stage_of(NAME, "1.0.0", "default") == "retired"
+    assert reg.status(NAME).of("1.0.0", "default") == "retired"
     with pytest.raises(Refused, match="already holds production"):
         reg.rollback(NAME, actor="oncall", to="1.0.2")
-    refused = reg.audit_log(name=NAME, types=("action.refused",))
+    refused = reg.events(name=NAME, types=("action.refused",))
     assert [e.payload["action"] for e in refused] == ["rollback", "rollback"]
 
 
@@ -214,17 +214,17 @@ def test_pulling_a_canary_sends_it_back_to_development(reg):
     t_canary = reg.store.head().time
     time.sleep(0.002)
     head = reg.head_seq()
-    event = reg.rollback(NAME, actor="system:slo-guard", stage="canary", reason="error rate 0.09 > 0.02",
+    event = reg.pull_canary(NAME, actor="system:slo-guard", reason="error rate 0.09 > 0.02",
                          evidence={"error_rate": 0.09, "calls": 500})
     assert reg.head_seq() == head + 1 == event.seq
     assert (event.version, event.payload["stage"], event.evidence["attached"]["error_rate"]) == ("1.0.1", "canary", 0.09)
-    assert reg.stage_of(NAME, "1.0.1", "default") == "development"
+    assert reg.status(NAME).of("1.0.1", "default") == "development"
     assert reg.status(NAME) == {"default": {"production": "1.0.0"}}
     assert reg.resolve(NAME, stage="canary", at=t_canary).version == "1.0.1"
     with pytest.raises(NotFound, match="nothing holds canary"):
         reg.resolve(NAME, stage="canary")
     with pytest.raises(Refused, match="nothing holds canary"):
-        reg.rollback(NAME, actor="system:slo-guard", stage="canary")
+        reg.pull_canary(NAME, actor="system:slo-guard")
     to_canary(reg, "1.0.1")  # can be retried from staging, unlike an archived version
     assert reg.resolve(NAME, stage="canary").version == "1.0.1"
 
@@ -259,9 +259,9 @@ def test_archive_needs_a_replacement_in_production(reg):
         reg.archive(NAME, "1.0.0", actor="release-bot")
     assert reg.resolve(NAME).version == "1.0.0"
     to_production(reg, "1.0.1")
-    assert reg.stage_of(NAME, "1.0.0", "default") == "retired"
+    assert reg.status(NAME).of("1.0.0", "default") == "retired"
     reg.archive(NAME, "1.0.0", actor="release-bot")
-    assert reg.stage_of(NAME, "1.0.0", "default") == "archived"
+    assert reg.status(NAME).of("1.0.0", "default") == "archived"
     with pytest.raises(GateFailed, match="archived"):
         reg.promote(NAME, "1.0.0", "staging", actor="ci")
     # archived versions are kept for rollback
@@ -313,7 +313,7 @@ def test_time_travel_of_canary_and_staging(reg):
     reg.promote(NAME, "1.0.1", "staging", actor="ci")
     assert reg.resolve(NAME, stage="staging", at=t_staging).version == "1.0.0"
     assert reg.resolve(NAME, stage="staging").version == "1.0.1"
-    assert reg.stage_of(NAME, "1.0.0", "default") == "development"  # displaced from staging
+    assert reg.status(NAME).of("1.0.0", "default") == "development"  # displaced from staging
 
 
 # ---------------------------------------------------------------------- refusals, roles, conflicts
@@ -341,18 +341,18 @@ def test_refused_actions_are_recorded_then_raised(reg):
     with pytest.raises(Forbidden, match="may not promote:canary"):
         reg.promote(NAME, "1.0.0", "canary", actor="alice")
     assert reg.store.head_seq() == head + 2
-    refused = reg.audit_log(types=("action.refused",))
+    refused = reg.events(types=("action.refused",))
     assert [(e.actor, e.payload["action"], e.payload["error"]) for e in refused] == [
         ("mallory", "register", "Forbidden"), ("alice", "promote:canary", "Forbidden")]
     assert reg.store.dump_projection() == before  # the refusals changed no state
     with pytest.raises(GateFailed):
         reg.promote(NAME, "1.0.0", "production", actor="release-bot")
-    failed = reg.audit_log(types=("gate.failed",))
+    failed = reg.events(types=("gate.failed",))
     assert {e.payload["gate"] for e in failed} >= {"transition", "canary_slo", "production_approvals"}
     assert reg.store.dump_projection() == before
     # the allowed path still works
     reg.promote(NAME, "1.0.0", "staging", actor="ci")
-    assert reg.stage_of(NAME, "1.0.0", "default") == "staging"
+    assert reg.status(NAME).of("1.0.0", "default") == "staging"
 
 
 def test_roles_config_is_audited_and_cannot_lock_everyone_out(reg):
@@ -363,9 +363,10 @@ def test_roles_config_is_audited_and_cannot_lock_everyone_out(reg):
     assert reg.roles_configured
     with pytest.raises(Forbidden):
         reg.configure_roles({"open": True}, actor="alice")
-    [event] = reg.audit_log(types=("config.roles",))
+    [event] = reg.events(types=("config.roles",))
     assert event.actor == "admin" and event.payload["roles"]["members"]["bob"] == ["reviewer"]
-    other = type(reg).open(reg.store.url.url)  # a second process/Registry sees the same roles
+    # a second Registry (another process, for SQL) sees the same roles
+    other = type(reg).open(reg.store.url.url) if hasattr(reg.store, "url") else type(reg)(reg.store, reg.artifacts)
     try:
         assert other.roles().allows("release-bot", "promote:production")
         assert not other.roles().allows("alice", "promote:production")
@@ -401,8 +402,8 @@ def test_racing_promotions_exactly_one_wins(open_registry):
     assert len(wins) == 1 and len(losses) == 1
     assert "another promotion won the race" in str(losses[0])
     assert setup.resolve(NAME, stage="staging").version == wins[0].version
-    assert len(setup.audit_log(types=("stage.promoted",))) == 1
-    assert [e.payload["error"] for e in setup.audit_log(types=("action.refused",))] == ["Conflict"]
+    assert len(setup.events(types=("stage.promoted",))) == 1
+    assert [e.payload["error"] for e in setup.events(types=("action.refused",))] == ["Conflict"]
     assert setup.verify_audit().ok
 
 
@@ -479,7 +480,7 @@ def test_events_api_for_the_pipeline(reg):
     assert [e.type for e in events] == ["eval.recorded", "gate.failed"]
     assert events[1].payload["detail"] == "eval run r1 failed: threshold"
     assert list(reg.events(after=events[-1].seq)) == []
-    assert reg.stage_of(NAME, entry.version, "default") == "development"
+    assert reg.status(NAME).of(entry.version, "default") == "development"
 
 
 def test_import_history_is_audited(reg, tmp_path):
@@ -489,11 +490,11 @@ def test_import_history_is_audited(reg, tmp_path):
                     "eval: { suite: triage-eval-v4, score: 0.94, run: 2026-06-10 }\n"
                     "approved_by: zyql\nstatus: production # draft | staging | production | retired\n")
     with pytest.raises(BadInput, match="assigned by the registry"):
-        reg.register(path, actor="admin")
-    entry = reg.register(path, actor="admin", import_history=True)
+        reg.register_file(path, actor="admin")
+    entry = reg.register_file(path, actor="admin", import_history=True)
     assert (entry.version, entry.bump) == ("14.0.0", "import")
     assert reg.resolve(NAME).version == "14.0.0"
-    promoted = reg.audit_log(types=("stage.promoted",))
+    promoted = reg.events(types=("stage.promoted",))
     assert promoted[0].evidence["imported"] is True and promoted[0].evidence["approved_by"] == ["zyql"]
     nxt = reg.register(spec(params={"max_tokens": 301}), actor=AUTHOR)
     assert nxt.version == "14.0.1"
@@ -561,8 +562,8 @@ def test_promotion_refuses_corrupted_artifacts(reg, tmp_path):
     os.remove(tmp_path / "adapter" / "adapter_config.json")
     with pytest.raises(IntegrityError, match="artifact 'adapter'"):
         reg.promote(NAME, "1.0.0", "canary", actor="ci")
-    assert reg.stage_of(NAME, "1.0.0", "default") == "staging"
-    failed = reg.audit_log(types=("gate.failed",))
+    assert reg.status(NAME).of("1.0.0", "default") == "staging"
+    failed = reg.events(types=("gate.failed",))
     assert [e.payload["gate"] for e in failed] == ["artifact_integrity"]
 
 
@@ -581,7 +582,7 @@ def test_rebuild_reproduces_the_projection(reg):
     reg.record_eval(NAME, "1.0.2", {"suite": "s", "score": 0.9, "run": "r"}, actor="ci")
     reg.register_suite("s", "1", 0.8, {}, actor="admin")
     reg.approve(NAME, "1.0.2", "production", actor="bob")
-    reg.approve(NAME, "1.0.2", "production", actor="bob", withdraw=True)
+    reg.withdraw_approval(NAME, "1.0.2", "production", actor="bob")
     before = reg.store.dump_projection()
     assert before["stage_pointers"] and before["approvals"] and before["suites"]
     assert reg.rebuild_projection() == reg.store.head_seq()
@@ -592,8 +593,9 @@ def test_rebuild_reproduces_the_projection(reg):
 def test_unknown_event_types_are_kept_and_ignored(reg):
     reg.register(spec(), actor=AUTHOR)
     before = reg.store.dump_projection()
-    reg.store.write(lambda txn: txn.append("provider.snapshot", actor="system:watcher", name="gpt-5-mini",
-                                           payload={"snapshot": "gpt-5-mini-2026-08-01"}))
+    with reg.store.unit_of_work() as uow:
+        uow.append("provider.snapshot", actor="system:watcher", name="gpt-5-mini",
+                   payload={"snapshot": "gpt-5-mini-2026-08-01"})
     assert reg.store.dump_projection() == before
     assert reg.verify_audit().ok
     reg.rebuild_projection()
@@ -658,6 +660,7 @@ def test_schema_matches_the_sqlalchemy_metadata(reg):
     from llmreg.registry.store.connection import sqlalchemy_engine
     from llmreg.registry.store.schema import metadata
 
+    sql_only(reg)
     assert ScriptDirectory.from_config(migrate.alembic_config()).get_current_head() == migrate.HEAD_REVISION
     engine = sqlalchemy_engine(reg.store.url)
     try:
@@ -696,7 +699,7 @@ def test_resolve_cache_sees_a_write_from_another_process(open_registry, backend,
     while reader.resolve(NAME).version != "1.0.0" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert reader.resolve(NAME).version == "1.0.0"
-    assert reader._seen_seq == int(done.stdout.strip())
+    assert reader.resolver._seen_seq == int(done.stdout.strip())
 
 
 @pytest.mark.postgres
@@ -734,3 +737,27 @@ def test_a_dropped_postgres_connection_is_replaced(tmp_path):
     finally:
         reg.close()
         backend.drop()
+
+
+def test_provider_snapshots_are_a_projection_the_log_rebuilds(reg):
+    """The provider change log is kept with its events, equals the fold of the log, and a
+    rebuild reproduces it."""
+    from llmreg.registry import providers as pv
+
+    models = [{"snapshot": "triage-2026-05-01", "family": "triage"}, {"snapshot": "triage-2026-06-01", "family": "triage"}]
+    reg.record_provider_discovery("local-vllm", models, actor="ci")
+    reg.record_provider_snapshot("local-vllm", "triage-2026-06-01", pv.QUALIFYING, actor="ci",
+                                 suite="triage-eval@1.0.0", run="r1")
+    reg.record_provider_snapshot("local-vllm", "triage-2026-06-01", pv.REJECTED, actor="ci",
+                                 suite="triage-eval@1.0.0", run="r1", score=0.4)
+    assert reg.record_provider_failure("local-vllm", "timeout", actor="ci") is not None
+    reg.record_provider_discovery("local-vllm", models[:1], actor="ci")  # 06-01 delisted, provider recovered
+    folded = pv.fold(reg.events(types=(pv.PROVIDER_SNAPSHOT,)))
+    assert {r.key: r for r in reg.provider_log()} == folded
+    record = reg.provider_snapshot("local-vllm", "triage-2026-06-01")
+    assert (record.verdict, record.score, record.listed) == (pv.REJECTED, 0.4, False)
+    assert reg.provider_discovery()["local-vllm"].ok
+    before = reg.store.dump_projection()
+    assert before["provider_snapshots"] and before["provider_discovery"]
+    reg.rebuild_projection()
+    assert reg.store.dump_projection() == before

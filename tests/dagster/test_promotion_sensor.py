@@ -70,7 +70,7 @@ def test_failing_eval_records_the_failed_gate_and_requests_nothing(registry_url,
     assert list(result.run_requests or []) == []
     failed = [e for e in registry.events(types=("gate.failed",))]
     assert len(failed) == 1 and failed[0].version == entry.version
-    assert registry.stage_of("support-triage", entry.version, "default") == "development"
+    assert registry.status("support-triage").of(entry.version, "default") == "development"
 
 
 def test_version_already_in_staging_is_skipped(registry_url, registry):
@@ -100,4 +100,4 @@ def test_promotion_job_is_idempotent(registry_url, registry):
     for _ in range(2):  # a repeated request (another tick, a retried run) must not fail
         assert promote_to_staging_job.execute_in_process(run_config=config, resources=resources).success
     promotions = list(registry.events(types=("stage.promoted",)))
-    assert len(promotions) == 1 and registry.stage_of("support-triage", entry.version, "default") == "staging"
+    assert len(promotions) == 1 and registry.status("support-triage").of(entry.version, "default") == "staging"

@@ -48,9 +48,9 @@ def test_qualification_drafts_a_major_version_only_for_the_qualified_snapshot(sc
         "model.id": "major", "model.snapshot": "major", "bump": "major"}
 
     # the qualification report is the draft's eval; the staging gate judged it against the suite
-    evals = [e for e in reg.history("chat-openai") if e.type == "eval.recorded" and e.version == "4.0.0"]
+    evals = [e for e in reg.events(name="chat-openai") if e.type == "eval.recorded" and e.version == "4.0.0"]
     assert [e.payload["eval"]["score"] for e in evals] == [0.936]
-    gate = next(e for e in reg.history("chat-openai") if e.type == "gate.passed" and e.version == "4.0.0"
+    gate = next(e for e in reg.events(name="chat-openai") if e.type == "gate.passed" and e.version == "4.0.0"
                 and e.payload["gate"] == "eval_threshold")
     assert "threshold 0.9" in gate.payload["detail"] and "suite chat-eval definition" in gate.payload["detail"]
     assert scenario.step("resolve chat-openai --stage staging").output.startswith("chat-openai@4.0.0  (staging")

@@ -21,7 +21,7 @@ def test_policy_only_change_is_minor_and_needs_its_own_eval(scenario):
     no_eval, low = (s.output for s in scenario.steps_of(f"promote {NAME}@1.1.0 --to staging") if s.refused)
     assert "eval_threshold" in no_eval and "no eval result" in no_eval
     assert "below threshold 0.9" in low
-    failed = [e.payload["gate"] for e in reg.history(NAME) if e.type == "gate.failed" and e.version == "1.1.0"]
+    failed = [e.payload["gate"] for e in reg.events(name=NAME) if e.type == "gate.failed" and e.version == "1.1.0"]
     assert failed == ["eval_threshold", "eval_threshold"]
     staged = scenario.step(f"promote {NAME}@1.1.0 --to staging", refused=False).output
     assert "passed eval_threshold: moderation-eval score 0.95 >= threshold 0.9" in staged

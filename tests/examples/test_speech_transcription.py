@@ -34,10 +34,10 @@ def test_fairness_bound_blocks_the_unfair_version(scenario):
     assert report["accuracy"] >= suite["threshold"] and report["failed_checks"] == ["fairness"]
     reason = scenario.step(f"promote {NAME}@1.1.0 --to staging --env eu", refused=True).output
     assert "score 0.92 >= threshold 0.88" in reason and "failed its own suite checks: fairness" in reason
-    failed = [e for e in reg.history(NAME, env="eu") if e.type == "gate.failed" and e.version == "1.1.0"]
+    failed = [e for e in reg.events(name=NAME, env="eu") if e.type == "gate.failed" and e.version == "1.1.0"]
     assert [e.payload["gate"] for e in failed] == ["eval_threshold"]
     assert failed[0].evidence["failed_checks"] == ["fairness"] and failed[0].evidence["report_passed"] is False
-    assert reg.stage_of(NAME, "1.1.0", "eu") == "development"
+    assert reg.status(NAME).of("1.1.0", "eu") == "development"
 
 
 def test_a_new_model_and_policy_roll_out_region_by_region(scenario):
@@ -48,7 +48,7 @@ def test_a_new_model_and_policy_roll_out_region_by_region(scenario):
     assert minor == {"artifacts.acoustic-model", "artifacts.lm-policy", "policy_ref", "datasets.train"}
     # the canary fairness gate applies the registered suite's bound (no gates.yaml value needed)
     reg = scenario.llmreg.registry()
-    fairness = [e for e in reg.history(NAME, env="eu")
+    fairness = [e for e in reg.events(name=NAME, env="eu")
                 if e.type == "gate.passed" and e.version == "1.2.0" and e.payload["gate"] == "fairness"]
     assert fairness[0].evidence["bound"] == 0.06
     assert fairness[0].evidence["bound_source"] == "suite asr-eval@2.0.0 fairness.max_gap"

@@ -46,10 +46,10 @@ def test_concurrent_writers_lose_nothing(backend, tmp_path):
                 params = reg.get(name, ack["version"]).spec.params
                 assert (params["worker"], params["k"]) == (ack["worker"], ack["k"])
         # the workers really interleaved: some worker's registrations are not one contiguous run
-        owners = [e.actor for e in reg.audit_log(types=("entry.registered",))]
+        owners = [e.actor for e in reg.events(types=("entry.registered",))]
         switches = sum(1 for a, b in zip(owners, owners[1:]) if a != b)
         assert switches > WORKERS, f"writers did not overlap ({switches} switches)"
-        events = reg.audit_log()
+        events = reg.events()
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         counts = Counter(e.type for e in events)
         assert counts["entry.registered"] == len(registered)

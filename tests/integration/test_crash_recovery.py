@@ -90,7 +90,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(backend, tmp_path):
                     assert (params["trial"], params["k"]) == (int(t), int(k)), f"trial {trial}: {ack}"
                 else:
                     _, name, version, seq = ack
-                    [event] = reg.audit_log(name=name, version=version, types=("stage.promoted",))
+                    [event] = reg.events(name=name, version=version, types=("stage.promoted",))
                     assert event.seq == int(seq)
             if trial % 20 == 0 and kind == "sqlite":
                 conn = backend.connect()

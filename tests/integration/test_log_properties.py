@@ -84,7 +84,7 @@ def _apply(reg: Registry, op: tuple) -> None:
     elif kind == "review":
         reg.review(args[0], args[1], args[2], actor=args[3], decision=args[4])
     elif kind == "approve":
-        reg.approve(args[0], args[1], "production", args[2], actor=args[3], withdraw=args[4])
+        (reg.withdraw_approval if args[4] else reg.approve)(args[0], args[1], "production", args[2], actor=args[3])
     elif kind == "evidence":
         reg.record_evidence(args[0], args[1], args[2], "canary_slo", dict(SLO_OK, error_rate=args[3]), actor="slo")
     elif kind == "eval":
@@ -94,10 +94,10 @@ def _apply(reg: Registry, op: tuple) -> None:
     elif kind == "walk":
         to_production(reg, args[1], args[2], name=args[0])
     elif kind == "pull":
-        reg.rollback(args[0], args[1], actor="slo-guard", stage="canary")
+        reg.pull_canary(args[0], args[1], actor="slo-guard")
     elif kind == "release":
         name, env = args
-        fresh = [v for v in reg.versions(name) if reg.stage_of(name, v, env) == "development"]
+        fresh = [v for v in reg.versions(name) if reg.status(name).of(v, env) == "development"]
         if fresh:
             to_production(reg, fresh[0], env, name=name)
     elif kind == "gates":
@@ -230,3 +230,16 @@ def test_stored_event_hash_is_sha256_of_canonical_json(actor, type_, name, versi
     # the store's fast assembly equals the contract's definition over the whole event dict
     assert event.hash == event.computed_hash()
     assert Event.from_dict(event.to_dict()).computed_hash() == event.hash
+
+
+def test_event_hash_golden_vector():
+    """A fixed event has a fixed hash: sha256(prev_hash + canonical JSON of the event without
+    its hash). Written out here so a change to the encoding cannot pass by agreeing with itself."""
+    prev = "ab" * 32
+    event, payload_json, evidence_json = make_event(
+        seq=7, time="2026-06-10T14:02:00.000000Z", actor="alice", type="stage.promoted", name="support-triage",
+        version="1.2.0", env="default", payload={"stage": "production", "weight": None, "from": "canary"},
+        evidence={"approvers": ["bob", "carol"], "note": "ünïcode"}, prev_hash=prev)
+    assert payload_json == '{"from":"canary","stage":"production","weight":null}'
+    assert evidence_json == '{"approvers":["bob","carol"],"note":"ünïcode"}'
+    assert event.hash == "3004b5b033b2d9f9c9c7335af80b222d88b159f71b6b780dca07047c1e53290f"

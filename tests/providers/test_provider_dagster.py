@@ -89,7 +89,7 @@ def test_job_runs_qualify_partitions_and_draft_a_version_never_promoted(resource
     trigger = [e.payload.get("trigger") for e in registry.events(types=("provider.snapshot",))
                if e.payload["status"] == "qualifying"]
     assert trigger == ["new-snapshot", "schedule"]
-    assert registry.stage_of(ENTRY, "2.0.0") == "development" and registry.resolve(ENTRY).version == "1.0.0"
+    assert registry.status(ENTRY).of("2.0.0") == "development" and registry.resolve(ENTRY).version == "1.0.0"
     # the draft's passing eval is what the staging sensor acts on; staging is as far as it goes
     from pipelines.sensors import promote_on_eval_sensor
 

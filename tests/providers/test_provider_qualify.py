@@ -35,7 +35,7 @@ def test_a_good_snapshot_qualifies_and_drafts_a_major_version_of_the_production_
     assert draft.bump == "major" and draft.spec.model.to_dict() == {"provider": "stub", "id": "triage-2026-06-01"}
     assert draft.spec.eval.score == 1.0 and draft.spec.eval.run == result.run_id
     assert draft.spec.lineage["provider_snapshot"] == "stub/triage-2026-06-01"
-    assert seen.stage_of(ENTRY, "2.0.0") == "development" and seen.resolve(ENTRY).version == "1.0.0"
+    assert seen.status(ENTRY).of("2.0.0") == "development" and seen.resolve(ENTRY).version == "1.0.0"
     assert "triage-2026-06-01" in seen.card(ENTRY, "2.0.0")
     assert any(n.id.startswith("model:stub:triage-2026-06-01") for n in seen.lineage(ENTRY, "2.0.0").nodes)
     evidence = [e for e in seen.events(types=(pv.PROVIDER_SNAPSHOT,)) if e.payload["status"] == "qualified"][0]

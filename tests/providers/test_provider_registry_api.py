@@ -82,7 +82,7 @@ def test_qualified_with_draft_registers_a_major_version_with_its_eval_in_one_tra
     assert entry.bump == "major" and entry.spec.model.request_id == "triage-2026-06-01"
     evals = list(registry.events(types=("eval.recorded",), name=ENTRY))
     assert evals[-1].version == "2.0.0" and evals[-1].payload["eval"]["score"] == 0.95
-    assert registry.stage_of(ENTRY, "2.0.0") == "development"
+    assert registry.status(ENTRY).of("2.0.0") == "development"
     assert registry.resolve(ENTRY).version == "1.0.0"  # production untouched
     # the verdict, the registration and its eval share one transaction time
     assert {e.time for e in registry.events(after=event.seq - 3)} == {event.time}

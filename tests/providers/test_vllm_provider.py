@@ -218,7 +218,7 @@ def test_discovery_schedule_and_qualification_against_a_real_vllm_server(vllm_se
     draft = reg.get(ENTRY, "2.0.0")
     assert draft.bump == "major" and draft.spec.model.request_id == NEWER
     assert draft.spec.eval.score == log[NEWER].score
-    assert reg.stage_of(ENTRY, "2.0.0") == "development" and reg.resolve(ENTRY).version == "1.0.0"
+    assert reg.status(ENTRY).of("2.0.0") == "development" and reg.resolve(ENTRY).version == "1.0.0"
     assert reg.verify_audit().ok
 
     evidence = {e.payload["snapshot"]: e.evidence["report"] for e in reg.events(types=("provider.snapshot",))

@@ -152,7 +152,7 @@ def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, sta
     assert bad.version in first  # the canary did take traffic (and failed)
     wait_until(lambda: registry.status(NAME)["default"].get("canary") is None, timeout=5)
     assert set(served_versions(30)) == {stable.version}
-    guard_events = [e for e in registry.history(NAME, "default") if e.actor == "system:slo-guard"]
+    guard_events = [e for e in registry.events(name=NAME, env="default") if e.actor == "system:slo-guard"]
     kinds = [e.type for e in guard_events]
     assert ev.EVIDENCE_RECORDED in kinds
     evidence = next(e for e in guard_events if e.type == ev.EVIDENCE_RECORDED).payload["data"]
@@ -160,7 +160,7 @@ def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, sta
     pulled = [e for e in guard_events if e.type == ev.STAGE_ROLLED_BACK]
     assert pulled and pulled[-1].payload["stage"] == "canary" and pulled[-1].version == bad.version
     assert pulled[-1].evidence["attached"]["slo_guard"]["verdict"] == "breach"
-    assert registry.stage_of(NAME, bad.version, "default") == "development"  # pulled, not archived: can be fixed
+    assert registry.status(NAME).of(bad.version, "default") == "development"  # pulled, not archived: can be fixed
 
 
 def test_failing_fresh_production_is_rolled_back_by_the_guard(registry, start_gateway, upstream):
@@ -179,7 +179,7 @@ def test_failing_fresh_production_is_rolled_back_by_the_guard(registry, start_ga
     wait_until(lambda: now_serving() == bad.version, timeout=2)  # the bad version took traffic...
     wait_until(lambda: now_serving() == stable.version, timeout=5)  # ...until the guard rolled it back
     assert registry.status(NAME)["default"]["production"] == stable.version
-    rollback = [e for e in registry.history(NAME, "default") if e.type == ev.STAGE_ROLLED_BACK]
+    rollback = [e for e in registry.events(name=NAME, env="default") if e.type == ev.STAGE_ROLLED_BACK]
     assert rollback and rollback[-1].actor == "system:slo-guard" and "slo-guard" in rollback[-1].payload["reason"]
     assert rollback[-1].payload["from"] == bad.version
     assert rollback[-1].evidence["attached"]["slo_guard"]["error_rate"] > 0.05
@@ -195,7 +195,7 @@ def test_guard_evidence_lets_a_healthy_canary_pass_the_production_gate(registry,
         assert client.chat.completions.create(model=NAME, messages=MSG, user=f"u{i}").llmreg["version"] == good.version
 
     def guard_evidence():
-        return [e for e in registry.history(NAME, "default")
+        return [e for e in registry.events(name=NAME, env="default")
                 if e.type == ev.EVIDENCE_RECORDED and e.actor == "system:slo-guard"]
 
     recorded = wait_until(guard_evidence, timeout=5)

@@ -75,7 +75,7 @@ def test_fresh_production_breach_rolls_back_once(registry, store_url):
     assert registry.status(NAME)["default"]["production"] == v1.version
     assert routes.route(NAME, "default").production.version == v1.version  # routes refreshed at once
     assert guard.tick() == []  # v1 got production by rollback: not watched, nothing repeats
-    events = [e for e in registry.history(NAME, "default") if e.actor == "system:slo-guard"]
+    events = [e for e in registry.events(name=NAME, env="default") if e.actor == "system:slo-guard"]
     assert [e.type for e in events] == [ev.EVIDENCE_RECORDED, ev.STAGE_ROLLED_BACK]
     writer.close()
 
@@ -90,7 +90,7 @@ def test_healthy_canary_gets_evidence_only_with_enough_calls(registry, store_url
     _rows(writer, canary.version, 1, 200)
     actions = guard.tick()
     assert [(a.action, a.ok) for a in actions] == [("evidence", True)]
-    data = registry.history(NAME, "default")[-1].payload["data"]
+    data = registry.events(name=NAME, env="default")[-1].payload["data"]
     assert (data["calls"], data["error_rate"], data["verdict"]) == (10, 0.0, "healthy")
     assert guard.tick() == []  # no new calls since: no duplicate evidence
     writer.close()

@@ -84,7 +84,7 @@ def test_each_field_class_decides_its_level(overrides, level, path):
 
 
 def test_every_spec_field_has_a_level():
-    from llmreg.registry.entry import _SPEC_FIELDS
+    from llmreg.registry.spec import _SPEC_FIELDS
 
     assert set(FIELD_LEVELS) == set(_SPEC_FIELDS)
 

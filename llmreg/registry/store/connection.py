@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from llmreg.registry.errors import BadInput
@@ -114,7 +115,7 @@ class PostgresConnector:
 
     def __init__(self, url: StoreURL):
         self.url = url
-        self._args = None
+        self._args: tuple[Any, Any] | None = None
 
     def connect(self):
         import psycopg

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from llmreg.registry.store.connection import StoreURL, sqlalchemy_engine
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 VERSION_TABLE = "llmreg_alembic_version"
 _PG_LOCK_KEY = 0x6C6C6D726567  # "llmreg"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -20,11 +20,18 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 
 def current_revision(conn) -> str | None:
     """The schema revision recorded in the database, or None for an empty database."""
+    import sqlite3
+
+    missing: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)  # "no such table"
+    if not isinstance(conn, sqlite3.Connection):
+        from psycopg import errors as pg_errors
+
+        missing = (pg_errors.UndefinedTable,)
     try:
         cur = conn.cursor()
         cur.execute(f"SELECT version_num FROM {VERSION_TABLE}")
         row = cur.fetchone()
-    except Exception:  # noqa: BLE001 - "no such table" differs per driver; empty database
+    except missing:  # an empty database: nothing migrated yet
         return None
     return row[0] if row else None
 
@@ -99,8 +106,9 @@ def _migration_lock(url: StoreURL):
     if url.dialect == "sqlite":
         import fcntl
 
-        os.makedirs(os.path.dirname(url.path) or ".", exist_ok=True)
-        with open(url.path + ".migrate-lock", "a+") as handle:
+        path = url.path or ""  # always set for SQLite
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path + ".migrate-lock", "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

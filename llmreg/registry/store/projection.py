@@ -20,13 +20,13 @@ from llmreg.registry.eval_reports import report_verdict
 from llmreg.registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "version_states", "approvals", "reviews",
-                     "evidence", "eval_records", "suites", "config")
+                     "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery")
 # Primary keys, to dump tables in a stable order.
 TABLE_ORDER = {
     "entries": "name, version", "stage_pointers": "name, env, stage",
     "version_states": "name, version, env", "approvals": "name, version, env, stage, actor",
     "reviews": "seq", "evidence": "seq", "eval_records": "seq", "suites": "name, version",
-    "config": "key",
+    "config": "key", "provider_snapshots": "key", "provider_discovery": "provider",
 }
 
 _SQL = {
@@ -52,6 +52,11 @@ _SQL = {
                     "definition = excluded.definition",
     "upsert_config": "INSERT INTO config (key, seq, value) VALUES (?, ?, ?) "
                      "ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, value = excluded.value",
+    "provider_record": "SELECT record FROM provider_snapshots WHERE key = ?",
+    "upsert_provider_record": "INSERT INTO provider_snapshots (key, provider, seq, record) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, record = excluded.record",
+    "upsert_discovery": "INSERT INTO provider_discovery (provider, seq, record) VALUES (?, ?, ?) "
+                        "ON CONFLICT (provider) DO UPDATE SET seq = excluded.seq, record = excluded.record",
 }
 
 
@@ -157,6 +162,30 @@ def _config(key: str):
     return handler
 
 
+def _provider_snapshot(cur, sql, seq, time, actor, name, version, env, payload):
+    """The snapshot's record folded one step (providers.apply, the rule the writes check)."""
+    from llmreg.registry import providers as pv
+
+    if not payload.get("provider") or not payload.get("snapshot") or payload.get("status") not in pv.EVENT_STATUSES:
+        return  # written by a newer version of providers.py: not ours to interpret
+    key = pv.snapshot_key(payload["provider"], payload["snapshot"])
+    cur.execute(sql["provider_record"], (key,))
+    row = cur.fetchone()
+    record = pv.SnapshotRecord.from_dict(json.loads(row[0])) if row else None
+    record = pv.apply(record, payload, time=time, seq=seq)
+    cur.execute(sql["upsert_provider_record"], (key, record.provider, seq, _text(record.to_dict())))
+
+
+def _provider_discovery(cur, sql, seq, time, actor, name, version, env, payload):
+    from llmreg.registry import providers as pv
+
+    if not payload.get("provider"):
+        return
+    record = pv.DiscoveryRecord(payload["provider"], bool(payload.get("ok")), time, payload.get("error"),
+                                payload.get("base_url"), seq)
+    cur.execute(sql["upsert_discovery"], (record.provider, seq, _text(record.to_dict())))
+
+
 _HANDLERS = {
     ev.ENTRY_REGISTERED: _entry_registered,
     ev.STAGE_PROMOTED: _stage_promoted,
@@ -170,6 +199,8 @@ _HANDLERS = {
     ev.SUITE_REGISTERED: _suite,
     ev.CONFIG_ROLES: _config("roles"),
     ev.CONFIG_GATES: _config("gates"),
+    ev.PROVIDER_SNAPSHOT: _provider_snapshot,
+    "provider.discovery": _provider_discovery,
 }
 
 
@@ -190,6 +221,3 @@ def fold_stages(rows) -> dict[str, tuple[str, float | None, int, str]]:
             pointers["production"] = (version, None, seq, time)
     return pointers
 
-
-def loads(text: str) -> Any:
-    return json.loads(text)

@@ -144,3 +144,22 @@ config = Table(
     Column("seq", BigInteger, nullable=False),
     Column("value", Text, nullable=False),
 )
+
+# Provider snapshots' change log folded from provider.snapshot events (providers.apply):
+# one JSON record per snapshot, so discovery and qualification read one row, not the log.
+provider_snapshots = Table(
+    "provider_snapshots", metadata,
+    Column("key", Text, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_provider_snapshots_provider", "provider"),
+)
+
+# The last recorded state of each provider's model list (provider.discovery events).
+provider_discovery = Table(
+    "provider_discovery", metadata,
+    Column("provider", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),
+)

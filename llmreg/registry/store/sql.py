@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
-from dataclasses import dataclass
-from types import MappingProxyType
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from llmreg.registry import events as ev
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.errors import Conflict, RegistryError
-from llmreg.registry.events import Event, make_event, utc_now, verify_rows
+from llmreg.registry.events import Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.store.connection import PostgresConnector, StoreURL, connect_sqlite, parse_url, placeholders
 from llmreg.registry.store.migrate import ensure_schema
+from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
 from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, apply_event, fold_stages, statements
+from llmreg.registry.store.sql_reads import READ_SQL, SQLReads
 
 T = TypeVar("T")
 PAGE = 5000
@@ -40,57 +42,16 @@ _SQL = {
     "set_head": "UPDATE head SET seq = ?, hash = ?, time = ?, config_seq = ? WHERE id = 1",
     "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "events_page": f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT {PAGE}",
-    "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
-    "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
-    "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
-    "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
-    "names": "SELECT DISTINCT name FROM entries ORDER BY name",
-    "state": "SELECT status, was_production FROM version_states WHERE name = ? AND version = ? AND env = ?",
-    "states_of_version": "SELECT env, status, was_production FROM version_states WHERE name = ? AND version = ? ORDER BY env",
-    "states_of_name": "SELECT version, env, status, was_production FROM version_states WHERE name = ? ORDER BY env, version",
-    "reviews": "SELECT actor, decision, notes, seq FROM reviews WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
-    "approvals": "SELECT actor, stage, seq, granted FROM approvals WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
-    "evidence": "SELECT kind, data, actor, seq FROM evidence WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
-    "evals": "SELECT report, actor, seq FROM eval_records WHERE name = ? AND version = ? ORDER BY seq",
-    "suite": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? AND version = ?",
-    "suites_of": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? ORDER BY seq",
-    "config": "SELECT value, seq FROM config WHERE key = ?",
     "stage_rows": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
                   "AND type IN (?, ?, ?) AND time <= ? ORDER BY seq",
     "stage_rows_all": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
                       "AND type IN (?, ?, ?) ORDER BY seq",
+    **READ_SQL,
 }
 
 
-class CommitThenRaise(Exception):
-    """Raised inside a write: keep what was appended (the refusal record), then raise `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    seq: int
-    hash: str
-    time: str
-    config_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Pointer:
-    name: str
-    env: str
-    stage: str
-    version: str
-    weight: float | None
-    seq: int
-    time: str
-
-
-class Txn:
-    """One write transaction holding the head lock: read state, append events."""
+class SQLUnitOfWork(SQLReads, UnitOfWork):
+    """One write transaction holding the head lock; its reads run on the transaction's cursor."""
 
     def __init__(self, store: "SQLStore", cur, head: Head):
         self.store = store
@@ -104,6 +65,14 @@ class Txn:
         now = utc_now()
         self.time = now if now > head.time else head.time
         self.events: list[Event] = []
+
+    def _rows(self, key: str, params: tuple = ()) -> list[tuple]:
+        self.cur.execute(self.store._q[key], params)
+        return self.cur.fetchall()
+
+    def _row(self, key: str, params: tuple = ()) -> tuple | None:
+        self.cur.execute(self.store._q[key], params)
+        return self.cur.fetchone()
 
     @property
     def next_seq(self) -> int:
@@ -127,7 +96,10 @@ class Txn:
         return event
 
 
-class SQLStore:
+Txn = SQLUnitOfWork  # the name the handlers' first version used
+
+
+class SQLStore(SQLReads, Store):
     """The registry's SQL store. `url`: sqlite:///path.db, a file path, or postgresql+psycopg://..."""
 
     def __init__(self, url: str | os.PathLike | None = None):
@@ -157,7 +129,7 @@ class SQLStore:
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid() or (self._pg is not None and (conn.closed or conn.broken)):
             # New thread, forked child, or a PostgreSQL connection the server dropped.
-            conn = connect_sqlite(self.url.path) if self._pg is None else self._pg.connect()
+            conn = connect_sqlite(self.url.path or "") if self._pg is None else self._pg.connect()
             local.conn, local.pid, local.cur = conn, os.getpid(), conn.cursor()
             with self._lock:
                 self._all.append(conn)
@@ -208,18 +180,22 @@ class SQLStore:
 
     # ------------------------------------------------------------------ writes
 
-    def write(self, fn: Callable[[Txn], T]) -> T:
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SQLUnitOfWork]:
+        """One write transaction (see store/port.py): commit at the end of the block; a
+        CommitThenRaise commits what was appended and raises its error; else roll back."""
         local = self._local
         if getattr(local, "in_write", False):
-            raise RuntimeError("nested registry write: call the Txn you were given")
+            raise RuntimeError("nested registry write: use the unit of work you were given")
         cur = self.conn().cursor()
         local.in_write = True
         local.committed = None
+        deferred: BaseException | None = None
         try:
             try:
                 self._begin(cur)
-            except Exception:
-                if not self._dropped():
+            except Exception as exc:
+                if not self._dropped() or isinstance(exc, Conflict):
                     raise
                 cur = self.conn().cursor()  # nothing was written yet: begin again on a new connection
                 self._begin(cur)
@@ -228,16 +204,15 @@ class SQLStore:
                 if row is None:
                     cur.execute(self._q["head"])
                     row = cur.fetchone()
-                txn = Txn(self, cur, Head(*row))
-                deferred: BaseException | None = None
+                uow = SQLUnitOfWork(self, cur, Head(*row))
                 try:
-                    result = fn(txn)
+                    yield uow
                 except CommitThenRaise as wrapped:
-                    deferred, result = wrapped.error, None
-                if txn.events:
-                    cur.execute(self._q["set_head"], (txn.seq, txn.hash, txn.time, txn.config_seq))
+                    deferred = wrapped.error
+                if uow.events:
+                    cur.execute(self._q["set_head"], (uow.seq, uow.hash, uow.time, uow.config_seq))
                 cur.execute("COMMIT")
-                local.committed = txn.seq
+                local.committed = uow.seq
             except BaseException:
                 try:
                     cur.execute("ROLLBACK")
@@ -248,7 +223,11 @@ class SQLStore:
             local.in_write = False
         if deferred is not None:
             raise deferred
-        return result
+
+    def write(self, fn: Callable[[SQLUnitOfWork], T]) -> T:
+        """fn(uow) inside one unit of work."""
+        with self.unit_of_work() as uow:
+            return fn(uow)
 
     def committed_seq(self) -> int | None:
         """The head seq this thread's last `write` committed (None if it rolled back)."""
@@ -262,7 +241,7 @@ class SQLStore:
                 cur.execute("BEGIN")
                 cur.execute(self._q["head_lock"])
         except Exception as exc:  # noqa: BLE001
-            if "locked" in str(exc) or "busy" in str(exc):
+            if is_lock_timeout(exc):
                 raise Conflict(f"the store {self.url.redacted()} stayed locked by another writer for more "
                                "than 30 s; retry") from None
             raise
@@ -270,7 +249,9 @@ class SQLStore:
     # ------------------------------------------------------------------ head and events
 
     def head(self) -> Head:
-        return Head(*self._row("head"))
+        row = self._row("head")
+        assert row is not None, "the head row is created by the first migration"
+        return Head(*row)
 
     def head_seq(self) -> int:
         cur = self.cursor()
@@ -290,9 +271,9 @@ class SQLStore:
             try:
                 cur.execute(self._q["events_page"], (after, until))
                 rows = cur.fetchall()
-            except Exception as exc:  # noqa: BLE001
-                if self.dialect != "sqlite" or "decode" not in str(exc):
-                    raise
+            except sqlite3.OperationalError:
+                # sqlite3 raises this type (no error code) for text that is not UTF-8; the
+                # tolerant re-read raises again for any other cause.
                 rows = self._undecodable_page(after, until)
             if not rows:
                 return
@@ -304,7 +285,7 @@ class SQLStore:
     def _undecodable_page(self, after: int, until: int) -> list[tuple]:
         """A page holding bytes that are not UTF-8 (someone edited the file): read it with
         undecodable bytes kept as surrogates so verification can name the bad event."""
-        conn = connect_sqlite(self.url.path)
+        conn = connect_sqlite(self.url.path or "")
         try:
             conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
             return conn.execute(self._q["events_page"], (after, until)).fetchall()
@@ -315,7 +296,8 @@ class SQLStore:
                types: Sequence[str] | None = None, after_seq: int | None = None,
                until_time: str | None = None, since_time: str | None = None, limit: int | None = None,
                newest_first: bool = False) -> list[Event]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for column, value in (("name", name), ("version", version), ("env", env)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -366,78 +348,11 @@ class SQLStore:
                 raise
             return self._query(self._q["pointer"], (name, env, stage), one=True, shared_cursor=True)
 
-    def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
-        where, params = [], []
-        if name is not None:
-            where.append("name = ?")
-            params.append(name)
-        if env is not None:
-            where.append("env = ?")
-            params.append(env)
-        sql = "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY name, env, stage"
-        cur = self.conn().cursor()
-        cur.execute(placeholders(sql, self.dialect), tuple(params))
-        return [Pointer(*row) for row in cur.fetchall()]
-
     def entry_data(self, name: str, version: str) -> dict[str, Any] | None:
         """The registered entry as its entry.registered event recorded it (the log is the
         only copy), or None."""
         row = self._query(self._q["entry"], (name, version), one=True, shared_cursor=True)
         return json.loads(row[0])["entry"] if row else None
-
-    def latest_version(self, name: str) -> str | None:
-        row = self._row("latest_version", (name,))
-        return row[0] if row else None
-
-    def versions(self, name: str) -> list[str]:
-        return [row[0] for row in self._rows("versions", (name,))]
-
-    def names(self) -> list[str]:
-        return [row[0] for row in self._rows("names")]
-
-    def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
-        row = self._row("state", (name, version, env))
-        return (row[0], bool(row[1])) if row else None
-
-    def states_of_version(self, name: str, version: str) -> dict[str, tuple[str, bool]]:
-        return {env: (status, bool(was)) for env, status, was in self._rows("states_of_version", (name, version))}
-
-    def states_of_name(self, name: str) -> list[tuple[str, str, str, bool]]:
-        return [(v, e, s, bool(w)) for v, e, s, w in self._rows("states_of_name", (name,))]
-
-    def reviews(self, name: str, version: str, env: str) -> list[dict]:
-        return [{"actor": a, "decision": d, "notes": n, "seq": s}
-                for a, d, n, s in self._rows("reviews", (name, version, env))]
-
-    def approvals(self, name: str, version: str, env: str, *, stage: str | None = None,
-                  granted_only: bool = True) -> list[dict]:
-        return [{"actor": a, "stage": st, "seq": s}
-                for a, st, s, g in self._rows("approvals", (name, version, env))
-                if (stage is None or st == stage) and (g or not granted_only)]
-
-    def evidence(self, name: str, version: str, env: str) -> list[dict]:
-        return [{"kind": k, "data": json.loads(d), "actor": a, "seq": s}
-                for k, d, a, s in self._rows("evidence", (name, version, env))]
-
-    def eval_records(self, name: str, version: str) -> list[dict]:
-        return [dict(json.loads(r), actor=a, seq=s) for r, a, s in self._rows("evals", (name, version))]
-
-    def suite(self, name: str, version: str | None = None) -> dict | None:
-        if version is not None:
-            row = self._row("suite", (name, version))
-        else:
-            rows = self._rows("suites_of", (name,))
-            row = rows[-1] if rows else None
-        if row is None:
-            return None
-        return {"name": name, "version": row[0], "threshold": row[1], "definition": json.loads(row[2]), "seq": row[3]}
-
-    def config(self, key: str) -> tuple[Any, int] | None:
-        row = self._row("config", (key,))
-        return (json.loads(row[0]), row[1]) if row else None
 
     def stage_rows(self, name: str, env: str, until_time: str | None = None) -> list[tuple]:
         params: tuple = (name, env, *ev.STAGE_TYPES)
@@ -480,11 +395,15 @@ class SQLStore:
         return out
 
 
-def row_to_event(row: Sequence[Any]) -> Event:
-    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_ = row
-    return Event(seq=seq, time=time, actor=actor, type=type_, name=name, version=version, env=env,
-                 payload=MappingProxyType(json.loads(payload)), evidence=MappingProxyType(json.loads(evidence)),
-                 prev_hash=prev_hash, hash=hash_)
+def is_lock_timeout(exc: BaseException) -> bool:
+    """The writer lock could not be taken in time: SQLite BUSY/LOCKED, PostgreSQL lock_not_available."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    try:
+        from psycopg import errors as pg_errors
+    except ImportError:  # pragma: no cover - psycopg is installed wherever PostgreSQL is used
+        return False
+    return isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.QueryCanceled))
 
 
-__all__ = ["SQLStore", "Txn", "Head", "Pointer", "AuditReport", "CommitThenRaise", "row_to_event"]
+__all__ = ["SQLStore", "SQLUnitOfWork", "Txn", "Head", "Pointer", "AuditReport", "CommitThenRaise", "row_to_event"]

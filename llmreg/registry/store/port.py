@@ -1,0 +1,182 @@
+"""The store port: what the registry core needs from a store, whatever holds the data.
+
+    with store.unit_of_work() as uow:      # one transaction holding the writer lock
+        row = uow.pointer(name, env, "production")   # reads see this transaction
+        uow.append(ev.STAGE_PROMOTED, actor=..., ...)  # hashed, chained, projected
+
+A unit of work commits when its block ends; `CommitThenRaise(error)` raised inside it
+commits what was appended (a refusal record) and then raises `error`; any other exception
+rolls everything back. The store's own read methods (the same `Reads` set, outside any
+transaction) serve the query side.
+
+Implementations: `store.sql.SQLStore` (SQLite, PostgreSQL) and `store.memory.MemoryStore`
+(unit tests of the pure core); tests/contract runs one suite against all of them.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+from llmreg.registry.audit import AuditReport
+from llmreg.registry.events import Event
+
+
+class CommitThenRaise(Exception):
+    """Raised inside a unit of work: keep what was appended (the refusal record), then raise `error`."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+    time: str
+    config_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    name: str
+    env: str
+    stage: str
+    version: str
+    weight: float | None
+    seq: int
+    time: str
+
+
+# (version, weight, seq, time): who holds one stage, the resolve hot path's row
+PointerRow = tuple[str, "float | None", int, str]
+
+
+class Reads(ABC):
+    """Projection reads; on a unit of work they see its open transaction."""
+
+    @abstractmethod
+    def entry_data(self, name: str, version: str) -> dict[str, Any] | None:
+        """The entry as its entry.registered event recorded it, or None."""
+
+    @abstractmethod
+    def pointer(self, name: str, env: str, stage: str) -> tuple | None:
+        """(version, weight, seq, time) of the holder of `stage`, or None."""
+
+    @abstractmethod
+    def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]: ...
+
+    @abstractmethod
+    def latest_version(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def versions(self, name: str) -> list[str]:
+        """Versions of `name`, semver ascending."""
+
+    @abstractmethod
+    def names(self) -> list[str]: ...
+
+    @abstractmethod
+    def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
+        """(status, was_production) of one version in env, or None (development)."""
+
+    @abstractmethod
+    def states_of_version(self, name: str, version: str) -> dict[str, tuple[str, bool]]: ...
+
+    @abstractmethod
+    def states_of_name(self, name: str) -> list[tuple[str, str, str, bool]]:
+        """(version, env, status, was_production) rows of every version of `name`."""
+
+    @abstractmethod
+    def reviews(self, name: str, version: str, env: str) -> list[dict]: ...
+
+    @abstractmethod
+    def approvals(self, name: str, version: str, env: str, *, stage: str | None = None,
+                  granted_only: bool = True) -> list[dict]: ...
+
+    @abstractmethod
+    def evidence(self, name: str, version: str, env: str) -> list[dict]: ...
+
+    @abstractmethod
+    def eval_records(self, name: str, version: str) -> list[dict]: ...
+
+    @abstractmethod
+    def suite(self, name: str, version: str | None = None) -> dict | None: ...
+
+    @abstractmethod
+    def config(self, key: str) -> tuple[Any, int] | None:
+        """(value, seq) of a config document ("roles", "gates"), or None."""
+
+    @abstractmethod
+    def provider_records(self, provider: str | None = None) -> dict[str, Any]:
+        """{snapshot key: providers.SnapshotRecord}: the provider snapshot projection."""
+
+    @abstractmethod
+    def provider_record(self, key: str) -> Any | None: ...
+
+    @abstractmethod
+    def discovery_records(self) -> dict[str, Any]:
+        """{provider: providers.DiscoveryRecord}: each provider list's last recorded state."""
+
+
+class UnitOfWork(Reads):
+    """One write transaction holding the writer lock: read current state, append events."""
+
+    head: Head
+    time: str  # one timestamp per transaction, never before the previous event's
+    events: list[Event]
+
+    @property
+    @abstractmethod
+    def next_seq(self) -> int: ...
+
+    @abstractmethod
+    def append(self, type: str, *, actor: str, name: str | None = None, version: str | None = None,
+               env: str | None = None, payload: Mapping[str, Any] | None = None,
+               evidence: Mapping[str, Any] | None = None) -> Event:
+        """Hash, chain and store one event and apply it to the projection."""
+
+
+class Store(Reads):
+    """A registry store: the hash-chained log, its projection and their queries."""
+
+    @abstractmethod
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    @abstractmethod
+    def committed_seq(self) -> int | None:
+        """The head seq this thread's last unit of work committed (None if it rolled back)."""
+
+    @abstractmethod
+    def head(self) -> Head: ...
+
+    @abstractmethod
+    def head_seq(self) -> int: ...
+
+    @abstractmethod
+    def events(self, *, name: str | None = None, version: str | None = None, env: str | None = None,
+               types: Sequence[str] | None = None, after_seq: int | None = None,
+               until_time: str | None = None, since_time: str | None = None, limit: int | None = None,
+               newest_first: bool = False) -> list[Event]: ...
+
+    @abstractmethod
+    def iter_event_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple]:
+        """Stored rows (seq, time, actor, type, name, version, env, payload_json, evidence_json,
+        prev_hash, hash) in seq order."""
+
+    @abstractmethod
+    def verify_chain(self) -> AuditReport: ...
+
+    @abstractmethod
+    def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]: ...
+
+    @abstractmethod
+    def rebuild_projection(self) -> int: ...
+
+    @abstractmethod
+    def dump_projection(self) -> dict[str, list[tuple]]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

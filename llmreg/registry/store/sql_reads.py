@@ -1,0 +1,130 @@
+"""Projection reads in SQL, shared by the store (its own connection) and a unit of work
+(the open transaction's cursor), so reads inside a write see that write's transaction."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmreg.registry import providers as pv
+from llmreg.registry.store.port import Pointer, Reads
+
+READ_SQL = {
+    "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
+    "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
+    "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
+    "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
+    "names": "SELECT DISTINCT name FROM entries ORDER BY name",
+    "state": "SELECT status, was_production FROM version_states WHERE name = ? AND version = ? AND env = ?",
+    "states_of_version": "SELECT env, status, was_production FROM version_states WHERE name = ? AND version = ? ORDER BY env",
+    "states_of_name": "SELECT version, env, status, was_production FROM version_states WHERE name = ? ORDER BY env, version",
+    "reviews": "SELECT actor, decision, notes, seq FROM reviews WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "approvals": "SELECT actor, stage, seq, granted FROM approvals WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "evidence": "SELECT kind, data, actor, seq FROM evidence WHERE name = ? AND version = ? AND env = ? ORDER BY seq",
+    "evals": "SELECT report, actor, seq FROM eval_records WHERE name = ? AND version = ? ORDER BY seq",
+    "suite": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? AND version = ?",
+    "suites_of": "SELECT version, threshold, definition, seq FROM suites WHERE name = ? ORDER BY seq",
+    "config": "SELECT value, seq FROM config WHERE key = ?",
+    "pointers": "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers ORDER BY name, env, stage",
+    "pointers_name": "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers WHERE name = ? "
+                     "ORDER BY name, env, stage",
+    "pointers_env": "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers WHERE env = ? "
+                    "ORDER BY name, env, stage",
+    "pointers_name_env": "SELECT name, env, stage, version, weight, seq, time FROM stage_pointers "
+                         "WHERE name = ? AND env = ? ORDER BY name, env, stage",
+    "provider_record": "SELECT record FROM provider_snapshots WHERE key = ?",
+    "provider_records": "SELECT record FROM provider_snapshots ORDER BY key",
+    "provider_records_of": "SELECT record FROM provider_snapshots WHERE provider = ? ORDER BY key",
+    "discovery_records": "SELECT record FROM provider_discovery ORDER BY provider",
+}
+
+
+class SQLReads(Reads):
+    """The Reads port over `_rows`/`_row`, which subclasses bind to a connection or a transaction."""
+
+    def _rows(self, key: str, params: tuple = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def _row(self, key: str, params: tuple = ()) -> tuple | None:
+        raise NotImplementedError
+
+    def entry_data(self, name: str, version: str) -> dict[str, Any] | None:
+        row = self._row("entry", (name, version))
+        return json.loads(row[0])["entry"] if row else None
+
+    def pointer(self, name: str, env: str, stage: str) -> tuple | None:
+        return self._row("pointer", (name, env, stage))
+
+    def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
+        if name is not None and env is not None:
+            rows = self._rows("pointers_name_env", (name, env))
+        elif name is not None:
+            rows = self._rows("pointers_name", (name,))
+        elif env is not None:
+            rows = self._rows("pointers_env", (env,))
+        else:
+            rows = self._rows("pointers")
+        return [Pointer(*row) for row in rows]
+
+    def latest_version(self, name: str) -> str | None:
+        row = self._row("latest_version", (name,))
+        return row[0] if row else None
+
+    def versions(self, name: str) -> list[str]:
+        return [row[0] for row in self._rows("versions", (name,))]
+
+    def names(self) -> list[str]:
+        return [row[0] for row in self._rows("names")]
+
+    def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
+        row = self._row("state", (name, version, env))
+        return (row[0], bool(row[1])) if row else None
+
+    def states_of_version(self, name: str, version: str) -> dict[str, tuple[str, bool]]:
+        return {env: (status, bool(was)) for env, status, was in self._rows("states_of_version", (name, version))}
+
+    def states_of_name(self, name: str) -> list[tuple[str, str, str, bool]]:
+        return [(v, e, s, bool(w)) for v, e, s, w in self._rows("states_of_name", (name,))]
+
+    def reviews(self, name: str, version: str, env: str) -> list[dict]:
+        return [{"actor": a, "decision": d, "notes": n, "seq": s}
+                for a, d, n, s in self._rows("reviews", (name, version, env))]
+
+    def approvals(self, name: str, version: str, env: str, *, stage: str | None = None,
+                  granted_only: bool = True) -> list[dict]:
+        return [{"actor": a, "stage": st, "seq": s}
+                for a, st, s, g in self._rows("approvals", (name, version, env))
+                if (stage is None or st == stage) and (g or not granted_only)]
+
+    def evidence(self, name: str, version: str, env: str) -> list[dict]:
+        return [{"kind": k, "data": json.loads(d), "actor": a, "seq": s}
+                for k, d, a, s in self._rows("evidence", (name, version, env))]
+
+    def eval_records(self, name: str, version: str) -> list[dict]:
+        return [dict(json.loads(r), actor=a, seq=s) for r, a, s in self._rows("evals", (name, version))]
+
+    def suite(self, name: str, version: str | None = None) -> dict | None:
+        if version is not None:
+            row = self._row("suite", (name, version))
+        else:
+            rows = self._rows("suites_of", (name,))
+            row = rows[-1] if rows else None
+        if row is None:
+            return None
+        return {"name": name, "version": row[0], "threshold": row[1], "definition": json.loads(row[2]), "seq": row[3]}
+
+    def config(self, key: str) -> tuple[Any, int] | None:
+        row = self._row("config", (key,))
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def provider_record(self, key: str) -> pv.SnapshotRecord | None:
+        row = self._row("provider_record", (key,))
+        return pv.SnapshotRecord.from_dict(json.loads(row[0])) if row else None
+
+    def provider_records(self, provider: str | None = None) -> dict[str, pv.SnapshotRecord]:
+        rows = self._rows("provider_records") if provider is None else self._rows("provider_records_of", (provider,))
+        records = (pv.SnapshotRecord.from_dict(json.loads(row[0])) for row in rows)
+        return {record.key: record for record in records}
+
+    def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
+        records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
+        return {record.provider: record for record in records}
