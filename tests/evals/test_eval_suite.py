@@ -131,7 +131,7 @@ def test_missing_suite_file(tmp_path):
         (_set("prompt.sha256", "0" * 64), "prompt.sha256: does not match"),
         (_set("prompt.ref", "triage-prompt@v2"), "prompt.ref: is 'triage-prompt@v2'"),
         (_set("dataset.input_column", "body"), "dataset.input_column: 'body' is not a variable"),
-        (_set("prompt.path", "prompts/missing.yaml"), "cannot read prompt template"),
+        (_set("prompt.path", "prompts/missing.yaml"), "cannot read the prompt template"),
     ],
 )
 def test_prompt_pin_is_verified(repo_root, valid, mutate, expected):
