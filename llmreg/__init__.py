@@ -1,1 +1,1 @@
-"""The `llmreg` command line (see cli.py)."""
+"""llm-registry: the core (llmreg.registry), the gateway (llmreg.serving) and the `llmreg` command (llmreg.cli)."""

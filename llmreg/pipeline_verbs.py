@@ -6,7 +6,7 @@ import sys
 
 
 def cmd_reproduce(args) -> int:
-    from llmreg.cli import _open, _ref
+    from llmreg.cli.context import open_registry as _open, parse_ref as _ref
     from training.errors import TrainingError
     from training.reproduce import reproduce
 

@@ -13,7 +13,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    from llmreg.cli import _open
+    from llmreg.cli.context import open_registry as _open
     from llmreg.serving.call_metrics import format_summary, summarize_calls
 
     _open(args).close()  # the same store resolution as every verb, and a clear error if it cannot open

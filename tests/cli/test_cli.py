@@ -67,6 +67,7 @@ def cli(tmp_path):
     return Cli(tmp_path)
 
 
+@pytest.mark.slow  # ~40 llmreg processes, 15 s: `make test` runs it, `make test-fast` does not
 def test_walkthrough_uses_every_verb(cli):
     cli.write("entry.yaml", ENTRY)
     cli.write("entry2.yaml", ENTRY.replace("max_tokens: 300", "max_tokens: 400"))

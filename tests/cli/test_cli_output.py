@@ -81,6 +81,8 @@ def test_every_verb_closes_the_registry_it_opened(tmp_path, monkeypatch, argv, c
 
 
 def test_gates_show_says_which_fairness_bound_applies_when_none_is_set(cli):
+    cli.write("entry.yaml", ENTRY)
+    cli("register", "entry.yaml", actor="alice")  # a store to read (read verbs never create one)
     shown = cli("gates", "show").stdout
     assert "fairness_max_gap not set" in shown and "built-in default 0.1" in shown
     assert "fairness_max_gap" not in cli("gates", "show", as_json=True).data

@@ -161,7 +161,7 @@ def test_discovery_schedule_and_qualification_against_a_real_vllm_server(vllm_se
     import dagster as dg
 
     from assets.provider_evaluation import provider_snapshot_evaluation
-    from llmreg.provider_verbs import format_table
+    from llmreg.cli.providers import format_table
     from pipelines.providers import (PARTITIONS, TRIGGER_TAG, ProvidersResource, provider_evaluation_job,
                                      provider_snapshot_sensor, reevaluate_providers_schedule)
     from pipelines.resources import ProjectResource, RegistryResource

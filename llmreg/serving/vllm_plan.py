@@ -1,11 +1,11 @@
-"""Verbs for deploy: `vllm-command` prints the `vllm serve` line for a resolved version.
+"""The `vllm serve` command for a resolved registry version: a pure plan, no process started.
 
 A vLLM deployment pulls the registry-tagged bytes, not whatever sits at the path the entry
 was registered from: the base model and every LoRA adapter are re-hashed (the artifact
 store's content-addressed copy first) and the command points at the copies that matched.
 A mismatch is a refusal naming the artifact, so a tampered adapter never gets served.
+`llmreg vllm-command` prints it; anything that deploys vLLM can call `vllm_plan` directly.
 
-    $ llmreg vllm-command triage-open-weights --env default
     vllm serve /srv/llmreg/artifacts/sha256/51/51ad... --served-model-name llm-registry/triage-base-tiny \
         --enable-lora --lora-modules triage-open-weights@1.0.0=/srv/llmreg/artifacts/sha256/d0/d0d1... \
         --max-lora-rank 8
@@ -122,28 +122,3 @@ def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = 
         # What a client sends to that server for this version.
         "request": {"model": planned[0]["lora_name"] if planned else model.id, "params": dict(spec.params)},
     }
-
-
-def cmd_vllm_command(args) -> int:
-    from llmreg.cli import EXIT_OK, _emit, _open
-
-    reg = _open(args)
-    plan = vllm_plan(reg, args.name, args.env, stage=args.stage, at=args.at, lora_name=args.lora_name,
-                     port=args.port)
-    _emit(args, plan, plan["command"])
-    return EXIT_OK
-
-
-def add_verbs(sub, verb) -> None:
-    """Add this module's verbs to the `llmreg` parser (`verb(sub, name, func, summary, example)`)."""
-    p = verb(sub, "vllm-command", cmd_vllm_command,
-             "Print the `vllm serve` command for the version holding a stage of an environment: the verified "
-             "base model and LoRA adapter copies from the artifact store (one line; --json for the details).",
-             "llmreg vllm-command triage-open-weights --env default --stage canary")
-    p.add_argument("name")
-    p.add_argument("--env", default="default", help="environment (deployment target); default: default")
-    p.add_argument("--stage", default=None, choices=("staging", "canary", "production"), help="default: production")
-    p.add_argument("--at", default=None, help="ISO-8601 time: the version that held the stage then")
-    p.add_argument("--lora-name", default=None,
-                   help="LoRA module name clients request; default: NAME@VERSION of the resolved entry")
-    p.add_argument("--port", type=int, default=None, help="port for vllm serve")
