@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LLMREG_DVC := $(CURDIR)/$(DVC)
 
-.PHONY: install demo test test-fast ui repro bench serve clean debian-tools vllm
+.PHONY: install demo test test-fast lint ui repro bench serve clean debian-tools vllm
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,16 @@ demo: install
 test: install debian-tools vllm
 	$(PY) -m pytest -q
 
+# The quick loop while editing: no browser, no test marked slow (each of those is run by `make test`).
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
+
+# Static checks, run by .ci/run before the tests: ruff (errors and likely bugs, [tool.ruff]),
+# the import-linter contracts for the layering ([tool.importlinter]), and a type check of the core.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/mypy llmreg/registry
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -51,7 +51,7 @@ def format_table(records, discovery) -> str:
     """The change log as an aligned text table, with failing providers below it."""
     rows = [COLUMNS] + [_row(r) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     if not records:
         lines.append("(no provider snapshots recorded yet: run `llmreg providers discover`)")
     for name, state in sorted(discovery.items()):

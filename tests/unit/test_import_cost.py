@@ -24,3 +24,62 @@ def test_parsing_loads_yaml_only_when_needed():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
+
+
+# `llmreg resolve` and `llmreg list` are the hot commands: their whole process must stay small
+# (bench/ times them; this pins what they load, which is what the time is made of).
+CLI_RUN = """
+import contextlib, io, sys
+from llmreg.registry.api import Registry
+url = sys.argv[1]
+with Registry.open(url) as reg:
+    reg.register({{"name": "x", "model": "gpt-5-mini-2026-06-01", "params": {{"max_tokens": 3}}}}, actor="a")
+    reg.configure_gates({{"eval_threshold": 0.0}}, actor="a")
+before = set(sys.modules)
+from llmreg.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main({argv!r} + ["--store", url])
+print(code, " ".join(sorted(set(sys.modules) - before)))
+"""
+# Never on the read path: parsing and document libraries, migrations, the gateway, the pipeline.
+NOT_ON_READ_PATH = ["yaml", "sqlalchemy", "alembic", "fsspec", "difflib", "pydantic", "psycopg", "dagster", "torch",
+                    "transformers", "numpy", "pandas", "evals", "training", "pipelines", "llmreg.serving", "http",
+                    "email", "logging", "subprocess", "tempfile"]
+
+
+def _cli_imports(tmp_path, argv: list[str]) -> tuple[int, set[str]]:
+    code = CLI_RUN.format(argv=argv)
+    done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'r.db'}"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    exit_code, _, loaded = done.stdout.strip().partition(" ")
+    return int(exit_code), set(loaded.split())
+
+
+def _cli_modules(loaded: set[str]) -> set[str]:
+    return {m for m in loaded if m == "llmreg.cli" or m.startswith("llmreg.cli.")}
+
+
+def test_resolve_loads_its_verb_module_and_the_read_path_only(tmp_path):
+    code, loaded = _cli_imports(tmp_path, ["resolve", "x", "--stage", "staging"])
+    assert code == 1  # nothing holds staging: refused, after the whole read path ran
+    assert _cli_modules(loaded) == {"llmreg.cli", "llmreg.cli.context", "llmreg.cli.resolve"}
+    heavy = [m for m in NOT_ON_READ_PATH if m in loaded or any(x.startswith(m + ".") for x in loaded)]
+    assert heavy == [], f"llmreg resolve imported {heavy}"
+
+
+def test_list_loads_its_verb_module_and_the_read_path_only(tmp_path):
+    code, loaded = _cli_imports(tmp_path, ["list"])
+    assert code == 0
+    assert _cli_modules(loaded) == {"llmreg.cli", "llmreg.cli.context", "llmreg.cli.entries"}
+    heavy = [m for m in NOT_ON_READ_PATH if m in loaded or any(x.startswith(m + ".") for x in loaded)]
+    assert heavy == [], f"llmreg list imported {heavy}"
+
+
+def test_help_reads_the_command_table_without_loading_a_verb_or_the_registry():
+    code = ("import contextlib, io, sys\nfrom llmreg.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('llmreg')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == ["llmreg", "llmreg.cli", "llmreg.cli.context"]  # no verb, no registry
