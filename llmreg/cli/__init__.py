@@ -233,7 +233,7 @@ def _unknown(argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llmreg.cli.context import EXIT_BAD_INPUT, UsageError, run_verb
+    from llmreg.cli.context import EXIT_BAD_INPUT, UsageError, one_line, run_verb
 
     argv = sys.argv[1:] if argv is None else list(argv)
     key, rest = _choose(argv)
@@ -242,13 +242,13 @@ def main(argv: list[str] | None = None) -> int:
             return _print(_overview())
         if len(argv) > 1 and argv[0] in GROUPS and argv[1] in ("-h", "--help"):
             return _print(_overview(argv[0] + " "))
-        print(_unknown(argv), file=sys.stderr)
+        print(one_line(_unknown(argv)), file=sys.stderr)
         return EXIT_BAD_INPUT
     parser, impl = verb_parser(key)
     try:
         args = parser.parse_args(rest)
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # --help
         return int(exc.code or 0)

@@ -152,9 +152,18 @@ def _label(exc: BaseException) -> str:
     return next((label for name, label in _LABELS if name in names), "error")
 
 
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) become one space; other control characters are
+    escaped, so a user's input quoted in an error can neither split the line nor drive the terminal."""
+    text = " ".join(text.split())
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def fail(args, prog: str, exc: BaseException, code: int) -> int:
     """One line on stderr; with --json also an object on stdout. Returns the exit code."""
-    message = " ".join(str(exc).split())
+    message = one_line(str(exc))
     print(f"{prog}: {_label(exc)}: {message}", file=sys.stderr)
     if args is not None and getattr(args, "json", False):
         import json
