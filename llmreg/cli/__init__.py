@@ -12,16 +12,21 @@ Errors are one line on stderr; with --json a JSON object also goes to stdout.
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple
 
 
-class Verb(NamedTuple):
-    module: str
-    attr: str  # a class with arguments(parser) and run(args) -> int; "add_verbs" for modules in that older shape
-    summary: str  # one line for `llmreg --help`
-    example: str
-    writes: bool = False  # takes --actor
-    existing_store: bool = False  # reads only: refuse a store that does not exist rather than create it
+class Verb:
+    """One row of the command table (a plain class: typing.NamedTuple would cost start-up time)."""
+
+    __slots__ = ("module", "attr", "summary", "example", "writes", "existing_store")
+
+    def __init__(self, module: str, attr: str, summary: str, example: str, *, writes: bool = False,
+                 existing_store: bool = False):
+        self.module = module  # where the verb lives, imported only when it runs
+        self.attr = attr  # a class with arguments(parser) and run(args) -> int; "add_verbs": the older shape
+        self.summary = summary  # one line for `llmreg --help`
+        self.example = example
+        self.writes = writes  # takes --actor
+        self.existing_store = existing_store  # reads only: refuse a store that does not exist, never create it
 
 
 # Order is the order `llmreg --help` lists them in: the lifecycle first, then inspection.
@@ -159,7 +164,7 @@ def _load(key: str, verb: Verb):
 def _texts(key: str, verb: Verb, impl) -> dict:
     import argparse
 
-    description = verb.summary if isinstance(impl, _OlderVerbs) else (impl.__doc__ or verb.summary).strip()
+    description = verb.summary if isinstance(impl, _OlderVerbs) else " ".join((impl.__doc__ or verb.summary).split())
     return {"description": description, "epilog": f"example:\n  {verb.example}",
             "formatter_class": argparse.RawDescriptionHelpFormatter}
 

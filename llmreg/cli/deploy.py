@@ -10,7 +10,7 @@ class VllmCommand:
     base model and LoRA adapter copies from the artifact store (one line; --json for the details)."""
 
     def arguments(self, p) -> None:
-        p.add_argument("name")
+        p.add_argument("name", help="entry name, e.g. support-triage")
         p.add_argument("--env", default="default", help="environment (deployment target); default: default")
         p.add_argument("--stage", default=None, choices=STAGE_CHOICES, help="default: production")
         p.add_argument("--at", default=None, help="ISO-8601 time: the version that held the stage then")

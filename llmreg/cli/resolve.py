@@ -11,7 +11,7 @@ class Resolve:
     """Print the tuple holding a stage of an environment now, or at a past time (--at)."""
 
     def arguments(self, p) -> None:
-        p.add_argument("name")
+        p.add_argument("name", help="entry name, e.g. support-triage")
         p.add_argument("--env", default="default", help=ENV_HELP + " (a stage name here means env default, that stage)")
         p.add_argument("--stage", default=None, choices=STAGE_CHOICES, help="default: production")
         p.add_argument("--at", default=None, help="ISO-8601 time (UTC unless an offset is given): what held the stage then")

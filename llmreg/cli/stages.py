@@ -40,7 +40,7 @@ class Rollback:
     the current), or with --stage canary pull the canary."""
 
     def arguments(self, p) -> None:
-        p.add_argument("name")
+        p.add_argument("name", help="entry name, e.g. support-triage")
         p.add_argument("--env", default="default", help=ENV_HELP)
         p.add_argument("--to", help="the former production version to restore")
         p.add_argument("--reason", default="", help="why (recorded on the event)")
