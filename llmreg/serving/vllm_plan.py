@@ -46,7 +46,7 @@ def _adapter_rank(path: str | None, training: Any) -> int | None:
         if isinstance(config, dict) and isinstance(config.get("r"), int):
             ranks = [config["r"]] + [v for v in (config.get("rank_pattern") or {}).values() if isinstance(v, int)]
             return max(ranks)
-    lora = training.get("lora") if hasattr(training, "get") else None
+    lora: Any = training.get("lora") if hasattr(training, "get") else None
     rank = lora.get("r") if hasattr(lora, "get") else None
     return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
 
