@@ -29,7 +29,7 @@ def _git_work_tree(folder: str) -> str | None:
 
 
 def cmd_keys_new(args) -> int:
-    from llmreg.cli import _emit
+    from llmreg.cli.context import emit as _emit
     from llmreg.registry.errors import BadInput
     from llmreg.registry.keys import PASSPHRASE_ENV, default_key_path, write_new_key
 
@@ -57,7 +57,7 @@ def cmd_keys_new(args) -> int:
 
 
 def cmd_keys_show(args) -> int:
-    from llmreg.cli import _emit
+    from llmreg.cli.context import emit as _emit
     from llmreg.registry.keys import key_path, load_signing_key
 
     path, source = key_path(getattr(args, "key", None))
@@ -72,7 +72,7 @@ def add_verbs(sub, verb) -> None:
     """`keys new` and `keys show` (the lead wires this into llmreg.cli's verb table)."""
     import argparse
 
-    from llmreg.cli import _Parser
+    from llmreg.cli.context import Parser as _Parser
 
     keys = sub.add_parser("keys", help="Create and show your signing key (ed25519, OpenSSH format).",
                           description="Create and show your signing key (ed25519, OpenSSH format).",

@@ -91,6 +91,10 @@ VERBS: dict[str, Verb] = {
                   "llmreg serve --host 127.0.0.1 --port 8080"),
     "metrics": Verb("llmreg.serving_verbs", "add_verbs", "Per-version call summary from the gateway's log.",
                     "llmreg metrics support-triage --env default"),
+    "keys new": Verb("llmreg.keys_verbs", "add_verbs", "Create your signing key (ed25519, OpenSSH format, 0600).",
+                     "llmreg keys new --out ~/.config/llmreg/signing_key"),
+    "keys show": Verb("llmreg.keys_verbs", "add_verbs", "Print your public key line and fingerprint for roles.yaml.",
+                      "llmreg keys show --json"),
     "reproduce": Verb("llmreg.pipeline_verbs", "add_verbs", "Rebuild a version from its lineage and compare checksums.",
                       "llmreg reproduce support-triage@1.0.0"),
 }
@@ -99,7 +103,8 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "gates": "Gate thresholds (gates.yaml).",
           "suite": "Eval suites known to the registry (their threshold drives the staging gate).",
           "eval": "Eval results recorded against a version.",
-          "providers": "Provider model snapshots: the change log and its actions."}
+          "providers": "Provider model snapshots: the change log and its actions.",
+          "keys": "Create and show your signing key (ed25519, OpenSSH format)."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"
 
@@ -132,21 +137,23 @@ def _choose(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 class _OlderVerbs:
-    """A module in the older `add_verbs(sub, verb)` shape, reduced to the one verb chosen."""
+    """A module in the older `add_verbs(sub, verb)` shape, reduced to the one verb chosen: every
+    other parser it adds (its other verbs, a group such as `keys`) is built into a throwaway."""
 
-    def __init__(self, module, name: str):
-        self.module, self.name = module, name
+    def __init__(self, module, key: str):
+        self.module, self.name = module, key.split()[-1]  # "keys new": the module names it "new"
 
     def arguments(self, parser) -> None:
         import argparse
 
         def verb(sub, name, func, summary, example, *, writes=False):
-            if name != self.name:  # another verb of the module: built into a parser no one parses
+            if name != self.name:
                 return argparse.ArgumentParser(add_help=False)
             parser.set_defaults(func=func)
             return parser
 
-        self.module.add_verbs(None, verb)
+        throwaway = argparse.ArgumentParser(add_help=False).add_subparsers()
+        self.module.add_verbs(throwaway, verb)
 
     def run(self, args) -> int:
         return args.func(args)

@@ -7,15 +7,14 @@ import stat
 
 import pytest
 
-from llmreg import cli, keys_verbs
+from llmreg.cli import main, verb_parser
 from llmreg.registry.errors import BadInput
 
 
 def parse(argv):
-    parser = cli._Parser(prog="llmreg")
-    sub = parser.add_subparsers(dest="verb", parser_class=cli._Parser)
-    keys_verbs.add_verbs(sub, cli._verb)
-    return parser.parse_args(argv)
+    """argv parsed by the parser `llmreg` builds for that verb (from its command table)."""
+    parser, _ = verb_parser(" ".join(argv[:2]))
+    return parser.parse_args(argv[2:])
 
 
 @pytest.fixture
@@ -73,3 +72,12 @@ def test_new_refuses_a_path_inside_the_git_repository_you_work_in(home, monkeypa
     assert not (home / "repo" / "keys" / "me").exists()
     args = parse(["keys", "new", "--out", str(home / "outside" / "me")])  # elsewhere: fine
     assert args.func(args) == 0
+
+
+def test_keys_through_the_command_line(home, capsys):
+    assert main(["keys", "show"]) == 2
+    assert "llmreg keys new" in capsys.readouterr().err
+    assert main(["keys", "new", "--comment", "bob@ci"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "show", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["public_key"].endswith(" bob@ci")
