@@ -123,6 +123,25 @@ def test_seed_entry_files_are_bad_input(store, seed):
     assert code == 2, err
 
 
+DOCUMENT_VERBS = {
+    "gates set": ["gates", "set", "@file"],
+    "roles set": ["roles", "set", "@file"],
+    "evidence": ["evidence", f"{NAME}@1.0.0", "@file", "--kind", "canary_slo"],
+    "eval record": ["eval", "record", f"{NAME}@1.0.0", "@file"],
+    "suite register": ["suite", "register", "@file"],
+    "promote --evidence": ["promote", f"{NAME}@1.0.0", "--to", "canary", "--evidence", "@file"],
+}
+
+
+@pytest.mark.parametrize("verb", sorted(DOCUMENT_VERBS))
+@pytest.mark.parametrize("document", ["json-100k-deep-array", "json-thousands-digit-int"])
+def test_seed_documents_given_to_other_verbs_are_bad_input(store, verb, document):
+    text, suffix = SEED_FILES[document]
+    path = store.write(text, suffix)
+    code, _, err = store.run([path if a == "@file" else a for a in DOCUMENT_VERBS[verb]])
+    assert code == 2, err
+
+
 SEED_ARGS = {
     "version-20-digits": (["register", "@entry", "--version", "99999999999999999999.0.0"], "version"),
     "at-year-9999-negative-offset": (["resolve", NAME, "--stage", "staging", "--at", "9999-12-31T23:59:59-01:00"], "at"),
