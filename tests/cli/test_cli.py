@@ -22,6 +22,7 @@ eval: { suite: triage-eval-v4, score: 0.94, run: 2026-06-10, segments: {eu: 0.93
 card: { intended_use: ticket triage, limitations: English only, contact: support-ml@example.com }
 """
 
+
 class Cli:
     def __init__(self, root: Path):
         self.root = root
