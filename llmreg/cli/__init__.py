@@ -168,7 +168,7 @@ def _load(key: str, verb: Verb):
     return getattr(module, verb.attr)()
 
 
-def _texts(key: str, verb: Verb, impl) -> dict:
+def _texts(verb: Verb, impl) -> dict:
     import argparse
 
     description = verb.summary if isinstance(impl, _OlderVerbs) else " ".join((impl.__doc__ or verb.summary).split())
@@ -176,7 +176,7 @@ def _texts(key: str, verb: Verb, impl) -> dict:
             "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
-def _configure(parser, key: str, verb: Verb, impl):
+def _configure(parser, verb: Verb, impl):
     from llmreg.cli.context import add_common
 
     impl.arguments(parser)
@@ -191,8 +191,8 @@ def verb_parser(key: str):
 
     verb = VERBS[key]
     impl = _load(key, verb)
-    parser = Parser(prog=f"llmreg {key}", **_texts(key, verb, impl))
-    return _configure(parser, key, verb, impl), impl
+    parser = Parser(prog=f"llmreg {key}", **_texts(verb, impl))
+    return _configure(parser, verb, impl), impl
 
 
 def build_parser():
@@ -208,14 +208,13 @@ def build_parser():
         head, _, action = key.partition(" ")
         impl = _load(key, verb)
         if not action:
-            parsers[head] = _configure(sub.add_parser(head, help=verb.summary, **_texts(key, verb, impl)),
-                                       key, verb, impl)
+            parsers[head] = _configure(sub.add_parser(head, help=verb.summary, **_texts(verb, impl)), verb, impl)
             continue
         if head not in groups:
             group = parsers.get(head) or sub.add_parser(head, help=GROUPS[head], description=GROUPS[head])
             groups[head] = group.add_subparsers(dest=f"{head}_verb", metavar="ACTION", parser_class=Parser)
             groups[head].required = head not in parsers  # `providers` alone lists; `audit` alone is incomplete
-        _configure(groups[head].add_parser(action, help=verb.summary, **_texts(key, verb, impl)), key, verb, impl)
+        _configure(groups[head].add_parser(action, help=verb.summary, **_texts(verb, impl)), verb, impl)
     return root
 
 
