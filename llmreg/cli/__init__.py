@@ -121,6 +121,8 @@ def _overview(prefix: str = "") -> str:
         lines.append(f"  {name:<{width}}{verb.summary}")
         lines.append(f"  {'':<{width}}  $ {verb.example}")
     lines += ["", "common options: --store URL  --artifacts DIR  --json  --actor NAME (writes)", EXIT_CODES]
+    if not prefix:
+        lines.append("llmreg --version prints the installed version")
     return "\n".join(lines)
 
 
@@ -218,6 +220,15 @@ def build_parser():
     return root
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llm-registry")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def _print(text: str) -> int:
     try:
         print(text)
@@ -251,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     if key is None:
         if argv and argv[0] in ("-h", "--help"):
             return _print(_overview())
+        if argv == ["--version"]:
+            return _print(f"llm-registry {_version()}")
         if len(argv) > 1 and argv[0] in GROUPS and argv[1] in ("-h", "--help"):
             return _print(_overview(argv[0] + " "))
         print(one_line(_unknown(argv)), file=sys.stderr)

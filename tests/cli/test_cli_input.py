@@ -97,6 +97,11 @@ def test_help_lists_every_verb_with_an_example(capsys):
         assert f"  {key} " in out and f"$ {verb.example}" in out
 
 
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("llm-registry ")
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     ([], "llmreg: choose a verb"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
