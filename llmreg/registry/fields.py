@@ -242,8 +242,9 @@ def int_from_text(text: str, where: str) -> int:
     """A document's integer literal, refused (naming `where`) past MAX_INT_DIGITS digits."""
     digits = len(text.lstrip("+-").replace("_", ""))
     if digits > MAX_INT_DIGITS:
-        raise BadInput(f"{where}: an integer of {digits} digits is outside {INT_LIMIT_TEXT}; give a smaller number",
-                       field="number")
+        # `where` may carry a key the user wrote (newlines included): one line, whatever it holds
+        raise BadInput(one_line(f"{where}: an integer of {digits} digits is outside {INT_LIMIT_TEXT}; "
+                                "give a smaller number"), field="number")
     return int(text)
 
 

@@ -116,8 +116,8 @@ class Queries:
                until: Any = None, limit: int | None = None, newest_first: bool = False) -> list[Event]:
         return self.store.events(name=name, version=version, env=env, types=tuple(types) if types else None,
                                  after_seq=after or None,
-                                 since_time=parse_at(since) if since is not None else None,
-                                 until_time=parse_at(until) if until is not None else None,
+                                 since_time=parse_at(since, "since") if since is not None else None,
+                                 until_time=parse_at(until, "until") if until is not None else None,
                                  limit=limit, newest_first=newest_first)
 
     def lineage(self, name: str, version: str):

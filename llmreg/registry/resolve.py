@@ -119,32 +119,32 @@ EARLIEST = datetime(1000, 1, 1, tzinfo=timezone.utc)
 _RANGE = "from 1000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z (UTC)"
 
 
-def parse_at(at: Any) -> str:
+def parse_at(at: Any, field: str = "at") -> str:
     """A moment as the store's fixed-width UTC text. Naive times and dates are taken as UTC;
     a time outside years 1000..9999 in UTC is BadInput naming the range."""
     if isinstance(at, datetime):
-        return _utc_text(at, at)
+        return _utc_text(at, at, field)
     if isinstance(at, (int, float)) and not isinstance(at, bool):
         try:
             moment = datetime.fromtimestamp(at, timezone.utc)
         except (OverflowError, OSError, ValueError):
-            raise _out_of_range(at) from None
-        return _utc_text(moment, at)
+            raise _out_of_range(at, field) from None
+        return _utc_text(moment, at, field)
     if isinstance(at, str):
         text = at.strip()
         if text.lower() == "now":
-            return _utc_text(datetime.now(timezone.utc), at)
+            return _utc_text(datetime.now(timezone.utc), at, field)
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
         except ValueError:
             shown = repr(at) if len(at) <= 60 else repr(at[:40]) + "..."
-            raise BadInput(f"at: {shown} is not a time; use ISO-8601 such as 2026-06-10T14:02:00Z "
-                           "(UTC when no offset is given)", field="at") from None
-        return _utc_text(moment, at)
-    raise BadInput(f"at: {at!r} is not a time; pass a datetime or ISO-8601 text", field="at")
+            raise BadInput(f"{field}: {shown} is not a time; use ISO-8601 such as 2026-06-10T14:02:00Z "
+                           "(UTC when no offset is given)", field=field) from None
+        return _utc_text(moment, at, field)
+    raise BadInput(f"{field}: {at!r} is not a time; pass a datetime or ISO-8601 text", field=field)
 
 
-def _utc_text(moment: datetime, given: Any) -> str:
+def _utc_text(moment: datetime, given: Any, field: str = "at") -> str:
     from llmreg.registry.events import format_time
 
     if moment.tzinfo is None:
@@ -152,12 +152,12 @@ def _utc_text(moment: datetime, given: Any) -> str:
     try:
         utc = moment.astimezone(timezone.utc)  # an offset can carry year 9999 or year 1 out of range
     except (OverflowError, ValueError):
-        raise _out_of_range(given) from None
+        raise _out_of_range(given, field) from None
     if utc < EARLIEST:
-        raise _out_of_range(given)
+        raise _out_of_range(given, field)
     return format_time(utc)
 
 
-def _out_of_range(given: Any) -> BadInput:
-    return BadInput(f"at: {given!r} is outside the times the registry holds, {_RANGE}; give a time in that range",
-                    field="at")
+def _out_of_range(given: Any, field: str = "at") -> BadInput:
+    return BadInput(f"{field}: {given!r} is outside the times the registry holds, {_RANGE}; give a time in that range",
+                    field=field)
