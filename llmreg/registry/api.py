@@ -29,6 +29,7 @@ from llmreg.registry.gates_config import GatesConfig
 from llmreg.registry.handlers import configuration, provider_snapshots, records, register, reviews, stages
 from llmreg.registry.handlers.guard import Deps, check_actor
 from llmreg.registry.integrity import VerifyReport
+from llmreg.registry.ops_facade import RegistryOps
 from llmreg.registry.read_facade import RegistryReads
 from llmreg.registry.resolve import DEFAULT_ENV
 from llmreg.registry.roles import Roles
@@ -39,9 +40,10 @@ __all__ = ["Registry", "VerifyReport", "normalise_eval_report", "normalise_evide
 C = TypeVar("C")
 
 
-class Registry(RegistryReads):
+class Registry(RegistryOps, RegistryReads):
     """Facade over a store (SQL, or any Store), the artifact store and the handlers; the
-    reads (get, resolve, status, events, ...) are `RegistryReads`' (read_facade.py)."""
+    reads (get, resolve, status, events, ...) are `RegistryReads`' (read_facade.py), gc and
+    rollback drills `RegistryOps`' (ops_facade.py)."""
 
     def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5):
         super().__init__(store, artifacts, cache=cache, refresh_interval=refresh_interval)

@@ -214,6 +214,8 @@ def render_card(
     if spec.artifacts:
         out += ["", *_table(["Artifact", "Kind", "SHA-256", "Size (bytes)"], [[a.name, a.kind, a.sha256, a.size] for a in spec.artifacts])]
 
+    out += _drills(history)
+
     out += ["", "## Approvals / history", ""]
     approvers = [_get(e, "actor") for e in history if _get(e, "type") == "approval.granted"]
     reviewers = [_get(e, "actor") for e in history if _get(e, "type") == "review.recorded" and (_get(e, "payload") or {}).get("decision") == "approve"]
@@ -230,6 +232,23 @@ def render_card(
                 replaced = f" (replacing {payload['from']})" if payload.get("from") else ""
                 what = "pulled from canary" if payload.get("stage") == "canary" else f"restored to production{replaced}"
                 detail = "; ".join(part for part in (what, f"reason={payload['reason']}" if payload.get("reason") else "") if part)
+            if _get(event, "type") == "rollback.drill" and isinstance(payload, Mapping):
+                detail = f"drill {payload.get('current')} -> {payload.get('target')}: {'ok' if payload.get('ok') else 'FAILED'}"
             rows.append([_get(event, "seq"), _get(event, "time"), _get(event, "actor"), _get(event, "type"), _get(event, "env"), detail])
         out += ["", *_table(["Seq", "Time", "Actor", "Event", "Env", "Detail"], rows)]
     return "\n".join(out) + "\n"
+
+
+def _drills(history: Sequence[Any]) -> list[str]:
+    """Rollback drills that targeted this version (handlers/drill.py): when, from where, each check."""
+    drills = [e for e in history if _get(e, "type") == "rollback.drill"]
+    if not drills:
+        return []
+    rows = []
+    for event in drills:
+        p = _get(event, "payload") or {}
+        failed = [f"{c.get('name')}: {c.get('detail')}" for c in p.get("checks") or () if not c.get("ok")]
+        checks = ", ".join(str(c.get("name")) for c in p.get("checks") or ())
+        rows.append([_get(event, "time"), _get(event, "env"), f"{p.get('current')} -> {p.get('target')}",
+                     "ok" if p.get("ok") else "FAILED", "; ".join(failed) or p.get("reason") if not p.get("ok") else checks])
+    return ["", "## Rollback drills", "", *_table(["Time", "Env", "Rollback", "Result", "Checks / failures"], rows)]

@@ -44,6 +44,12 @@ KNOWN_TYPES = frozenset({
     STAGE_ROLLED_BACK, STAGE_ARCHIVED, ACTION_REFUSED, CONFIG_ROLES, CONFIG_GATES,
     PROVIDER_SNAPSHOT,
 })
+# Operations (handlers/gc.py, handlers/drill.py): the retention policy and what gc removed,
+# rollback drill results. Observations only: no projection table reads them.
+CONFIG_RETENTION = "config.retention"
+ARTIFACTS_COLLECTED = "artifacts.collected"
+ROLLBACK_DRILL = "rollback.drill"
+KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

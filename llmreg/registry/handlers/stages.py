@@ -11,6 +11,7 @@ from llmreg.registry.errors import BadInput, Conflict, IntegrityError, NotFound,
 from llmreg.registry.events import Event
 from llmreg.registry.fields import as_number, as_str
 from llmreg.registry.gate_evidence import split_promotion_evidence
+from llmreg.registry.handlers.gc import rollback_refusal
 from llmreg.registry.handlers.guard import (
     Deps, authorize, check_actor, gate_error, promotion_context, promotion_evidence, record_gates, refuse,
 )
@@ -128,7 +129,10 @@ def rollback_command(queries: Queries, artifacts: ArtifactStore, name: str, env:
         raise queries.not_found(name) from None
     except Refused as exc:
         plan_error = exc
-    if planned[1] is not None:
+    collected = rollback_refusal(queries, name, planned[1]) if plan_error is None else None
+    if collected is not None:  # gc removed its stored copies (handlers/gc.py)
+        plan_error = Refused(f"{name}: rollback to {collected}")
+    elif planned[1] is not None:
         gate = artifact_gate(artifacts, queries.entry(name, planned[1]))
     return Rollback(name, env, actor, to, reason, planned, plan_error, gate, attached)
 

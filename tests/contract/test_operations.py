@@ -1,0 +1,143 @@
+"""Retention (gc) and rollback drills through the Python API, on every store backend."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from contract import scenario as sc
+from llmreg.registry import events as ev
+from llmreg.registry.artifacts import hash_path
+from llmreg.registry.errors import BadInput, Forbidden, Refused
+
+LATER = datetime.now(timezone.utc) + timedelta(days=3650)  # every span and registration is old by then
+TIGHT = {"default": {"keep_production_days": 0, "keep_last_production": 1, "keep_recent_days": 0}}
+
+
+def _artifact(tmp_path, name: str, text: str, kind: str = "adapter") -> dict:
+    path = tmp_path / "files" / f"{name}-{abs(hash(text))}.bin"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    sha, size = hash_path(path)
+    return {"name": name, "uri": str(path), "sha256": sha, "size": size, "kind": kind}
+
+
+@pytest.fixture
+def three_releases(reg, tmp_path):
+    """1.0.0, 1.0.0, 1.1.0, 1.2.0 each promoted to production in turn; each has its own adapter and
+    all share one tokenizer file."""
+    sc.configure(reg)
+    shared = _artifact(tmp_path, "tokenizer", "shared tokenizer", kind="tokenizer")
+    adapters = []
+    for n in range(3):
+        adapter = _artifact(tmp_path, "adapter", f"adapter {n}")
+        adapters.append(adapter)
+        entry = reg.register(sc.spec(params={"max_tokens": 300 + n}, artifacts=[adapter, shared]), actor=sc.AUTHOR)
+        sc.to_production(reg, entry.version)
+    return reg, [a["sha256"] for a in adapters], shared["sha256"]
+
+
+def test_dry_run_reports_and_writes_nothing(three_releases):
+    reg, adapters, shared = three_releases
+    reg.configure_retention(TIGHT, actor="admin")
+    head = reg.head_seq()
+    report = reg.gc(actor="ops", dry_run=True, now=LATER)
+    assert report.dry_run and reg.head_seq() == head
+    (target,) = report.targets
+    assert target.plan.remove == ("1.0.0", "1.1.0")
+    assert set(target.present) == set(adapters[:2]) and target.shared == (shared,)
+    assert all(reg.artifacts.contains(d) for d in adapters + [shared])
+    assert "would remove 1.0.0, 1.1.0" in report.summary()
+
+
+def test_gc_removes_copies_records_one_event_and_refuses_rollback(three_releases):
+    reg, adapters, shared = three_releases
+    reg.configure_retention(TIGHT, actor="admin")
+    report = reg.gc(actor="ops", now=LATER)
+    (event,) = report.events
+    assert event.type == ev.ARTIFACTS_COLLECTED and event.name == sc.NAME
+    assert event.payload["removed_versions"] == ["1.0.0", "1.1.0"]
+    assert sorted(event.payload["removed_digests"]) == sorted(adapters[:2])
+    assert event.payload["shared_digests"] == [shared]
+    assert "keep_last_production" in event.payload["policy"] and event.payload["dry_run"] is False
+    assert not reg.artifacts.contains(adapters[0]) and not reg.artifacts.contains(adapters[1])
+    assert reg.artifacts.contains(adapters[2]) and reg.artifacts.contains(shared)
+    assert reg.verify_audit().ok
+    assert reg.versions(sc.NAME) == ["1.0.0", "1.1.0", "1.2.0"]  # entries and events stay
+
+    with pytest.raises(Refused, match=r"rollback to version 1\.1\.0: its stored artifacts were removed by gc .*"
+                                      r"retention default.*gc event #"):
+        reg.rollback(sc.NAME, actor="release-bot")
+    refused = reg.events(types=[ev.ACTION_REFUSED])[-1]
+    assert refused.payload["action"] == "rollback" and "retention" in refused.payload["reason"]
+    assert reg.resolve(sc.NAME).version == "1.2.0"
+
+    again = reg.gc(actor="ops", now=LATER)  # nothing new: nothing written
+    assert again.events == () and again.targets[0].already == ("1.0.0", "1.1.0")
+
+
+def test_default_policy_keeps_recent_production_versions(three_releases):
+    reg, adapters, _ = three_releases
+    report = reg.gc(actor="ops")
+    assert report.events == () and report.targets[0].plan.remove == ()
+    assert all(reg.artifacts.contains(d) for d in adapters)
+
+
+def test_retention_policy_is_a_config_event(reg):
+    assert reg.retention().default.keep_last_production == 3
+    event = reg.configure_retention({"default": {"keep_last_production": 2},
+                                     "names": {"support-triage": {"keep_production_days": 365}}}, actor="admin")
+    assert event.type == ev.CONFIG_RETENTION
+    policy = reg.retention()
+    assert policy.rule_for("support-triage")[0].keep_production_days == 365
+    assert policy.rule_for("other")[0].keep_last_production == 2
+    with pytest.raises(BadInput, match="keeps less than the registry default"):
+        reg.configure_retention({"default": {"keep_last_production": 5},
+                                 "names": {"x": {"keep_last_production": 1}}}, actor="admin")
+
+
+def test_gc_needs_archive_and_retention_needs_configure(reg):
+    reg.configure_roles({"roles": {"admin": ["*"], "viewer": ["read"]},
+                         "members": {"admin": ["admin"], "alice": ["admin"], "vic": ["viewer"]}}, actor="admin")
+    with pytest.raises(Forbidden):
+        reg.configure_retention(TIGHT, actor="vic")
+    reg.register(sc.spec(), actor=sc.AUTHOR)
+    with pytest.raises(Forbidden):
+        reg.gc(actor="vic", now=LATER)
+
+
+def test_drill_passes_records_and_moves_nothing(three_releases):
+    reg, _, _ = three_releases
+    result = reg.drill(sc.NAME, "default", actor="ops",
+                       checks={"backend_load": lambda entry: (True, f"loaded {entry.ref}")})
+    assert result.ok and result.current == "1.2.0" and result.target == "1.1.0"
+    assert [c.name for c in result.checks] == ["artifacts", "refs", "backend_load"]
+    assert reg.resolve(sc.NAME).version == "1.2.0"
+    (event,) = reg.drills(sc.NAME)
+    assert event.type == ev.ROLLBACK_DRILL and event.version == "1.1.0" and event.env == "default"
+    assert event.payload["ok"] is True and event.payload["checks"][2]["detail"] == f"loaded {sc.NAME}@1.1.0"
+    assert "rollback.drill" in reg.card(sc.NAME, "1.1.0") and "Rollback drills" in reg.card(sc.NAME, "1.1.0")
+
+
+def test_drill_fails_after_gc_and_when_a_check_fails(three_releases):
+    reg, _, _ = three_releases
+    failing = reg.drill(sc.NAME, actor="ops", checks={"backend_load": lambda entry: (False, "no config.json")})
+    assert not failing.ok and "backend_load: no config.json" in failing.summary()
+    reg.configure_retention(TIGHT, actor="admin")
+    reg.gc(actor="ops", now=LATER)
+    result = reg.drill(sc.NAME, actor="ops")
+    assert not result.ok and "removed by gc" in result.checks[0].detail
+    assert [e.payload["ok"] for e in reg.drills(sc.NAME)] == [False, False]
+
+
+def test_drill_without_an_earlier_version_fails_and_drill_all_covers_every_env(reg):
+    sc.configure(reg)
+    entry = reg.register(sc.spec(), actor=sc.AUTHOR)
+    sc.to_production(reg, entry.version)
+    sc.to_production(reg, entry.version, "eu")
+    results = reg.drill_all(actor="ops")
+    assert [(r.env, r.ok, r.target) for r in results] == [("default", False, None), ("eu", False, None)]
+    assert "no production version older than 1.0.0" in results[0].reason
+    assert len(reg.drills()) == 2
+    with pytest.raises(Refused, match="nothing holds production"):
+        reg.drill(sc.NAME, "staging-eu", actor="ops")
