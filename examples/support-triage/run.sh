@@ -46,6 +46,11 @@ run approve support-triage@1.1.0 --to production --actor dana
 run promote support-triage@1.1.0 --to production --actor dana
 t_v2="$(now)"
 
+# A rollback drill first: the target `rollback` would pick (1.0.0) is checked (artifacts,
+# prompt/tools/policy refs, the template in prompts/, a gateway backend dry run) and the
+# result recorded as a rollback.drill event; nothing moves.
+run rollback support-triage --drill --prompts prompts --actor dana
+
 # Rollback: one command, audited, back to the previous production version.
 run rollback support-triage --reason "refund tickets misrouted after the prompt change" --actor dana
 
@@ -54,5 +59,8 @@ run resolve support-triage --env production --at "$t_v1"      # 1.0.0
 run resolve support-triage --env production --at "$t_v2"      # 1.1.0
 run resolve support-triage --env production                   # 1.0.0 again
 run list support-triage
-run audit log --name support-triage --type stage.promoted --type stage.rolled_back --type approval.granted
+# Retention: what gc would remove under the default policy (nothing: both versions held
+# production within 90 days) and why each version stays. A dry run writes nothing.
+run gc --dry-run
+run audit log --name support-triage --type stage.promoted --type stage.rolled_back --type approval.granted --type rollback.drill
 run audit verify

@@ -56,6 +56,14 @@ VERBS: dict[str, Verb] = {
                     "llmreg archive support-triage@1.0.0 --env default --actor bob", writes=True),
     "verify": Verb("llmreg.cli.artifacts", "Verify", "Re-hash artifacts against their recorded SHA-256.",
                    "llmreg verify support-triage@1.2.0", existing_store=True),
+    "drill": Verb("llmreg.cli.ops", "Drill", "Rehearse a rollback (artifacts, refs, backend dry-run load); "
+                  "recorded, nothing moves.", "llmreg drill support-triage --env default --actor ops", writes=True),
+    "gc": Verb("llmreg.cli.ops", "Gc", "Remove stored artifact copies outside the retention policy (never an "
+               "event).", "llmreg gc --dry-run", writes=True),
+    "retention set": Verb("llmreg.cli.ops", "RetentionSet", "Replace the retention policy gc applies (audited).",
+                          "llmreg retention set retention.yaml --actor admin", writes=True),
+    "retention show": Verb("llmreg.cli.ops", "RetentionShow", "Show the retention policy in force.",
+                           "llmreg retention show", existing_store=True),
     "audit log": Verb("llmreg.cli.audit", "AuditLog", "Show the audit log's events, oldest first.",
                       "llmreg audit log --name support-triage --type stage.promoted --limit 20", existing_store=True),
     "audit verify": Verb("llmreg.cli.audit", "AuditVerify", "Walk the audit log's hash chain; exit 1 on tampering.",
@@ -104,7 +112,8 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "suite": "Eval suites known to the registry (their threshold drives the staging gate).",
           "eval": "Eval results recorded against a version.",
           "providers": "Provider model snapshots: the change log and its actions.",
-          "keys": "Create and show your signing key (ed25519, OpenSSH format)."}
+          "keys": "Create and show your signing key (ed25519, OpenSSH format).",
+          "retention": "Which versions' stored artifact copies gc keeps (retention.yaml)."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"
 

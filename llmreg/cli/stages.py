@@ -47,8 +47,17 @@ class Rollback:
         p.add_argument("--stage", default="production", choices=("production", "canary"),
                        help="canary: pull the canary (its version goes back to development); default: production")
         p.add_argument("--evidence", help="YAML/JSON file kept on the event (e.g. the SLO figures behind it)")
+        p.add_argument("--drill", action="store_true", help="rehearse it instead: check the target, move nothing, "
+                       "record a rollback.drill event (see llmreg drill --help)")
+        from llmreg.cli.ops import add_drill_options
+
+        add_drill_options(p)
 
     def run(self, args) -> int:
+        if args.drill:
+            from llmreg.cli.ops import run_drill
+
+            return run_drill(args)
         reg = open_registry(args)
         evidence = read_mapping(args.evidence, "evidence") if args.evidence else None
         if args.stage == "canary":

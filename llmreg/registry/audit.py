@@ -76,6 +76,13 @@ def describe(event: Event) -> str:
         what = f"configured {t.split('.', 1)[1]}"
     elif t == "suite.registered":
         what = f"suite registered (threshold {p.get('threshold')})"
+    elif t == "rollback.drill":  # handlers/drill.py
+        failed = [c.get("name") for c in p.get("checks") or () if not c.get("ok")]
+        what = (f"rollback drill {p.get('current')} -> {p.get('target')}: "
+                + ("ok" if p.get("ok") else f"FAILED ({', '.join(failed) or p.get('reason')})"))
+    elif t == "artifacts.collected":  # handlers/gc.py
+        what = (f"gc removed the stored copies of {', '.join(p.get('removed_versions') or ()) or 'no versions'} "
+                f"({len(p.get('removed_digests') or ())} objects; {p.get('policy_source')})")
     else:
         what = t
     return f"#{event.seq} {event.time} {event.actor} {subject}{where} {what}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from llmreg.registry.drill import DrillResult
 from llmreg.registry.events import Event
@@ -21,9 +21,19 @@ from llmreg.registry.handlers.drill import EntryCheck
 from llmreg.registry.handlers.gc import GcReport
 from llmreg.registry.retention import RetentionPolicy
 
+if TYPE_CHECKING:
+    from llmreg.registry.artifacts import ArtifactStore
+    from llmreg.registry.queries import Queries
+    from llmreg.registry.store.port import Store
+
 
 class RegistryOps:
     """gc and drills; mixed into `Registry`."""
+
+    store: "Store"
+    artifacts: "ArtifactStore"
+    queries: "Queries"
+    _run: Callable[..., Any]
 
     def configure_retention(self, policy: RetentionPolicy | Mapping[str, Any] | str | os.PathLike, *,
                             actor: str) -> Event:

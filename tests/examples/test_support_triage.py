@@ -48,7 +48,7 @@ def test_a_prompt_revision_is_a_minor_bump_naming_only_the_prompt(scenario):
 
 
 def test_rollback_and_time_travel(scenario):
-    assert scenario.step(f"rollback {NAME}").output.startswith(
+    assert scenario.step(f"rollback {NAME} --reason").output.startswith(
         f"rolled back {NAME} in default: production 1.1.0 -> 1.0.0")
     at = scenario.steps_of(f"resolve {NAME} --env production --at")
     assert [s.output.split()[0] for s in at] == [f"{NAME}@1.0.0", f"{NAME}@1.1.0"]  # what ran at each moment
@@ -75,3 +75,18 @@ def test_support_triage_entry_pins_its_prompt_and_tools(scenario):
         prompt = load_prompt(folder / prompt_file)
         assert (spec.prompt_ref, spec.prompt_sha256) == (prompt.ref, prompt.sha256)
         assert spec.tools_ref == f"{tools['name']}@{tools['version']}"
+
+
+def test_a_rollback_drill_before_the_rollback_and_a_gc_dry_run(scenario):
+    drill = scenario.step(f"rollback {NAME} --drill").output
+    assert drill.startswith(f"rollback drill {NAME} default: ok 1.1.0 -> 1.0.0")
+    assert "prompt triage-prompt@v9 found in prompts (sha256 matches)" in drill
+    assert "backend_load: hosted model openai:gpt-5-mini-2026-06-01" in drill
+    log = scenario.step(f"audit log --name {NAME}").output
+    assert f"dana {NAME}@1.0.0 [default] rollback drill 1.1.0 -> 1.0.0: ok" in log
+    (event,) = scenario.llmreg.registry().events(types=["rollback.drill"])
+    assert [c["name"] for c in event.payload["checks"]] == ["artifacts", "refs", "backend_load"]
+    gc = scenario.step("gc --dry-run").output
+    assert gc.startswith(f"gc {NAME}: would remove no versions") and "keep 1.1.0: held production" in gc
+    assert not scenario.llmreg.registry().events(types=["artifacts.collected"])  # a dry run writes nothing
+    assert "Rollback drills" in scenario.llmreg.registry().card(NAME, "1.0.0")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from llmreg.registry import events as ev
 from llmreg.registry.artifact_ingest import pinned_files
@@ -27,7 +27,6 @@ from llmreg.registry.handlers.guard import Deps, authorize, check_actor, refuse
 from llmreg.registry.queries import Queries
 from llmreg.registry.retention import GcPlan, RetentionPolicy, StageSpan, plan_gc
 from llmreg.registry.store.port import UnitOfWork
-
 
 # ---------------------------------------------------------------------- the policy
 
