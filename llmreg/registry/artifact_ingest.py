@@ -38,6 +38,9 @@ def pinned_files(spec: EntrySpec) -> list[tuple[str, ArtifactRef]]:
     model = spec.model
     if model.sha256 and model.uri:
         refs.append(("model", ArtifactRef(name="model", uri=model.uri, sha256=model.sha256, size=0, kind="weights")))
+    if spec.tokenizer.get("uri"):  # its own checksummed component (release_parts.py)
+        refs.append(("tokenizer", ArtifactRef(name="tokenizer", uri=spec.tokenizer["uri"],
+                                              sha256=spec.tokenizer["sha256"], size=0, kind="tokenizer")))
     for component, item in spec.retrieval.items():
         if isinstance(item, Mapping) and item.get("uri") and item.get("sha256"):
             refs.append((f"retrieval.{component}", ArtifactRef(name=f"retrieval.{component}", uri=item["uri"],
@@ -67,7 +70,7 @@ def absolute_uris(spec: EntrySpec, base_dir: str | None) -> EntrySpec:
     for artifact in data.get("artifacts", ()):
         if _absolute(artifact["uri"], base) != artifact["uri"]:
             artifact["uri"], changed = _absolute(artifact["uri"], base), True
-    for item in data.get("retrieval", {}).values():
+    for item in [data.get("tokenizer") or {}, *data.get("retrieval", {}).values()]:
         if isinstance(item, dict) and item.get("uri") and _absolute(item["uri"], base) != item["uri"]:
             item["uri"], changed = _absolute(item["uri"], base), True
     return EntrySpec.from_dict(data) if changed else spec

@@ -214,6 +214,7 @@ def render_card(
     if spec.artifacts:
         out += ["", *_table(["Artifact", "Kind", "SHA-256", "Size (bytes)"], [[a.name, a.kind, a.sha256, a.size] for a in spec.artifacts])]
 
+    out += _serving(spec)
     out += _drills(history)
 
     out += ["", "## Approvals / history", ""]
@@ -252,3 +253,25 @@ def _drills(history: Sequence[Any]) -> list[str]:
         rows.append([_get(event, "time"), _get(event, "env"), f"{p.get('current')} -> {p.get('target')}",
                      "ok" if p.get("ok") else "FAILED", "; ".join(failed) or p.get("reason") if not p.get("ok") else checks])
     return ["", "## Rollback drills", "", *_table(["Time", "Env", "Rollback", "Result", "Checks / failures"], rows)]
+
+
+def _serving(spec: Any) -> list[str]:
+    """The rest of the tuple (release_parts.py): serving configuration, decoding, tokenizer, library lock."""
+    from .release_parts import describe_runtime
+
+    rows = []
+    if spec.runtime:
+        rows.append(["Serving configuration", describe_runtime(spec.runtime)])
+    if spec.decoding:
+        extra = ", ".join(f"{k}={v}" for k, v in spec.decoding.items() if k != "strategy")
+        rows.append(["Decoding", f"{spec.decoding['strategy']}" + (f" ({extra})" if extra else "")])
+    if spec.tokenizer:
+        tok = spec.tokenizer
+        rows.append(["Tokenizer", (f"{tok['ref']} " if tok.get("ref") else "") + f"`{tok['sha256']}`"])
+    if spec.dependencies:
+        deps = spec.dependencies
+        summary = ", ".join(f"{k} {v}" for k, v in (deps.get("summary") or {}).items())
+        rows.append(["Dependencies", f"{deps.get('lock') or 'lock'} `{deps['sha256']}`" + (f": {summary}" if summary else "")])
+    if not rows:
+        return []
+    return ["", "## Serving configuration", "", *_table(["Part", "Pinned"], rows)]

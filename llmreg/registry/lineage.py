@@ -156,6 +156,8 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         attrs = {"ref": value} if isinstance(value, str) else dict(value)
         g.edge(g.node(f"retrieval:{component}:{pinned}", "retrieval", f"retrieval {component}\n{pinned}", attrs), entry_node, "retrieval")
 
+    _release_parts(g, spec, entry_node)
+
     previous = entry_node
     for event in sorted(events, key=lambda e: (_get(e, "seq") if isinstance(_get(e, "seq"), int) else -1)):
         kind = _get(event, "type")
@@ -174,6 +176,27 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         g.edge(previous, node, action)
         previous = node  # promotions chain in log order
     return g.build()
+
+
+def _release_parts(g: _Builder, spec: Any, entry_node: str) -> None:
+    """Tokenizer, library lock and serving configuration (with the decoding strategy) feed the entry."""
+    from .release_parts import describe_runtime
+
+    if spec.tokenizer:
+        tok = spec.tokenizer
+        label = f"tokenizer\n{tok.get('ref') or ''}\nsha256 {tok['sha256'][:12]}".replace("\n\n", "\n")
+        g.edge(g.node(f"tokenizer:{tok['sha256'][:12]}", "tokenizer", label, dict(tok)), entry_node, "tokenizer")
+    if spec.dependencies:
+        deps = spec.dependencies
+        label = f"dependencies\n{deps.get('lock') or 'lock'} sha256 {deps['sha256'][:12]}"
+        g.edge(g.node(f"dependencies:{deps['sha256'][:12]}", "dependencies", label, thaw(deps)), entry_node, "runs with")
+    if spec.runtime or spec.decoding:
+        text = describe_runtime(spec.runtime) if spec.runtime else "default serving"
+        if spec.decoding:
+            text += f"\ndecoding {spec.decoding['strategy']}"
+        attrs = {"runtime": thaw(spec.runtime) or None, "decoding": thaw(spec.decoding) or None}
+        node_id = "runtime:" + canonical_digest(attrs)[:12]
+        g.edge(g.node(node_id, "runtime", f"serving config\n{text}", attrs), entry_node, "served with")
 
 
 def _stage_action(kind: str, stage: str, env: Any, payload: Mapping[str, Any], version: str, event_version: Any) -> tuple[str, str]:

@@ -4,6 +4,12 @@ MAJOR: the base model (any sub-field), framework, model.architecture — a diffe
 MINOR: prompt, datasets, retrieval, tools, policy, artifacts, training — retraining or revision.
 PATCH: params, gates, eval, card, owner, description, lineage, labels — configuration.
 
+The rest of the tuple (release_parts.py): the tokenizer and, inside the serving
+configuration and the decoding strategy, `runtime.quantization`, `runtime.dtype` and
+`decoding.strategy` alter what the model says: MINOR, also when the section they sit in is
+added or removed. Everything else there (hardware, batching, max length, tensor parallelism,
+other decoding settings) and the dependency lock ("a dependency update is a patch"): PATCH.
+
 One exception, for all content-pinned parts (model, artifacts, retrieval components): a
 changed `uri` whose sha256 is set and unchanged is a relocation of identical bytes, so a patch.
 The highest level among the changes wins.
@@ -48,6 +54,16 @@ FIELD_LEVELS: Mapping[str, str] = {
     "description": "patch",
     "lineage": "patch",
     "labels": "patch",
+    "tokenizer": "minor",
+    "runtime": "patch",
+    "dependencies": "patch",
+    "decoding": "patch",
+}
+# Sub-fields ranked above their section's level (release_parts.py).
+SUBFIELD_LEVELS: Mapping[tuple[str, str], str] = {
+    ("runtime", "quantization"): "minor",
+    ("runtime", "dtype"): "minor",
+    ("decoding", "strategy"): "minor",
 }
 
 _VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -270,7 +286,16 @@ def classify(parts: tuple[str, ...], old: Mapping[str, Any] | None = None, new: 
     level = FIELD_LEVELS.get(parts[0], "patch")
     if old is not None and new is not None and _relocated(parts, old, new):
         return "patch"
-    return level
+    if len(parts) > 1:
+        sub = SUBFIELD_LEVELS.get((parts[0], parts[1]))
+    else:  # a whole section added, removed or replaced: ranked by the sub-fields it carries
+        held = set()
+        for side in (old, new):
+            value = side.get(parts[0]) if isinstance(side, Mapping) else None
+            held |= set(value) if isinstance(value, Mapping) else set()
+        sub = max((SUBFIELD_LEVELS[(parts[0], k)] for k in held if (parts[0], k) in SUBFIELD_LEVELS),
+                  key=_RANK.__getitem__, default=None)
+    return max(level, sub, key=_RANK.__getitem__) if sub else level
 
 
 def diff_specs(old: "EntrySpec | None", new: "EntrySpec") -> Diff:

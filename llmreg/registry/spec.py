@@ -46,6 +46,7 @@ from .fields import (
 )
 from .gates_config import validate_entry_gates
 from .model_ref import ModelRef, model_from_shorthand
+from .release_parts import RELEASE_PARTS
 from .semver import parse_version
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -205,7 +206,7 @@ class EvalRef:
 _SPEC_FIELDS = (
     "name", "model", "prompt_ref", "prompt_sha256", "params", "tools_ref", "retrieval", "policy_ref",
     "artifacts", "datasets", "training", "eval", "owner", "framework", "description", "card",
-    "lineage", "gates", "labels",
+    "lineage", "gates", "labels", "runtime", "dependencies", "tokenizer", "decoding",
 )
 _JSON_MAPPINGS = ("params", "training", "card", "lineage")
 
@@ -233,6 +234,10 @@ class EntrySpec:
     lineage: Mapping[str, Any] = field(default_factory=_empty_map)
     gates: Mapping[str, Any] = field(default_factory=_empty_map)
     labels: Mapping[str, str] = field(default_factory=_empty_map)
+    runtime: Mapping[str, Any] = field(default_factory=_empty_map)  # release_parts.py: serving configuration,
+    dependencies: Mapping[str, Any] = field(default_factory=_empty_map)  # library lock digest and summary,
+    tokenizer: Mapping[str, Any] = field(default_factory=_empty_map)  # tokenizer (checksummed),
+    decoding: Mapping[str, Any] = field(default_factory=_empty_map)  # decoding strategy
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
     _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
     _texts: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -272,6 +277,8 @@ class EntrySpec:
         else:
             _set(self, "gates", EMPTY)
         _set(self, "labels", _str_map(self.labels, "labels"))
+        for part, check in RELEASE_PARTS.items():
+            _set(self, part, check(getattr(self, part)))
 
     def __hash__(self) -> int:
         return hash(self.digest)

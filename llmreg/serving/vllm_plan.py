@@ -51,6 +51,23 @@ def _adapter_rank(path: str | None, training: Any) -> int | None:
     return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
 
 
+# runtime (release_parts.py) -> vllm serve flags; quantization "none" means full precision.
+VLLM_RUNTIME_FLAGS = (("quantization", "--quantization"), ("dtype", "--dtype"), ("max_model_len", "--max-model-len"),
+                      ("tensor_parallel_size", "--tensor-parallel-size"))
+VLLM_BATCH_FLAGS = (("max_num_seqs", "--max-num-seqs"), ("max_num_batched_tokens", "--max-num-batched-tokens"))
+
+
+def runtime_flags(runtime: Any) -> list[str]:
+    flags = []
+    for key, flag in VLLM_RUNTIME_FLAGS:
+        if runtime.get(key) is not None and runtime.get(key) != "none":
+            flags += [flag, str(runtime[key])]
+    for key, flag in VLLM_BATCH_FLAGS:
+        if (runtime.get("batch") or {}).get(key) is not None:
+            flags += [flag, str(runtime["batch"][key])]
+    return flags
+
+
 def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = None, at: Any = None,
               lora_name: str | None = None, port: int | None = None) -> dict[str, Any]:
     """What a vLLM server needs to serve the version holding `stage` of `env` (now or at `at`).
@@ -112,6 +129,10 @@ def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = 
             argv += ["--max-lora-rank", str(_max_lora_rank(max(ranks)))]
         if len(planned) > 1:
             argv += ["--max-loras", str(len(planned))]
+    argv += runtime_flags(spec.runtime)  # the serving configuration the version pins, not flags
+    if spec.tokenizer.get("uri"):
+        argv += ["--tokenizer", verified(ArtifactRef(name="tokenizer", uri=spec.tokenizer["uri"],
+                                                     sha256=spec.tokenizer["sha256"], size=0, kind="tokenizer"))]
     if port is not None:
         argv += ["--port", str(port)]
     return {
@@ -120,5 +141,6 @@ def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = 
         "argv": argv, "command": shlex.join(argv),
         "base_model": base, "adapters": planned,
         # What a client sends to that server for this version.
-        "request": {"model": planned[0]["lora_name"] if planned else model.id, "params": dict(spec.params)},
+        "request": {"model": planned[0]["lora_name"] if planned else model.id, "params": dict(spec.params),
+                    **({"decoding": dict(spec.decoding)} if spec.decoding else {})},
     }
