@@ -351,11 +351,12 @@ def _gate_archive_checklist(ctx: PromotionContext) -> GateResult:
     items = ctx.gates.archive_checklist
     if not items:
         return GateResult("archive_checklist", True, "no archival checklist configured in gates.yaml", {"items": []})
+    from .approval_policy import check_archive_checklist  # an item is true or {done: true, by, at, notes}
+
     newest = _newest([e for e in ctx.evidence if e.get("kind") == EVIDENCE_ARCHIVE_CHECKLIST])
-    data = (newest or {}).get("data") or {}
-    done = [item for item in items if isinstance(data, Mapping) and data.get(item) is True]
-    open_items = [item for item in items if item not in done]
-    evidence = {"items": list(items), "done": done}
+    checked = check_archive_checklist(items, (newest or {}).get("data"))
+    open_items = list(checked.open)
+    evidence = {"items": list(items), "done": list(checked.done)}
     if open_items:
         return GateResult("archive_checklist", False, f"archival checklist incomplete: {', '.join(open_items)} not done; record them as true in archive_checklist evidence (llmreg evidence {ctx.entry.ref} CHECKLIST.yaml --kind archive_checklist --env {ctx.env})", evidence)
     return GateResult("archive_checklist", True, f"archival checklist complete ({len(items)} items)", evidence)

@@ -141,3 +141,21 @@ def test_drill_without_an_earlier_version_fails_and_drill_all_covers_every_env(r
     assert len(reg.drills()) == 2
     with pytest.raises(Refused, match="nothing holds production"):
         reg.drill(sc.NAME, "staging-eu", actor="ops")
+
+
+def test_archive_checklist_items_may_carry_who_and_when(reg):
+    from llmreg.registry.errors import GateFailed
+
+    reg.configure_gates({"eval_threshold": 0.9, "archive_checklist": ["downstream_notified", "artifacts_retained"]},
+                        actor="admin")
+    for n in range(2):
+        sc.to_production(reg, reg.register(sc.version_n(n), actor=sc.AUTHOR).version)
+    with pytest.raises(GateFailed, match="downstream_notified, artifacts_retained not done"):
+        reg.archive(sc.NAME, "1.0.0", actor="release-bot")
+    reg.record_evidence(sc.NAME, "1.0.0", "default", "archive_checklist",
+                        {"downstream_notified": {"done": True, "by": "dana", "at": "2026-06-01"},
+                         "artifacts_retained": True}, actor="dana")
+    event = reg.archive(sc.NAME, "1.0.0", actor="release-bot")
+    assert event.type == ev.STAGE_ARCHIVED
+    passed = [g for g in event.evidence["gates"] if g["gate"] == "archive_checklist"]
+    assert passed == [{"gate": "archive_checklist", "detail": "archival checklist complete (2 items)"}]
