@@ -13,5 +13,7 @@ raises `CommitThenRaise`, so the refusal alone commits.
     records.py             eval results, gate evidence, gate failures, eval suites
     configuration.py       roles and gates documents
     provider_snapshots.py  provider discovery and snapshot qualification
+    gc.py                  retention policy, gc of stored artifact copies
+    drill.py               rollback drills (checked before, recorded in, the transaction)
     guard.py               what they share: authorization, refusals, gate records
 """
