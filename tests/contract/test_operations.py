@@ -159,3 +159,23 @@ def test_archive_checklist_items_may_carry_who_and_when(reg):
     assert event.type == ev.STAGE_ARCHIVED
     passed = [g for g in event.evidence["gates"] if g["gate"] == "archive_checklist"]
     assert passed == [{"gate": "archive_checklist", "detail": "archival checklist complete (2 items)"}]
+
+
+def test_stage_spans_fold_to_the_projections_pointers(reg):
+    """gc's history fold (handlers/gc.stage_spans) agrees with the store's stage pointers."""
+    from llmreg.registry.handlers.gc import stage_spans
+
+    sc.configure(reg)
+    versions = [reg.register(sc.version_n(n), actor=sc.AUTHOR).version for n in range(4)]
+    sc.to_production(reg, versions[0])
+    sc.to_production(reg, versions[1])
+    sc.to_canary(reg, versions[2])
+    reg.pull_canary(sc.NAME, actor="release-bot")
+    reg.archive(sc.NAME, versions[0], actor="release-bot")
+    sc.to_canary(reg, versions[3], "eu")
+    spans = stage_spans(reg.events(name=sc.NAME, types=ev.STAGE_TYPES))
+    held = {(s.version, s.env, s.stage) for s in spans if s.holds()}
+    assert held == {(p.version, p.env, p.stage) for p in reg.pointers(sc.NAME)}
+    assert any(s.version == versions[0] and s.stage == "archived" and s.until is None for s in spans)
+    closed = [s for s in spans if s.version == versions[0] and s.stage == "production"]
+    assert len(closed) == 1 and closed[0].until is not None
