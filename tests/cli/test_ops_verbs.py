@@ -38,13 +38,26 @@ def _release(reg: Registry, root, n: int) -> str:
     return version
 
 
-@pytest.fixture
-def released(tmp_path):
+def _head(cli: Cli) -> int:
+    with Registry.open(cli.env["LLMREG_STORE"], artifacts=cli.env["LLMREG_ARTIFACTS"]) as reg:
+        return reg.head_seq()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def released(request, tmp_path):
+    """Two releases in production, on a SQLite file or a PostgreSQL schema the CLI opens too."""
+    from contract.backends import make_backend
+
     cli = Cli(tmp_path)
+    if request.param == "postgresql":
+        backend = make_backend("postgresql", tmp_path / "pg")
+        request.addfinalizer(backend.drop)
+        cli.env["LLMREG_STORE"] = backend.url
+    cli.env["LLMREG_ARTIFACTS"] = str(tmp_path / "artifacts")
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "config.json").write_text(json.dumps(LLAMA))
     (tmp_path / ".llmreg").mkdir()
-    with Registry.open(cli.env["LLMREG_STORE"]) as reg:
+    with Registry.open(cli.env["LLMREG_STORE"], artifacts=cli.env["LLMREG_ARTIFACTS"]) as reg:
         reg.configure_gates({"eval_threshold": 0.9}, actor="admin")
         versions = [_release(reg, tmp_path, n) for n in (1, 2)]
     return cli, versions
@@ -52,13 +65,13 @@ def released(tmp_path):
 
 def test_rollback_drill_loads_the_target_config_and_moves_nothing(released):
     cli, (v1, v2) = released
-    events = cli.event_count()
+    events = _head(cli)
     out = cli("rollback", NAME, "--drill", actor="ops", as_json=True).data
     (result,) = out
     assert (result["ok"], result["current"], result["target"]) == (True, v2, v1)
     load = {c["name"]: c for c in result["checks"]}["backend_load"]
     assert "LlamaConfig (llama)" in load["detail"] and "adapter config LORA r=8" in load["detail"]
-    assert cli.event_count() == events + 1
+    assert _head(cli) == events + 1
     assert cli("resolve", NAME, as_json=True).data["version"] == v2
     assert f"rollback drill {v2} -> {v1}: ok" in cli("audit", "log", "--type", "rollback.drill").stdout
     assert "## Rollback drills" in cli("card", f"{NAME}@{v1}").stdout
@@ -67,7 +80,7 @@ def test_rollback_drill_loads_the_target_config_and_moves_nothing(released):
 
 def test_a_tampered_target_fails_the_drill_with_exit_1(released, tmp_path):
     cli, (v1, _) = released
-    with Registry.open(cli.env["LLMREG_STORE"]) as reg:
+    with Registry.open(cli.env["LLMREG_STORE"], artifacts=cli.env["LLMREG_ARTIFACTS"]) as reg:
         stored = reg.artifacts.object_path(reg.get(NAME, v1).spec.artifacts[0].sha256)
     (tmp_path / "adapter-1" / "adapter_config.json").write_text("{}")  # the uri copy changes
     import os
@@ -84,9 +97,9 @@ def test_gc_dry_run_then_gc_then_the_rollback_is_refused(released):
     cli.write("retention.yaml", "default: {keep_production_days: 0, keep_last_production: 1, keep_recent_days: 0}\n")
     cli("retention", "set", "retention.yaml", actor="admin")
     assert cli("retention", "show", as_json=True).data["default"]["keep_last_production"] == 1
-    events = cli.event_count()
+    events = _head(cli)
     dry = cli("gc", "--dry-run", as_json=True).data  # no actor needed: it writes nothing
-    assert dry["dry_run"] and dry["names"][0]["removed_versions"] == [v1] and cli.event_count() == events
+    assert dry["dry_run"] and dry["names"][0]["removed_versions"] == [v1] and _head(cli) == events
     assert f"would remove {v1} (1 stored copies)" in cli("gc", "--dry-run").stdout
 
     done = cli("gc", actor="ops", as_json=True).data
