@@ -149,7 +149,7 @@ class GcReport:
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "names": [t.to_dict() for t in self.targets],
+        return {"dry_run": self.dry_run, "names": [{**t.to_dict(), "dry_run": self.dry_run} for t in self.targets],
                 "events": [e.to_dict() for e in self.events]}
 
     def summary(self) -> str:
