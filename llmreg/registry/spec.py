@@ -206,9 +206,9 @@ class EvalRef:
 _SPEC_FIELDS = (
     "name", "model", "prompt_ref", "prompt_sha256", "params", "tools_ref", "retrieval", "policy_ref",
     "artifacts", "datasets", "training", "eval", "owner", "framework", "description", "card",
-    "lineage", "gates", "labels", "runtime", "dependencies", "tokenizer", "decoding",
+    "lineage", "gates", "labels", "runtime", "dependencies", "tokenizer", "decoding", "serving",
 )
-_JSON_MAPPINGS = ("params", "training", "card", "lineage")
+_JSON_MAPPINGS = ("params", "training", "card", "lineage", "serving")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +238,7 @@ class EntrySpec:
     dependencies: Mapping[str, Any] = field(default_factory=_empty_map)  # library lock digest and summary,
     tokenizer: Mapping[str, Any] = field(default_factory=_empty_map)  # tokenizer (checksummed),
     decoding: Mapping[str, Any] = field(default_factory=_empty_map)  # decoding strategy
+    serving: Mapping[str, Any] = field(default_factory=_empty_map)  # who may override what (registry/generation.py)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
     _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
     _texts: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -279,6 +280,10 @@ class EntrySpec:
         _set(self, "labels", _str_map(self.labels, "labels"))
         for part, check in RELEASE_PARTS.items():
             _set(self, part, check(getattr(self, part)))
+        if self.serving:
+            from .generation import check_serving_section
+
+            check_serving_section(self.serving, self.params)
 
     def __hash__(self) -> int:
         return hash(self.digest)

@@ -8,3 +8,17 @@ Entry points: `serving.app.run(host, port, store_url)` (what `llmreg serve` call
 `serving.app.create_app(config)`, `serving.call_metrics.summarize_calls(store_url, name, env)`
 (`experiment=` / `by_experiment=` for A/B experiments configured under `experiments:`).
 """
+
+
+def _release() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover
+        return "unknown"
+    try:
+        return version("llm-registry")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+LLMREG_VERSION = _release()  # what /version and system_fingerprint name

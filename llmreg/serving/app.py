@@ -1,7 +1,11 @@
 """The ASGI app (Starlette on uvicorn) and `run`, which `llmreg serve` calls.
 
-    POST /v1/chat/completions    POST /v1/completions    GET /v1/models    GET /v1/models/{model}
-    GET  /healthz
+    POST /v1/chat/completions    POST /v1/completions    POST /v1/responses (plain text)
+    GET  /v1/models    GET /v1/models/{model}    GET /health (/healthz)    GET /version
+    GET  /metrics (Prometheus)
+
+A non-streamed request whose client hangs up is cancelled (generation stops at the next
+token) and logged as 499; a stream is cancelled the same way by Starlette.
 
 Starlette rather than FastAPI: the gateway validates bodies itself (OpenAI error shapes,
 one line per problem) and a thinner stack keeps per-request overhead well under a
@@ -19,10 +23,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from llmreg.serving import LLMREG_VERSION
 from llmreg.serving.addressing import ENV_HEADER
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.config import GatewayConfig
@@ -36,26 +43,42 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
                     headers=headers, media_type="application/json")
 
 
-def _sse(outcome: Outcome) -> StreamingResponse:
-    """A finished generation as an OpenAI event stream (one content chunk, one finish chunk)."""
-    body = outcome.body
-    choice = body["choices"][0]
-    chat = body["object"] == "chat.completion"
-    head = {"id": body["id"], "object": "chat.completion.chunk" if chat else "text_completion",
-            "created": body["created"], "model": body["model"], "llmreg": body["llmreg"]}
-    if chat:
-        first = {"index": 0, "delta": {"role": "assistant", "content": choice["message"]["content"]}, "finish_reason": None}
-        last = {"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}
-    else:
-        first = {"index": 0, "text": choice["text"], "finish_reason": None}
-        last = {"index": 0, "text": "", "finish_reason": choice["finish_reason"]}
+async def _until_disconnect(receive: Any) -> None:
+    """Returns when the client closes the connection (the body has been read already)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
 
-    async def events():
-        for part in (first, last):
-            yield f"data: {json.dumps({**head, 'choices': [part]}, ensure_ascii=False)}\n\n"
-        yield "data: [DONE]\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=outcome.headers)
+async def _cancel_on_disconnect(request: Request, work: Any) -> Any:
+    """Run `work` (a coroutine); cancel it if the client disconnects first."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_until_disconnect(request.receive))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()  # the gateway logs the call as 499
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
+
+
+def _cors(config: GatewayConfig) -> list[Middleware]:
+    """CORS is off unless `cors.allow_origins` lists origins (browsers may then call it)."""
+    if not config.cors.allow_origins:
+        return []
+    return [Middleware(CORSMiddleware, allow_origins=list(config.cors.allow_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["authorization", "content-type", "x-request-id", "x-llmreg-env",
+                                      "x-llmreg-caller"],
+                       expose_headers=["x-request-id", "x-llmreg-version", "x-llmreg-env", "x-llmreg-stage",
+                                       "x-llmreg-variant", "x-llmreg-experiment"])]
 
 
 def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway | None = None) -> Starlette:
@@ -72,9 +95,12 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
             raise
 
     async def completions(request: Request, kind: str) -> Response:
-        outcome = await gateway.handle(kind, await request.body(), request.headers)
-        if outcome.stream and outcome.status == 200:
-            return _sse(outcome)
+        body = await request.body()
+        outcome = await _cancel_on_disconnect(request, gateway.handle(kind, body, request.headers))
+        if outcome is None:  # client gone: nobody reads this
+            return Response(status_code=499)
+        if outcome.stream is not None and outcome.status == 200:
+            return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=outcome.headers)
         return _json(outcome.status, outcome.body, outcome.headers)
 
     async def chat(request: Request) -> Response:
@@ -83,11 +109,27 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
     async def completion(request: Request) -> Response:
         return await completions(request, "completion")
 
+    async def responses(request: Request) -> Response:
+        return await completions(request, "responses")
+
+    def authorized(request: Request) -> Response | None:
+        try:
+            gateway.auth.authenticate(request.headers)
+        except ApiError as exc:
+            return _json(exc.status, exc.body())
+        return None
+
     async def models(request: Request) -> Response:
+        refused = authorized(request)
+        if refused is not None:
+            return refused
         data = await asyncio.to_thread(gateway.models)
         return _json(200, {"object": "list", "data": data})
 
     async def model(request: Request) -> Response:
+        refused = authorized(request)
+        if refused is not None:
+            return refused
         try:
             body = await gateway.model(request.path_params["model"], request.headers.get(ENV_HEADER))
         except ApiError as exc:
@@ -99,12 +141,20 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
         return _json(200, {"status": "ok", "registry_seq": routes.seq, "routes": len(routes.known()),
                            "call_log": {"written": gateway.call_log.written,
                                         "failed_batches": gateway.call_log.failed_batches},
+                           "backends": gateway.limits.snapshot(), "auth": "keys" if gateway.auth.required else "open",
                            "time": time.time()})
+
+    async def version(request: Request) -> Response:
+        return _json(200, {"llmreg": LLMREG_VERSION, "registry_seq": gateway.routes.seq,
+                           "api": "openai-compatible: chat.completions, completions, responses (text), models"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
             error = ApiError(404, f"no route {request.method} {request.url.path}; the gateway serves "
-                                  "/v1/chat/completions, /v1/completions and /v1/models", code="unknown_url")
+                                  "/v1/chat/completions, /v1/completions, /v1/responses and /v1/models", code="unknown_url")
         elif exc.status_code == 405:
             error = ApiError(405, f"method {request.method} is not allowed on {request.url.path}",
                              code="method_not_allowed")
@@ -127,12 +177,17 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/completions", completion, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/models/{model:path}", model, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
+        middleware=_cors(config),
     )
     app.state.gateway = gateway
     return app
@@ -166,4 +221,22 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, registry=Registry.open(config.store_url, artifacts=artifacts))
+    auth = app.state.gateway.auth
+    if not auth.required and not _loopback(host):
+        from llmreg.registry.errors import BadInput
+
+        raise BadInput(f"--host {host}: with no API key (auth.mode {auth.mode}) the gateway would serve every entry "
+                       "to anyone who can reach it; create a key (llmreg api-key create NAME) or bind 127.0.0.1",
+                       field="host")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -59,11 +59,12 @@ gateway_calls = Table(
     # Added after the first release (ensure_table ALTERs older tables): 'EXPERIMENT/VARIANT'
     # for calls an experiment assigned, NULL otherwise.
     Column("experiment", Text),
+    Column("ttft_ms", Float),  # streamed calls: backend call start -> first token
     Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
     Index("ix_gateway_calls_time", "time"),
 )
 # Columns added to the first release's table, each nullable, with the index that serves it.
-ADDED_COLUMNS = ("experiment",)
+ADDED_COLUMNS = ("experiment", "ttft_ms")
 ADDED_INDEXES = (Index("ix_gateway_calls_experiment", gateway_calls.c.experiment),)
 
 COLUMNS = tuple(c.name for c in gateway_calls.columns if c.name != "id")

@@ -1,16 +1,21 @@
 """The gateway's request path, independent of the web framework.
 
-    parse body -> address (name, stage|version, env) -> route (cached, from the registry)
-    -> variant (canary split by caller key) -> render the pinned prompt, merge pinned params
-    -> backend -> OpenAI-shaped response + one gateway_calls row (queued, never awaited)
+    parse body -> API key (scopes) -> address (name, stage|version, env) -> route (cached,
+    from the registry) -> variant (canary split by caller key) -> backend request built by
+    llmreg.registry.generation (pinned params + the overrides the entry's serving policy
+    allows, the template's message rule, tools_ref) -> admission (bounded queue per
+    backend) -> backend (whole answer, or streamed) -> OpenAI-shaped response + one
+    gateway_calls row (queued, never awaited) + Prometheus series
 
 An address naming a configured experiment first picks the caller's experiment variant
 (sticky, salted by the experiment's name), then resolves that variant's entry exactly like
 a direct request, canary split included; the response and the row name both.
 
 Then, off the response path, a shadow copy may run; its answer is logged, never returned.
-Entry params win over the client's sampling options: the registry pins behaviour, the
-client may only fill options the entry leaves open.
+The registry pins behaviour: a caller's field that differs from the entry's is refused
+(400 naming the field and the pinned value) unless the entry's `serving.allow` permits it;
+the eval runners build their requests with the same mapping, so what is served is what
+was evaluated.
 """
 from __future__ import annotations
 
@@ -18,25 +23,33 @@ import asyncio
 import functools
 import hashlib
 import itertools
+import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from datetime import datetime
+from typing import Any, AsyncIterator, Mapping
 
 from llmreg.registry.entry import EntrySpec
 from llmreg.registry.errors import BadInput, NotFound, RegistryError
-from llmreg.registry.fields import thaw
+from llmreg.registry.generation import (ServingPolicy, canonical_params, merge_tools, parse_policy, render_input,
+                                        request_params)
 from llmreg.serving.addressing import ENV_HEADER, ExperimentTarget, Target, parse_request_target
-from llmreg.serving.api_errors import ApiError, from_registry_error, server_error
+from llmreg.serving.admission import Admission
+from llmreg.serving.api_errors import ApiError, bad_request, from_registry_error, server_error
+from llmreg.serving.api_keys import Authenticator
 from llmreg.serving.assignment import in_split, split_salt
-from llmreg.serving.backends.base import Generation, GenerationRequest
+from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
 from llmreg.serving.backends.pool import BackendPool
 from llmreg.serving.call_log import REPLICA, CallLogWriter, utc_now
 from llmreg.serving.config import ExperimentConfig, GatewayConfig, VariantConfig
-from llmreg.serving.openai_requests import ParsedRequest, decode_body, parse_chat, parse_completion
+from llmreg.serving.openai_requests import ParsedRequest, decode_body, parse_chat, parse_completion, parse_responses
+from llmreg.serving.prometheus_metrics import GatewayMetrics
 from llmreg.serving.routes import Deployment, Route, RouteTable
-from llmreg.serving.templates import PromptLibrary, render_template
+from llmreg.serving.templates import PromptLibrary, ToolLibrary
+from llmreg.serving import LLMREG_VERSION
 
 log = logging.getLogger("llmreg.gateway")
 
@@ -46,6 +59,7 @@ MAX_SHADOW_INFLIGHT = 256
 # without a urandom syscall per request (uuid4 cost ~20 us on this path).
 _ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count(1)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 def new_request_id() -> str:
@@ -54,8 +68,14 @@ def new_request_id() -> str:
 
 @functools.lru_cache(maxsize=1024)
 def pinned_params(spec: EntrySpec) -> dict[str, Any]:
-    """The entry's params as plain JSON types (specs are frozen; hashable by digest)."""
-    return thaw(spec.params)
+    """The entry's params in canonical names (specs are frozen; hashable by digest)."""
+    return canonical_params(spec.params)
+
+
+@functools.lru_cache(maxsize=1024)
+def policy_for(spec: EntrySpec) -> ServingPolicy:
+    """The entry's serving policy (its `serving:` section over the safe defaults)."""
+    return parse_policy(getattr(spec, "serving", None), spec.params)
 
 
 @dataclass
@@ -65,18 +85,11 @@ class Outcome:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-    stream: bool = False
+    stream: AsyncIterator[str] | None = None  # SSE events of a streamed answer
 
 
 def caller_digest(key: str | None) -> str | None:
     return None if key is None else hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
-
-
-def merge_params(pinned: Mapping[str, Any], requested: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry params win; the client may only fill options the entry leaves open."""
-    merged = {k: v for k, v in requested.items() if k not in pinned}
-    merged.update(pinned)
-    return merged
 
 
 def choose(route: Route, target: Target, caller: str | None) -> tuple[Deployment, str]:
@@ -105,6 +118,10 @@ class Gateway:
         self.registry = registry
         self.routes = RouteTable(registry, config)
         self.prompts = PromptLibrary(config.prompts_dir)
+        self.tools = ToolLibrary(config.tools_dir)
+        self.auth = Authenticator.from_config(config.auth, config.store_url)
+        self.limits = Admission(config.limits)
+        self.metrics = GatewayMetrics()
         self.backends = backends or BackendPool(config, artifact_store=getattr(registry, "artifacts", None))
         self.call_log = call_log or CallLogWriter(config.store_url, config.call_log)
         self.guard = None
@@ -132,6 +149,7 @@ class Gateway:
     def start(self) -> "Gateway":
         self.call_log.start()
         self.routes.start()
+        self.auth.start()
         if self.config.slo_guard.enabled:
             from llmreg.serving.slo_guard import SloGuard
 
@@ -144,69 +162,143 @@ class Gateway:
         if self.guard is not None:
             self.guard.stop()
         self.routes.stop()
+        self.auth.stop()
         await self.backends.aclose()
         self.call_log.close()
 
     # ------------------------------------------------------------------ requests
     async def handle(self, kind: str, raw: bytes, headers: Mapping[str, str]) -> Outcome:
+        """One API call. `kind`: chat | completion | responses. A streamed answer comes back
+        with its first part already generated (so errors before the first token are plain
+        HTTP errors) and the rest as `Outcome.stream`; its row is written when it ends."""
         started = time.perf_counter()
-        request_id = new_request_id()
+        request_id = request_id_from(headers)
         row: dict[str, Any] = {"request_id": request_id, "time": utc_now(), "endpoint": kind, "replica": REPLICA}
         out_headers = {"x-request-id": request_id}
         deployment: Deployment | None = None
         parsed: ParsedRequest | None = None
         generation: Generation | None = None
         caller = None
+        slot = None
         try:
             body = decode_body(raw)
-            parsed = parse_chat(body) if kind == "chat" else parse_completion(body)
+            parsed = PARSERS[kind](body)
+            key = self.auth.authenticate(headers)
             target = parse_request_target(parsed.model, experiments=self.experiments,
                                           env_header=headers.get(ENV_HEADER), default_env=self.config.default_env)
-            caller = headers.get(CALLER_HEADER) or parsed.caller or parsed.user
+            caller = self.auth.caller(key, headers.get(CALLER_HEADER) or parsed.caller, parsed.user)
             row["caller"] = caller_digest(caller)
             if isinstance(target, ExperimentTarget):
                 experiment = self.experiments[target.name]
                 arm = experiment.assign(caller, target.env)
                 row.update(name=arm.entry, env=target.env, experiment=experiment.label(arm))
                 out_headers["x-llmreg-experiment"] = row["experiment"]  # on errors too: which arm failed
+                self.auth.check_entry(key, arm.entry)
                 deployment, variant = await self._experiment_deployment(experiment, arm, target.env, caller)
             else:
                 row["name"], row["env"] = target.name, target.env
+                self.auth.check_target(key, target)
                 deployment, variant = await self._deployment(target, caller)
             row.update(version=deployment.version, stage=deployment.stage, variant=variant)
             out_headers.update(self._identity_headers(deployment, variant))
-            request = self._render(deployment, parsed)
             backend, model_name = await self.backends.get(deployment.entry)
+            request = self._render(deployment, parsed, model_name, request_id)
+            slot = await self.limits.acquire(backend)
             upstream_started = time.perf_counter()
+            if parsed.stream:
+                if kind == "responses":
+                    raise bad_request("streaming is not served on /v1/responses yet; send stream: false or use "
+                                      "/v1/chat/completions", param="stream", code="unsupported_parameter")
+                parts = backend.stream(request)
+                first = await anext(parts)  # the first token: errors before it answer as plain HTTP errors
+                row["ttft_ms"] = (time.perf_counter() - upstream_started) * 1000.0
+                stream = self._stream(kind, parsed, deployment, variant, request_id, row, started, upstream_started,
+                                      first, parts, slot)
+                slot = None  # the stream releases it
+                return Outcome(200, {}, out_headers, stream=stream)
             try:
-                generation = await backend.generate(_with_model(request, model_name))
+                generation = await backend.generate(request)
             finally:
                 row["upstream_ms"] = (time.perf_counter() - upstream_started) * 1000.0
+                self.limits.release(slot)
+                slot = None
             row.update(prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens)
             outcome = Outcome(200, self._response(kind, request_id, deployment, variant, generation,
-                                                  row.get("experiment")), out_headers, stream=parsed.stream)
+                                                  row.get("experiment")), out_headers)
         except RegistryError as exc:
-            error = from_registry_error(exc)
+            error = from_registry_error(exc, param=exc.field if isinstance(exc, BadInput) and exc.field else "model")
             outcome = self._error(error, out_headers, deployment, row)
         except ApiError as exc:
+            out_headers.update(exc.headers)
             outcome = self._error(exc, out_headers, deployment, row)
+        except StopAsyncIteration:
+            outcome = self._error(server_error("the backend ended the stream before any token", code="backend_error"),
+                                  out_headers, deployment, row)
         except asyncio.CancelledError:
             # The client went away or the server is stopping: still one row for the call.
+            if slot is not None:
+                self.limits.release(slot)
             row.update(status=499, error="cancelled: the client closed the connection or the gateway stopped",
                        latency_ms=(time.perf_counter() - started) * 1000.0)
-            self.call_log.submit(row)
+            self._finish(row)
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in the OpenAI shape, and be logged
             log.exception("gateway: unexpected error on request %s", request_id)
             outcome = self._error(server_error(f"internal gateway error ({type(exc).__name__}); see the gateway log "
                                                f"for request {request_id}", code="internal_error"),
                                   out_headers, deployment, row)
+        if slot is not None:
+            self.limits.release(slot)
         row["status"] = outcome.status
         row["latency_ms"] = (time.perf_counter() - started) * 1000.0
-        self.call_log.submit(row)
+        self._finish(row)
         if generation is not None and deployment is not None and parsed is not None:
             self._maybe_shadow(deployment, parsed, generation, request_id, caller, row.get("experiment"))
         return outcome
+
+    def _finish(self, row: dict[str, Any]) -> None:
+        """One call done: the call log row, the Prometheus series, one log line for slow starts."""
+        self.call_log.submit(row)
+        self.metrics.observe(row)
+
+    async def _stream(self, kind: str, parsed: ParsedRequest, deployment: Deployment, variant: str, request_id: str,
+                      row: dict[str, Any], started: float, upstream_started: float, first: StreamPart,
+                      parts: AsyncIterator[StreamPart], slot: Any) -> AsyncIterator[str]:
+        """The SSE events of one streamed answer; the call's row is written when it ends
+        (499 when the client hangs up: generation is cancelled with it)."""
+        chat = kind == "chat"
+        head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{request_id}",
+                "object": "chat.completion.chunk" if chat else "text_completion", "created": int(time.time()),
+                "model": deployment.ref, "system_fingerprint": self.fingerprint(deployment),
+                "llmreg": self._identity(deployment, variant, request_id, row.get("experiment"))}
+        usage: Mapping[str, Any] | None = None
+        row["status"] = 200
+        try:
+            part: StreamPart | None = first
+            while part is not None:
+                if part.usage:
+                    usage = part.usage
+                if part.choices:
+                    yield _event({**head, "choices": list(part.choices)})
+                part = await anext(parts, None)
+            if usage is not None:
+                row.update(prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
+            if parsed.include_usage:
+                yield _event({**head, "choices": [], "usage": _usage(row.get("prompt_tokens"),
+                                                                     row.get("completion_tokens"))})
+            yield "data: [DONE]\n\n"
+        except ApiError as exc:
+            row.update(status=exc.status, error=exc.message[:1000])
+            yield _event(exc.body())
+        except (asyncio.CancelledError, GeneratorExit):
+            row.update(status=499, error="cancelled: the client closed the connection during the stream")
+            raise
+        finally:
+            await parts.aclose()
+            self.limits.release(slot)
+            row["upstream_ms"] = (time.perf_counter() - upstream_started) * 1000.0
+            row["latency_ms"] = (time.perf_counter() - started) * 1000.0
+            self._finish(row)
 
     async def _deployment(self, target: Target, caller: str | None) -> tuple[Deployment, str]:
         if target.version is not None:
@@ -240,22 +332,24 @@ class Gateway:
                                param="model", code="model_not_found") from None
         return resolved[arm.name]
 
-    def _render(self, deployment: Deployment, parsed: ParsedRequest) -> GenerationRequest:
+    def _render(self, deployment: Deployment, parsed: ParsedRequest, model_name: str,
+                request_id: str = "") -> GenerationRequest:
+        """The backend request, built by the one mapping the eval runners use
+        (llmreg.registry.generation): pinned params + allowed overrides, the template's
+        message rule, the entry's tool schemas."""
         spec = deployment.entry.spec
-        params = merge_params(pinned_params(spec), parsed.options)
-        text = parsed.text_variable()
-        if spec.prompt_ref is None:
-            return GenerationRequest(kind=parsed.kind, model="", prompt=text or "", messages=parsed.messages,
-                                     params=params)
-        template = self.prompts.get(spec.prompt_ref, spec.prompt_sha256)
-        variables = {} if text is None else {"text": text}
-        variables.update(parsed.variables)
-        rendered = render_template(template, variables)
-        messages = parsed.messages
-        if parsed.kind == "chat":
-            messages = _replace_last_user(messages, rendered)
-        return GenerationRequest(kind=parsed.kind, model="", prompt=rendered, messages=messages, params=params,
-                                 templated=True)
+        policy = policy_for(spec)
+        params = request_params(pinned_params(spec), policy, parsed.options)
+        template = self.prompts.get(spec.prompt_ref, spec.prompt_sha256) if spec.prompt_ref else None
+        rendered = render_input(template, policy.messages, prompt=parsed.prompt,
+                                messages=parsed.messages if parsed.kind == "chat" else (), variables=parsed.variables)
+        tools = self.tools.get(spec.tools_ref) if spec.tools_ref else ()
+        return GenerationRequest(kind=parsed.kind, model=model_name, input=rendered, params=params,
+                                 tools=merge_tools(tools, parsed.tools, policy), request_id=request_id)
+
+    def fingerprint(self, deployment: Deployment) -> str:
+        """`system_fingerprint`: the gateway's release and the registry version served."""
+        return f"llmreg-{LLMREG_VERSION}:{deployment.ref}"
 
     @staticmethod
     def _identity_headers(deployment: Deployment, variant: str) -> dict[str, str]:
@@ -274,17 +368,21 @@ class Gateway:
 
     def _response(self, kind: str, request_id: str, deployment: Deployment, variant: str,
                   generation: Generation, experiment: str | None = None) -> dict[str, Any]:
-        usage = {"prompt_tokens": generation.prompt_tokens or 0, "completion_tokens": generation.completion_tokens or 0}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        if kind == "chat":
-            choice = {"index": 0, "message": {"role": "assistant", "content": generation.text},
-                      "finish_reason": generation.finish_reason, "logprobs": None}
-            head = {"id": f"chatcmpl-{request_id}", "object": "chat.completion"}
-        else:
-            choice = {"index": 0, "text": generation.text, "finish_reason": generation.finish_reason, "logprobs": None}
-            head = {"id": f"cmpl-{request_id}", "object": "text_completion"}
-        return {**head, "created": int(time.time()), "model": deployment.ref, "choices": [choice], "usage": usage,
-                "llmreg": self._identity(deployment, variant, request_id, experiment)}
+        usage = _usage(generation.prompt_tokens, generation.completion_tokens)
+        identity = self._identity(deployment, variant, request_id, experiment)
+        created = int(time.time())
+        if kind == "responses":
+            return {"id": f"resp_{request_id}", "object": "response", "created_at": created, "status": "completed",
+                    "model": deployment.ref, "output": [
+                        {"type": "message", "id": f"msg_{request_id}", "status": "completed", "role": "assistant",
+                         "content": [{"type": "output_text", "text": generation.text, "annotations": []}]}],
+                    "output_text": generation.text,
+                    "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                              "total_tokens": usage["total_tokens"]}, "llmreg": identity}
+        head = ({"id": f"chatcmpl-{request_id}", "object": "chat.completion"} if kind == "chat"
+                else {"id": f"cmpl-{request_id}", "object": "text_completion"})
+        return {**head, "created": created, "model": deployment.ref, "system_fingerprint": self.fingerprint(deployment),
+                "choices": [dict(c) for c in generation.choices], "usage": usage, "llmreg": identity}
 
     def _error(self, error: ApiError, headers: dict[str, str], deployment: Deployment | None,
                row: dict[str, Any]) -> Outcome:
@@ -319,13 +417,14 @@ class Gateway:
                                "stage": "shadow", "variant": "shadow", "caller": caller_digest(caller),
                                "experiment": experiment}
         try:
-            request = self._render(shadow, parsed)
             backend, model_name = await self.backends.get(shadow.entry)
-            generation = await backend.generate(_with_model(request, model_name))
+            generation = await backend.generate(self._render(shadow, parsed, model_name, request_id))
             row.update(status=200, prompt_tokens=generation.prompt_tokens,
                        completion_tokens=generation.completion_tokens, agrees=int(generation.text == served_text))
         except ApiError as exc:
             row.update(status=exc.status, error=exc.message[:1000])
+        except RegistryError as exc:
+            row.update(status=from_registry_error(exc).status, error=str(exc)[:1000])
         except Exception as exc:  # noqa: BLE001 - a shadow failure is data, never the caller's problem
             row.update(status=500, error=f"{type(exc).__name__}: {exc}"[:1000])
         row["latency_ms"] = row["upstream_ms"] = (time.perf_counter() - started) * 1000.0
@@ -338,7 +437,7 @@ class Gateway:
         for name in self.registry.names():
             for pointer in self.registry.pointers(name):
                 model_id = f"{name}@{pointer.stage}:{pointer.env}"
-                out.append({"id": model_id, "object": "model", "created": 0, "owned_by": "llmreg",
+                out.append({"id": model_id, "object": "model", "created": epoch(pointer.time), "owned_by": "llmreg",
                             "llmreg": {"entry": name, "version": pointer.version, "env": pointer.env,
                                        "stage": pointer.stage, "weight": pointer.weight}})
         if self.experiments:
@@ -366,7 +465,7 @@ class Gateway:
                         version = held.get((v.entry, env), {}).get(v.stage)
                     variants.append(_variant_listing(v, version))
                 serving = all(item["version"] is not None for item in variants if item["weight"] > 0)
-                out.append({"id": f"{experiment.name}:{env}", "object": "model", "created": 0, "owned_by": "llmreg",
+                out.append({"id": f"{experiment.name}:{env}", "object": "model", "created": int(time.time()), "owned_by": "llmreg",
                             "llmreg": {"experiment": experiment.name, "env": env, "serving": serving,
                                        "variants": variants}})
         return out
@@ -390,7 +489,8 @@ class Gateway:
                     choose(route, target, None)  # raises the precise NotFound
         except RegistryError as exc:
             raise from_registry_error(exc) from None
-        return {"id": model_id, "object": "model", "created": 0, "owned_by": "llmreg",
+        return {"id": model_id, "object": "model", "created": epoch(deployment.since or deployment.entry.created_at),
+                "owned_by": "llmreg",
                 "llmreg": {"entry": deployment.name, "version": deployment.version, "env": deployment.env,
                            "stage": deployment.stage, "weight": deployment.weight,
                            "model": deployment.entry.spec.model.request_id}}
@@ -408,7 +508,7 @@ class Gateway:
                 raise ApiError(exc.status, f"experiment {experiment.name!r} variant {variant.name!r}: {exc.message}",
                                param="model", code=exc.code) from None
             variants.append(_variant_listing(variant, body["llmreg"]["version"]))
-        return {"id": model_id, "object": "model", "created": 0, "owned_by": "llmreg",
+        return {"id": model_id, "object": "model", "created": int(time.time()), "owned_by": "llmreg",
                 "llmreg": {"experiment": experiment.name, "env": env, "serving": True, "variants": variants}}
 
 
@@ -417,13 +517,32 @@ def _variant_listing(variant: VariantConfig, version: str | None) -> dict[str, A
             "weight": variant.weight, "version": version}
 
 
-def _replace_last_user(messages: tuple[Mapping[str, Any], ...], content: str) -> tuple[Mapping[str, Any], ...]:
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].get("role") == "user":
-            return messages[:i] + ({"role": "user", "content": content},) + messages[i + 1:]
-    return messages + ({"role": "user", "content": content},)
+def epoch(timestamp: str | None) -> int:
+    """Unix seconds of a registry timestamp (YYYY-MM-DDTHH:MM:SS[.f]Z); 0 when unknown."""
+    if not timestamp:
+        return 0
+    try:
+        return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
 
 
-def _with_model(request: GenerationRequest, model: str) -> GenerationRequest:
-    return GenerationRequest(kind=request.kind, model=model, prompt=request.prompt, messages=request.messages,
-                             params=request.params, templated=request.templated)
+def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:
+    usage = {"prompt_tokens": prompt_tokens or 0, "completion_tokens": completion_tokens or 0}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+def _event(data: Mapping[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def request_id_from(headers: Mapping[str, str]) -> str:
+    """The client's X-Request-ID when it is a sane token (kept end to end), else a new id."""
+    given = headers.get("x-request-id")
+    if given and len(given) <= 128 and _REQUEST_ID_RE.match(given):
+        return given
+    return new_request_id()
+
+
+PARSERS = {"chat": parse_chat, "completion": parse_completion, "responses": parse_responses}

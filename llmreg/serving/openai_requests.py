@@ -1,8 +1,12 @@
 """Validate OpenAI request bodies into one plain record the gateway works with.
 
 Checks are explicit (no pydantic) so each refusal is the OpenAI error shape with `param`
-set and a message that says what to send instead. Sampling options the client gives are
-kept separately from the entry's pinned params; the gateway decides how they combine.
+set and a message that says what to send instead. Explicit nulls and no-op defaults are
+accepted as OpenAI accepts them (`logprobs: null`, `tools: null`, `best_of: 1`,
+`suffix: null`, `echo: false`, `response_format: {type: text}`, ...). The fields that
+shape the answer are kept as the caller's requested `options` (canonical names); whether
+the entry lets the caller set them is decided by its serving policy
+(`llmreg.registry.generation.request_params`), not here.
 """
 from __future__ import annotations
 
@@ -11,23 +15,27 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from llmreg.registry.generation import message_text as _message_text
 from llmreg.serving.api_errors import ApiError, bad_request
 from llmreg.serving.templates import check_variables
 
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")
-# Options a client may send; entry params win over these (see gateway.merge_params).
-OPTION_KEYS = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
-# Accepted and dropped: they do not change the answer.
-IGNORED_KEYS = ("metadata", "store", "service_tier", "stream_options", "parallel_tool_calls")
-CHAT_KEYS = frozenset(("model", "messages", "n", "stream", "user", "llmreg", "max_completion_tokens")
-                      + OPTION_KEYS + IGNORED_KEYS)
-COMPLETION_KEYS = frozenset(("model", "prompt", "n", "stream", "user", "llmreg", "echo") + OPTION_KEYS + IGNORED_KEYS)
-PINNED_BY_ENTRY = {
-    "tools": "tool schemas are pinned by the entry's tools_ref",
-    "tool_choice": "tool schemas are pinned by the entry's tools_ref",
-    "functions": "tool schemas are pinned by the entry's tools_ref",
-    "response_format": "output format is part of the entry's prompt and params",
-}
+# Fields that shape the answer (the entry's serving policy decides who may set them).
+OPTION_KEYS = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
+               "logit_bias", "n")
+# Accepted with any value: they do not change the answer (metadata, storage hints, caching hints).
+NO_EFFECT_KEYS = ("metadata", "store", "service_tier", "parallel_tool_calls", "prompt_cache_key",
+                  "safety_identifier")
+# Accepted only as null (or the listed default): features the gateway does not serve.
+ONLY_DEFAULT = {"modalities": (None, ["text"]), "audio": (None,), "prediction": (None,), "functions": (None,),
+                "function_call": (None,), "reasoning_effort": (None,), "web_search_options": (None,),
+                "verbosity": (None,), "suffix": (None, ""), "best_of": (None, 1), "echo": (None, False)}
+COMMON_KEYS = ("model", "stream", "stream_options", "user", "llmreg") + OPTION_KEYS + NO_EFFECT_KEYS
+CHAT_KEYS = frozenset(COMMON_KEYS + ("messages", "max_completion_tokens", "logprobs", "top_logprobs",
+                                     "response_format", "tools", "tool_choice", "modalities", "audio", "prediction",
+                                     "functions", "function_call", "reasoning_effort", "web_search_options",
+                                     "verbosity"))
+COMPLETION_KEYS = frozenset(COMMON_KEYS + ("prompt", "suffix", "best_of", "echo", "logprobs"))
 MAX_BODY_BYTES = 1 << 20
 
 
@@ -37,11 +45,13 @@ class ParsedRequest:
     model: str
     messages: tuple[Mapping[str, Any], ...] = ()
     prompt: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # canonical names; None values dropped
+    tools: tuple[Mapping[str, Any], ...] | None = None
     user: str | None = None
     caller: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     stream: bool = False
+    include_usage: bool = False
 
     def text_variable(self) -> str | None:
         """What fills the template's `text`: the prompt, or the last user message."""
@@ -70,13 +80,7 @@ def decode_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def message_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+message_text = _message_text
 
 
 def parse_chat(body: Mapping[str, Any]) -> ParsedRequest:
@@ -89,7 +93,32 @@ def parse_chat(body: Mapping[str, Any]) -> ParsedRequest:
     options = _options(body)
     if body.get("max_completion_tokens") is not None:
         options["max_tokens"] = _int(body, "max_completion_tokens", 1, 1_000_000)
-    return _build("chat", body, options, messages=checked)
+    if body.get("logprobs") is not None:
+        if not isinstance(body["logprobs"], bool):
+            raise bad_request("'logprobs' must be true or false", param="logprobs", code="invalid_type")
+        if body["logprobs"]:
+            options["logprobs"] = True
+    if body.get("top_logprobs") is not None:
+        options["top_logprobs"] = _int(body, "top_logprobs", 0, 20)
+        if not options.get("logprobs") and options["top_logprobs"]:
+            raise bad_request("'top_logprobs' needs 'logprobs': true", param="top_logprobs")
+    response_format = body.get("response_format")
+    if response_format is not None:
+        if not isinstance(response_format, Mapping) or response_format.get("type") not in (
+                "text", "json_object", "json_schema"):
+            raise bad_request("'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}",
+                              param="response_format")
+        if response_format.get("type") != "text":
+            options["response_format"] = dict(response_format)
+    tools = _tools(body.get("tools"))
+    tool_choice = body.get("tool_choice")
+    if tool_choice is not None:
+        if not (tool_choice in ("none", "auto", "required") or (isinstance(tool_choice, Mapping)
+                                                                and tool_choice.get("type") == "function")):
+            raise bad_request("'tool_choice' must be none, auto, required or {\"type\": \"function\", ...}",
+                              param="tool_choice")
+        options["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
+    return _build("chat", body, options, messages=checked, tools=tools)
 
 
 def parse_completion(body: Mapping[str, Any]) -> ParsedRequest:
@@ -103,9 +132,48 @@ def parse_completion(body: Mapping[str, Any]) -> ParsedRequest:
     if not isinstance(prompt, str):
         raise bad_request("'prompt' must be a string", param="prompt",
                           code="missing_required_parameter" if prompt is None else "invalid_type")
-    if body.get("echo"):
-        raise bad_request("'echo' is not supported", param="echo")
-    return _build("completion", body, _options(body), prompt=prompt)
+    options = _options(body)
+    if body.get("logprobs") is not None:
+        count = _int(body, "logprobs", 0, 5)
+        options["logprobs"] = True
+        options["top_logprobs"] = count
+    return _build("completion", body, options, prompt=prompt)
+
+
+def parse_responses(body: Mapping[str, Any]) -> ParsedRequest:
+    """POST /v1/responses (plain text): `input` (a string or messages) + `instructions`."""
+    allowed = frozenset(("model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "user",
+                         "stream", "llmreg", "metadata", "store", "seed") + tuple(NO_EFFECT_KEYS))
+    _check_keys(body, allowed)
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        messages: list[Any] = [{"role": "user", "content": raw_input}]
+    elif isinstance(raw_input, list) and raw_input:
+        messages = [{"role": m.get("role"), "content": _response_content(m.get("content"), i)}
+                    if isinstance(m, Mapping) else m for i, m in enumerate(raw_input)]
+    else:
+        raise bad_request("'input' must be a string or a non-empty array of {role, content}", param="input")
+    if body.get("instructions") is not None:
+        if not isinstance(body["instructions"], str):
+            raise bad_request("'instructions' must be a string", param="instructions", code="invalid_type")
+        messages.insert(0, {"role": "system", "content": body["instructions"]})
+    chat = {k: v for k, v in body.items() if k not in ("input", "instructions", "max_output_tokens")}
+    chat["messages"] = messages
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    return parse_chat(chat)
+
+
+def _response_content(content: Any, i: int) -> Any:
+    if isinstance(content, list):
+        parts = []
+        for j, part in enumerate(content):
+            if not isinstance(part, Mapping) or part.get("type") not in ("input_text", "output_text", "text"):
+                raise bad_request(f"'input[{i}].content[{j}]' must be a text part (only text is served)",
+                                  param=f"input[{i}].content[{j}]")
+            parts.append({"type": "text", "text": part.get("text", "")})
+        return parts
+    return content
 
 
 def _build(kind: str, body: Mapping[str, Any], options: dict[str, Any], **parts: Any) -> ParsedRequest:
@@ -113,12 +181,16 @@ def _build(kind: str, body: Mapping[str, Any], options: dict[str, Any], **parts:
     if not isinstance(model, str) or not model:
         raise bad_request("'model' is required: name a registry entry, e.g. 'support-triage@production'",
                           param="model", code="missing_required_parameter" if model is None else "invalid_type")
-    n = body.get("n")
-    if n is not None and (isinstance(n, bool) or n != 1):
-        raise bad_request("'n' must be 1: the gateway returns one choice per request", param="n")
-    stream = body.get("stream", False)
+    stream = body.get("stream")
     if not isinstance(stream, bool) and stream is not None:
         raise bad_request("'stream' must be true or false", param="stream", code="invalid_type")
+    include_usage = False
+    stream_options = body.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, Mapping) or not set(stream_options) <= {"include_usage",
+                                                                                  "include_obfuscation"}:
+            raise bad_request("'stream_options' must be {\"include_usage\": true|false}", param="stream_options")
+        include_usage = bool(stream_options.get("include_usage"))
     user = body.get("user")
     if user is not None and (not isinstance(user, str) or len(user) > 256):
         raise bad_request("'user' must be a string of at most 256 characters", param="user", code="invalid_type")
@@ -133,17 +205,19 @@ def _build(kind: str, body: Mapping[str, Any], options: dict[str, Any], **parts:
     if caller is not None and (not isinstance(caller, str) or not caller or len(caller) > 256):
         raise bad_request("'llmreg.caller' must be a non-empty string of at most 256 characters", param="llmreg.caller")
     return ParsedRequest(kind=kind, model=model, options=options, user=user or None, caller=caller,
-                         variables=check_variables(ext.get("variables")), stream=bool(stream), **parts)
+                         variables=check_variables(ext.get("variables")), stream=bool(stream),
+                         include_usage=include_usage, **parts)
 
 
 def _check_keys(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    for key in body:
-        if key in allowed:
-            continue
-        if key in PINNED_BY_ENTRY:
-            raise bad_request(f"'{key}' is not accepted: {PINNED_BY_ENTRY[key]}; register a new entry version to change it",
-                              param=key, code="unsupported_parameter")
-        raise bad_request(f"Unrecognized request argument supplied: {key}", param=key, code="unknown_parameter")
+    for key, value in body.items():
+        if key not in allowed:
+            raise bad_request(f"Unrecognized request argument supplied: {key}", param=key, code="unknown_parameter")
+        defaults = ONLY_DEFAULT.get(key)
+        if defaults is not None and value not in defaults:
+            shown = " or ".join(json.dumps(d) for d in defaults)
+            raise bad_request(f"'{key}' is not supported by the gateway; omit it or send {shown}", param=key,
+                              code="unsupported_parameter")
 
 
 def _check_message(i: int, message: Any) -> Mapping[str, Any]:
@@ -162,7 +236,24 @@ def _check_message(i: int, message: Any) -> Mapping[str, Any]:
     elif not isinstance(content, str) and not (content is None and role == "assistant"):
         raise bad_request(f"'{where}.content' must be a string or an array of text parts", param=f"{where}.content",
                           code="invalid_type")
-    return {"role": role, "content": content}
+    out = {"role": role, "content": content}
+    for key in ("name", "tool_calls", "tool_call_id"):  # kept for chat upstreams (tool round trips)
+        if message.get(key) is not None:
+            out[key] = message[key]
+    return out
+
+
+def _tools(value: Any) -> tuple[Mapping[str, Any], ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise bad_request("'tools' must be an array of {\"type\": \"function\", \"function\": {...}}", param="tools")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, Mapping) or tool.get("type") != "function" or not isinstance(tool.get("function"), Mapping) \
+                or not isinstance(tool["function"].get("name"), str):
+            raise bad_request(f"'tools[{i}]' must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}",
+                              param=f"tools[{i}]")
+    return tuple(dict(t) for t in value) or None
 
 
 def _options(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,12 +266,20 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
             options[key] = _number(body, key, lo, hi)
     if body.get("seed") is not None:
         options["seed"] = _int(body, "seed", -(2 ** 63), 2 ** 63 - 1)
+    if body.get("n") is not None:
+        options["n"] = _int(body, "n", 1, 128)
     stop = body.get("stop")
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop
         if not isinstance(stops, list) or not 1 <= len(stops) <= 4 or not all(isinstance(s, str) and s for s in stops):
             raise bad_request("'stop' must be a string or an array of 1 to 4 non-empty strings", param="stop")
         options["stop"] = stops
+    bias = body.get("logit_bias")
+    if bias is not None:
+        if not isinstance(bias, Mapping):
+            raise bad_request("'logit_bias' must map token ids to numbers", param="logit_bias")
+        if bias:
+            options["logit_bias"] = dict(bias)
     return options
 
 

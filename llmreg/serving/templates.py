@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from llmreg.registry.errors import BadInput
+from llmreg.registry.generation import load_tools
 from llmreg.registry.prompts import PromptError, PromptTemplate, load_prompt
 from llmreg.serving.api_errors import ApiError, bad_request, server_error
 
@@ -99,3 +101,28 @@ def render_template(template: PromptTemplate, variables: Mapping[str, str]) -> s
         return template.render(**variables)
     except (PromptError, ValueError, IndexError, AttributeError) as exc:
         raise server_error(f"prompt {template.ref}: cannot render: {exc}", code="prompt_render") from None
+
+
+class ToolLibrary:
+    """Tool schemas by `tools_ref` (NAME@VERSION) from one directory, loaded once per ref.
+
+    The entry does not pin a digest of its tool file (only the ref), so the file is read
+    once per gateway process and kept: an edit takes effect at the next start, never mid-run.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self._loaded: dict[str, tuple[Mapping[str, Any], ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ref: str) -> tuple[Mapping[str, Any], ...]:
+        found = self._loaded.get(ref)
+        if found is not None:
+            return found
+        with self._lock:
+            try:
+                tools = load_tools(ref, self.directory)
+            except BadInput as exc:  # the gateway's setup, not the caller's request
+                raise server_error(str(exc), code="tools_not_found") from None
+            self._loaded[ref] = tools
+            return tools

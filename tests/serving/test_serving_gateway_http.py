@@ -18,21 +18,24 @@ def echoed(content: str) -> dict:
 
 def test_chat_resolves_renders_and_applies_params(registry, start_gateway, upstream):
     entry = release(registry, make_spec(params={"max_tokens": 5, "temperature": 0, "stop": ["\n"],
-                                                "logit_bias": {"50256": -100}}))
+                                                "logit_bias": {"50256": -100}},
+                                        serving={"messages": "chat", "allow": {"top_p": [0.1, 1.0]}}))
     gw = start_gateway()
     client = gw.client()
     raw = client.chat.completions.with_raw_response.create(
         model=f"{NAME}@production",
         messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "my card was charged twice"}],
-        max_tokens=999, top_p=0.5)
+        max_tokens=4, top_p=0.5, temperature=0)
     response = raw.parse()
     sent = echoed(response.choices[0].message.content)
     assert sent["model"] == "gpt-5-mini-2026-01-01"  # the pinned snapshot, never the alias
+    # serving.messages 'chat': the system turn is kept as a message, the user turn goes through the template
     assert sent["messages"] == [{"role": "system", "content": "be brief"},
                                 {"role": "user", "content": "ticket : my card was charged twice label :"}]
-    assert sent["max_tokens"] == 5 and sent["temperature"] == 0  # pinned params win
+    assert sent["max_tokens"] == 4 and sent["temperature"] == 0  # under the cap; the pinned value itself
     assert sent["stop"] == ["\n"] and sent["logit_bias"] == {"50256": -100}  # nested params arrive as JSON
-    assert sent["top_p"] == 0.5  # an option the entry leaves open passes through
+    assert sent["top_p"] == 0.5  # serving.allow lets callers choose top_p within [0.1, 1]
+    assert response.system_fingerprint.endswith(f":{NAME}@{entry.version}")
     assert raw.headers["x-llmreg-version"] == f"{NAME}@{entry.version}"
     assert raw.headers["x-llmreg-env"] == "default"
     assert response.model == f"{NAME}@{entry.version}"
@@ -47,6 +50,30 @@ def test_chat_resolves_renders_and_applies_params(registry, start_gateway, upstr
     assert logged["request_id"] == raw.headers["x-request-id"]
     assert logged["prompt_tokens"] > 0 and logged["completion_tokens"] == 1
     assert logged["latency_ms"] >= logged["upstream_ms"] > 0
+
+
+def test_refused_overrides_name_the_field_and_the_pinned_value(registry, start_gateway, upstream):
+    release(registry, make_spec(params={"max_new_tokens": 5, "temperature": 0}))
+    client = start_gateway().client()
+    user = [{"role": "user", "content": "x"}]
+    cases = [({"max_tokens": 6}, "max_tokens", "cap of 5"),
+             ({"temperature": 0.7}, "temperature", "pinned to 0"),
+             ({"top_p": 0.5}, "top_p", "serving policy does not let callers set it"),
+             ({"n": 2}, "n", "at most 1"),
+             ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "serving.allow.tools")]
+    for fields, param, says in cases:
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model=NAME, messages=user, **fields)
+        assert info.value.body["param"] == param and says in info.value.message, (fields, info.value.message)
+    # a system message the template has no slot for is refused, never dropped
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=NAME, messages=[{"role": "system", "content": "be brief"}, *user])
+    assert info.value.body["param"] == "messages[0]" and "no {system} slot" in info.value.message
+    assert not upstream.received()  # nothing reached the model
+    # the entry's own values, nulls and no-op defaults pass; max_new_tokens reaches the upstream as max_tokens
+    ok = client.chat.completions.create(model=NAME, messages=user, temperature=0, n=1, max_tokens=5,
+                                        extra_body={"logprobs": None, "tools": None, "response_format": None})
+    assert echoed(ok.choices[0].message.content)["max_tokens"] == 5
 
 
 def test_completions_and_variables_extension(registry, start_gateway, prompts_dir):
@@ -119,8 +146,10 @@ def test_stream_true_returns_an_event_stream(registry, start_gateway):
          404, "model", "model_not_found"),
         (json.dumps({"model": f"{NAME}@latest", "messages": [{"role": "user", "content": "x"}]}).encode(),
          400, "model", "invalid_model"),
-        (json.dumps({"model": NAME, "messages": [{"role": "user", "content": "x"}], "tools": []}).encode(),
-         400, "tools", "unsupported_parameter"),
+        (json.dumps({"model": NAME, "messages": [{"role": "user", "content": "x"}], "tools": "all"}).encode(),
+         400, "tools", "invalid_value"),
+        (json.dumps({"model": NAME, "messages": [{"role": "user", "content": "x"}], "audio": {}}).encode(),
+         400, "audio", "unsupported_parameter"),
     ],
 )
 def test_malformed_requests_get_openai_error_bodies(registry, start_gateway, body, status, param, code):
@@ -152,7 +181,7 @@ def test_shutdown_writes_every_logged_call(registry, start_gateway):
 
 def test_unknown_paths_and_methods_answer_in_openai_shape(start_gateway):
     gw = start_gateway()
-    missing = httpx.get(gw.base_url + "/v1/embeddings")
+    missing = httpx.get(gw.base_url + "/v1/nothing-here")
     wrong = httpx.get(gw.base_url + "/v1/chat/completions")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_url"
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from llmreg.registry.artifacts import hash_tree
+from llmreg.registry.generation import RenderedInput
 from llmreg.serving.backends.base import GenerationRequest
 from llmreg.serving.backends.local_files import verified_files
 from llmreg.serving.backends.vllm_inprocess import vllm_unavailable_reason
@@ -64,7 +65,7 @@ def test_adapter_changes_the_answer_distribution(tiny_model):
     enc = without.tokenizer("ticket : my card label :", return_tensors="pt")
     with torch.inference_mode():
         assert not torch.allclose(with_adapter.model(**enc).logits, without.model(**enc).logits)
-    request = GenerationRequest(kind="completion", model="", prompt="ticket : login fails label :",
+    request = GenerationRequest(kind="completion", model="", input=RenderedInput("ticket : login fails label :"),
                                 params={"max_tokens": 2})
     assert with_adapter._generate_sync(request).completion_tokens <= 2
 

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from llmreg.serving.api_errors import ApiError
-from llmreg.serving.gateway import merge_params
 from llmreg.serving.openai_requests import decode_body, parse_chat, parse_completion
 
 
@@ -48,9 +47,14 @@ def test_completion_prompt_list_of_one():
         (chat(temperature="hot"), "temperature", 400),
         (chat(max_tokens=0), "max_tokens", 400),
         (chat(max_tokens=True), "max_tokens", 400),
-        (chat(n=2), "n", 400),
+        (chat(n=0), "n", 400),
+        (chat(logprobs=1), "logprobs", 400),
+        (chat(top_logprobs=3), "top_logprobs", 400),
+        (chat(audio={"voice": "x"}), "audio", 400),
+        (chat(response_format={"type": "yaml"}), "response_format", 400),
         (chat(stop=["a", "b", "c", "d", "e"]), "stop", 400),
-        (chat(tools=[]), "tools", 400),
+        (chat(tools=[{"type": "function"}]), "tools[0]", 400),
+        (chat(tool_choice="sometimes"), "tool_choice", 400),
         (chat(frobnicate=1), "frobnicate", 400),
         (chat(llmreg={"variabels": {}}), "llmreg.variabels", 400),
         (chat(llmreg={"variables": {"a": [1]}}), "llmreg.variables.a", 400),
@@ -79,6 +83,27 @@ def test_decode_body_ok():
     assert decode_body(json.dumps(chat()).encode()) == chat()
 
 
-def test_entry_params_win_over_client_options():
-    assert merge_params({"max_tokens": 5, "temperature": 0}, {"max_tokens": 500, "top_p": 0.9}) == \
-        {"max_tokens": 5, "temperature": 0, "top_p": 0.9}
+def test_explicit_nulls_and_openai_defaults_are_accepted():
+    """What LangChain, LiteLLM and the SDKs send when a field is unset: nulls and defaults."""
+    parsed = parse_chat(chat(logprobs=None, top_logprobs=None, tools=None, tool_choice=None, response_format=None,
+                             n=1, stream=None, stream_options=None, seed=None, stop=None, temperature=None,
+                             logit_bias=None, functions=None, modalities=None, audio=None, store=False,
+                             metadata={"a": "b"}, parallel_tool_calls=True))
+    assert parsed.options == {"n": 1}
+    assert parsed.tools is None
+    completion = parse_completion({"model": "x", "prompt": "p", "logprobs": None, "best_of": 1, "suffix": None,
+                                   "echo": False, "n": 1, "stream_options": None, "logit_bias": {}})
+    assert completion.options == {"n": 1}
+    assert parse_chat(chat(response_format={"type": "text"})).options == {}
+
+
+def test_fields_that_shape_the_answer_are_kept_for_the_policy():
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    parsed = parse_chat(chat(logprobs=True, top_logprobs=2, tools=[tool], tool_choice="auto", n=2, seed=7,
+                             response_format={"type": "json_object"}, stream=True,
+                             stream_options={"include_usage": True}))
+    assert parsed.options == {"logprobs": True, "top_logprobs": 2, "tool_choice": "auto", "n": 2, "seed": 7,
+                              "response_format": {"type": "json_object"}}
+    assert parsed.tools == (tool,) and parsed.stream and parsed.include_usage
+    legacy = parse_completion({"model": "x", "prompt": "p", "logprobs": 3})
+    assert legacy.options == {"logprobs": True, "top_logprobs": 3}

@@ -4,24 +4,32 @@ One pooled aiohttp session per configured upstream, opened on first use inside t
 serving event loop. aiohttp rather than httpx on this path: measured in
 bench/gateway_bench.py, httpx's connection-pool bookkeeping cost ~2 ms of CPU per call
 (the gateway topped out near 400 req/s on 2 cores); aiohttp's is a fraction of that.
-Upstream failures come back as OpenAI-shaped gateway errors: 429 passes through (the
-client should back off), other refusals and outages become 502/504 naming the upstream.
+
+The body is `generation.openai_body` of the request's canonical params (n, stop, seed,
+logprobs, response_format, tools from the entry's tools_ref, ...): what the upstream
+supports is forwarded, and its choices come back intact (tool_calls, logprobs). Streams
+are passed through chunk by chunk (SSE). Failures come back OpenAI-shaped: a 4xx the
+request caused (context length, bad parameter) stays a 4xx with the upstream's message
+(the caller's error, never counted against the version), 429 passes through with its
+Retry-After, 5xx and outages become 502/504 naming the upstream.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 
+from llmreg.registry.generation import openai_body
 from llmreg.serving.api_errors import ApiError
-from llmreg.serving.backends.base import Generation, GenerationRequest
+from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
 
 
 class UpstreamBackend:
     kind = "upstream"
+    max_context = None  # the upstream checks its own context length (its 400 passes through)
 
     def __init__(self, name: str, base_url: str, *, api_key: str | None = None, timeout_s: float = 60.0,
                  headers: Mapping[str, str] | None = None, max_connections: int = 256):
@@ -46,40 +54,103 @@ class UpstreamBackend:
                                                   json_serialize=json.dumps, auto_decompress=True)
         return self._session
 
-    async def generate(self, request: GenerationRequest) -> Generation:
+    def _request(self, request: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
+        params = openai_body(request.params, request.tools)
         if request.kind == "chat":
             url = self.base_url + "/chat/completions"
-            body: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
+            body: dict[str, Any] = {"model": request.model, "messages": [dict(m) for m in request.messages]}
         else:
             url = self.base_url + "/completions"
             body = {"model": request.model, "prompt": request.prompt}
-        body.update(request.params)
+            # the legacy completions API spells "logprobs: true, top_logprobs: k" as "logprobs: k"
+            if params.pop("logprobs", None):
+                params["logprobs"] = int(params.pop("top_logprobs", 0) or 0)
+            params.pop("top_logprobs", None)
+            params.pop("tools", None)
+        body.update(params)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return url, body
+
+    def _post(self, url: str, body: dict[str, Any], request: GenerationRequest):
+        headers = {"x-request-id": request.request_id} if request.request_id else None
+        return self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        url, body = self._request(request, stream=False)
         try:
-            async with self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8")) as response:
+            async with self._post(url, body, request) as response:
                 status = response.status
                 raw = await response.read()
+                retry_after = response.headers.get("retry-after")
         except asyncio.TimeoutError:
-            raise ApiError(504, f"upstream {self.name!r} ({self.base_url}) timed out", type="server_error",
-                           code="upstream_timeout") from None
+            raise self._timeout_error() from None
         except aiohttp.ClientError as exc:
-            raise ApiError(502, f"upstream {self.name!r} ({self.base_url}) is unreachable: {type(exc).__name__}",
-                           type="server_error", code="upstream_unavailable") from None
+            raise self._unreachable(exc) from None
         if status >= 400:
-            raise _upstream_error(self.name, status, raw)
+            raise _upstream_error(self.name, status, raw, retry_after)
         try:
             data = json.loads(raw)
-            choice = data["choices"][0]
-            text = choice["message"]["content"] if request.kind == "chat" else choice["text"]
+            choices = tuple(data["choices"])
+            for choice in choices:
+                if request.kind == "chat":
+                    choice["message"]["content"]  # noqa: B018 - shape check
+                else:
+                    choice["text"]  # noqa: B018
             usage = data.get("usage") or {}
         except (ValueError, KeyError, IndexError, TypeError):
             raise ApiError(502, f"upstream {self.name!r} returned a malformed completion (HTTP {status})",
                            type="server_error", code="upstream_malformed") from None
-        return Generation(
-            text=text or "",
-            finish_reason=choice.get("finish_reason") or "stop",
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-        )
+        return Generation(choices, prompt_tokens=usage.get("prompt_tokens"),
+                          completion_tokens=usage.get("completion_tokens"),
+                          system_fingerprint=data.get("system_fingerprint"))
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamPart]:
+        url, body = self._request(request, stream=True)
+        try:
+            async with self._post(url, body, request) as response:
+                if response.status >= 400:
+                    raise _upstream_error(self.name, response.status, await response.read(),
+                                          response.headers.get("retry-after"))
+                buffer = b""
+                async for data in response.content.iter_any():
+                    buffer += data
+                    while b"\n\n" in buffer:
+                        event, buffer = buffer.split(b"\n\n", 1)
+                        part = self._event(event)
+                        if part is _DONE:
+                            return
+                        if part is not None:
+                            yield part
+        except asyncio.TimeoutError:
+            raise self._timeout_error() from None
+        except aiohttp.ClientError as exc:
+            raise self._unreachable(exc) from None
+
+    def _event(self, event: bytes) -> Any:
+        payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
+        if not payload:
+            return None
+        if payload == b"[DONE]":
+            return _DONE
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise ApiError(502, f"upstream {self.name!r} sent a malformed stream event", type="server_error",
+                           code="upstream_malformed") from None
+        if "error" in chunk:
+            raise ApiError(502, f"upstream {self.name!r} failed mid-stream: {chunk['error']}", type="server_error",
+                           code="upstream_error")
+        return StreamPart(tuple(chunk.get("choices") or ()), usage=chunk.get("usage"))
+
+    def _timeout_error(self) -> ApiError:
+        return ApiError(504, f"upstream {self.name!r} ({self.base_url}) timed out", type="server_error",
+                        code="upstream_timeout")
+
+    def _unreachable(self, exc: Exception) -> ApiError:
+        return ApiError(502, f"upstream {self.name!r} ({self.base_url}) is unreachable: {type(exc).__name__}",
+                        type="server_error", code="upstream_unavailable")
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -87,12 +158,27 @@ class UpstreamBackend:
             self._session = None
 
 
-def _upstream_error(name: str, status: int, raw: bytes) -> ApiError:
+_DONE = object()
+
+
+def _upstream_error(name: str, status: int, raw: bytes, retry_after: str | None = None) -> ApiError:
+    param = code = None
     try:
-        detail = json.loads(raw)["error"]["message"]
+        error = json.loads(raw)["error"]
+        detail = error["message"]
+        param, code = error.get("param"), error.get("code")
     except (ValueError, KeyError, TypeError):
         detail = raw[:200].decode("utf-8", "replace")
     message = f"upstream {name!r} answered HTTP {status}: {detail}"
     if status == 429:
-        return ApiError(429, message, type="rate_limit_error", code="upstream_rate_limited")
-    return ApiError(502, message, type="server_error", code="upstream_error" if status >= 500 else "upstream_rejected")
+        error = ApiError(429, message, type="rate_limit_error", code="upstream_rate_limited")
+        if retry_after:
+            error.headers["retry-after"] = retry_after
+        return error
+    if status in CALLER_FAULT:  # the request's fault (too long, bad parameter): the caller's error
+        return ApiError(status, message, param=param, code=code or "upstream_rejected")
+    # 5xx, and 401/403/404 (the gateway's key or model mapping is wrong): the server side's fault
+    return ApiError(502, message, type="server_error", code="upstream_error" if status >= 500 else "upstream_refused")
+
+
+CALLER_FAULT = (400, 409, 413, 422)

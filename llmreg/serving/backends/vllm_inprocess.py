@@ -3,7 +3,10 @@
 Only where `vllm` imports and a GPU is present (or VLLM_TARGET_DEVICE=cpu). Elsewhere
 `vllm_unavailable_reason()` says why and construction raises a clear server error, which
 the gateway reports instead of silently falling back to another engine. For production
-deployments prefer a vLLM *server* behind the upstream backend (one engine, many replicas).
+deployments prefer a vLLM *server* behind the upstream backend (one engine, many replicas,
+token streaming); in-process, a stream carries the finished answer in one chunk.
+Sampling params come from `llmreg.registry.generation.vllm_sampling_kwargs`, the mapping the
+eval runner uses.
 """
 from __future__ import annotations
 
@@ -13,11 +16,10 @@ import os
 import threading
 from typing import Any
 
-from llmreg.serving.api_errors import server_error
-from llmreg.serving.backends.base import Generation, GenerationRequest
+from llmreg.registry.generation import unsupported, vllm_sampling_kwargs
+from llmreg.serving.api_errors import bad_request, server_error
+from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart, delta_choice, text_choice
 from llmreg.serving.backends.local_files import LocalModelFiles
-
-DEFAULT_MAX_NEW_TOKENS = 16
 
 
 def vllm_unavailable_reason() -> str | None:
@@ -49,21 +51,40 @@ class VLLMBackend:  # pragma: no cover - needs vllm and a GPU; the unavailable p
         self._llm = LLM(model=files.base_dir, enable_lora=files.adapter_dir is not None,
                         max_lora_rank=max_lora_rank, **engine_kwargs)
         self._lora = LoRARequest(files.adapter_name or "adapter", 1, files.adapter_dir) if files.adapter_dir else None
+        self.max_context = getattr(self._llm.llm_engine.model_config, "max_model_len", None)
 
     def _generate_sync(self, request: GenerationRequest) -> Generation:
         from vllm import SamplingParams
 
-        params = request.params
-        sampling = SamplingParams(temperature=0.0, max_tokens=int(params.get("max_tokens") or DEFAULT_MAX_NEW_TOKENS),
-                                  stop=params.get("stop"))
+        refused = unsupported(request.params, "vllm") + (["tools"] if request.tools else [])
+        if refused:
+            raise bad_request(f"'{refused[0]}' cannot be honoured by the in-process vLLM backend; omit it",
+                              param=refused[0], code="unsupported_parameter")
+        if request.kind == "chat" and request.input.as_chat:
+            tokenizer = self._llm.get_tokenizer()
+            prompt = tokenizer.apply_chat_template(list(request.input.messages), add_generation_prompt=True,
+                                                   tokenize=False)
+        else:
+            prompt = request.prompt
+        sampling = SamplingParams(**vllm_sampling_kwargs(request.params))
         with self._lock:
-            result = self._llm.generate([request.prompt], sampling, lora_request=self._lora, use_tqdm=False)[0]
-        out = result.outputs[0]
-        return Generation(text=out.text, finish_reason=out.finish_reason or "stop",
-                          prompt_tokens=len(result.prompt_token_ids or ()), completion_tokens=len(out.token_ids))
+            result = self._llm.generate([prompt], sampling, lora_request=self._lora, use_tqdm=False)[0]
+        choices = tuple(text_choice(request.kind, i, out.text, out.finish_reason or "stop")
+                        for i, out in enumerate(result.outputs))
+        return Generation(choices, prompt_tokens=len(result.prompt_token_ids or ()),
+                          completion_tokens=sum(len(out.token_ids) for out in result.outputs))
 
     async def generate(self, request: GenerationRequest) -> Generation:
         return await asyncio.to_thread(self._generate_sync, request)
+
+    async def stream(self, request: GenerationRequest):
+        generation = await self.generate(request)
+        for choice in generation.choices:
+            text = choice["message"]["content"] if "message" in choice else choice["text"]
+            yield StreamPart((delta_choice(request.kind, choice["index"], text, first=True),))
+            yield StreamPart((delta_choice(request.kind, choice["index"], None, choice["finish_reason"]),))
+        yield StreamPart((), usage={"prompt_tokens": generation.prompt_tokens or 0,
+                                    "completion_tokens": generation.completion_tokens or 0})
 
     async def aclose(self) -> None:
         self._llm = None

@@ -1,0 +1,55 @@
+"""Prometheus metrics for `GET /metrics`: requests, latency, time to first token, tokens and
+errors, labelled by entry, version, variant and endpoint.
+
+One CollectorRegistry per gateway (not the process-global one), so several gateways in one
+process (tests, benchmarks) keep separate counts. Labels are bounded: entries and versions
+the registry knows, the variant, the endpoint, the HTTP status class.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+log = logging.getLogger("llmreg.gateway")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LABELS = ("entry", "version", "variant", "endpoint")
+
+
+class GatewayMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("llmreg_gateway_requests", "Gateway calls by outcome", LABELS + ("status",),
+                                registry=self.registry)
+        self.errors = Counter("llmreg_gateway_errors", "Calls answered with an error, by HTTP status",
+                              LABELS + ("status",), registry=self.registry)
+        self.latency = Histogram("llmreg_gateway_request_seconds", "Gateway receive -> last byte ready",
+                                 LABELS, buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.ttft = Histogram("llmreg_gateway_time_to_first_token_seconds",
+                              "Backend call start -> first streamed token", LABELS, buckets=LATENCY_BUCKETS,
+                              registry=self.registry)
+        self.tokens = Counter("llmreg_gateway_tokens", "Tokens processed", LABELS + ("kind",),
+                              registry=self.registry)
+
+    def observe(self, row: Mapping[str, Any]) -> None:
+        labels = (row.get("name") or "-", row.get("version") or "-", row.get("variant") or "-",
+                  row.get("endpoint") or "-")
+        status = str(row.get("status", 0))
+        self.requests.labels(*labels, status).inc()
+        if int(row.get("status") or 0) >= 400:
+            self.errors.labels(*labels, status).inc()
+        self.latency.labels(*labels).observe((row.get("latency_ms") or 0.0) / 1000.0)
+        ttft = row.get("ttft_ms")
+        if ttft is not None:
+            self.ttft.labels(*labels).observe(ttft / 1000.0)
+            log.info("request %s %s: time to first token %.1f ms", row.get("request_id"), labels[0], ttft)
+        for kind in ("prompt_tokens", "completion_tokens"):
+            if row.get(kind):
+                self.tokens.labels(*labels, kind.split("_")[0]).inc(row[kind])
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
