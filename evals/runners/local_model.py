@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evals.checksums import directory_sha256
-from evals.runners.base import Completion, ProgressCallback, Runner
+from evals.runners.base import Completion, ProgressCallback, Runner, RunnerError
 
 
 class LocalModelRunner(Runner):
@@ -55,7 +55,8 @@ class LocalModelRunner(Runner):
             "adapter_sha256": self._sha.get("adapter"),
             **self._engine_settings(),
             "max_new_tokens": self.max_new_tokens,
-            "decoding": "greedy",
+            "decoding": "sampling" if float(getattr(self, "params", {}).get("temperature") or 0) > 0 else "greedy",
+            "params": dict(getattr(self, "params", {})),
         }
 
     def generate(self, prompts: Sequence[str]) -> list[Completion]:
@@ -66,6 +67,18 @@ class LocalModelRunner(Runner):
             out.extend(self._generate_batch(batch))
             progress.advance(len(batch))
         return out
+
+
+def generation_params(params: dict[str, Any] | None, max_new_tokens: int) -> dict[str, Any]:
+    """An entry's params in canonical names (llmreg.registry.generation), greedy unless they
+    say otherwise; `max_new_tokens` fills max_tokens when the params leave it open."""
+    from llmreg.registry.generation import canonical_params
+
+    out = {"temperature": 0.0, **canonical_params(params)}
+    out.setdefault("max_tokens", max_new_tokens)
+    if int(out.get("n") or 1) > 1:
+        raise RunnerError("params.n > 1: an eval scores one completion per prompt; set n to 1")
+    return out
 
 
 def failed_batch(batch: list[str], began: float, error: str) -> list[Completion]:

@@ -37,6 +37,8 @@ class OpenAIRunner(Runner):
         mode: str = "completions",
         max_tokens: int = 1,
         temperature: float = 0.0,
+        params: dict[str, Any] | None = None,
+        tools: Sequence[dict[str, Any]] = (),
         system_prompt: str | None = None,
         timeout_s: float = 30.0,
         max_retries: int = 3,
@@ -65,7 +67,14 @@ class OpenAIRunner(Runner):
             )
         self.model, self.mode = model, mode
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        self.max_tokens, self.temperature, self.system_prompt = max_tokens, temperature, system_prompt
+        # An entry's params (any dialect), as llmreg.registry.generation maps them for the
+        # gateway's upstreams: the eval sends what the gateway would send.
+        from llmreg.registry.generation import canonical_params, openai_body
+
+        self.params = {"max_tokens": max_tokens, "temperature": temperature, **canonical_params(params)}
+        self.body = openai_body(self.params, tools)
+        self.max_tokens, self.temperature = self.params["max_tokens"], self.params["temperature"]
+        self.system_prompt = system_prompt
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.concurrency = concurrency
@@ -90,6 +99,7 @@ class OpenAIRunner(Runner):
             "mode": self.mode,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "params": dict(self.params),
         }
 
     def pricing(self) -> dict[str, float] | None:
@@ -153,15 +163,13 @@ class OpenAIRunner(Runner):
             messages = [{"role": "user", "content": prompt}]
             if self.system_prompt:
                 messages.insert(0, {"role": "system", "content": self.system_prompt})
-            return self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-            )
-        return self.client.completions.create(
-            model=self.model, prompt=prompt, max_tokens=self.max_tokens, temperature=self.temperature
-        )
+            # extra_body: every field goes in the JSON as the gateway sends it, whatever the SDK types know
+            return self.client.chat.completions.create(model=self.model, messages=messages, extra_body=self.body)
+        body = {k: v for k, v in self.body.items() if k not in ("tools", "tool_choice")}
+        if body.pop("logprobs", None):  # the legacy completions API spells it "logprobs: k"
+            body["logprobs"] = int(body.pop("top_logprobs", 0) or 0)
+        body.pop("top_logprobs", None)
+        return self.client.completions.create(model=self.model, prompt=prompt, extra_body=body)
 
     def _parse(self, response: Any, began: float) -> Completion:
         if isinstance(response, (str, bytes)):

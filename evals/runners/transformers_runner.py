@@ -1,8 +1,12 @@
-"""Local transformers runner: greedy decoding of a causal LM (+ optional PEFT LoRA adapter).
+"""Local transformers runner: a causal LM (+ optional PEFT LoRA adapter), greedy by default.
 
 CPU by default so the whole chain runs anywhere; left padding because decoder-only
 models continue from the last position of each row, and a right-padded batch would
 make short prompts continue from pad tokens.
+
+`params` are an entry's generation params (any dialect: `max_new_tokens` or `max_tokens`);
+the `generate` kwargs come from `llmreg.registry.generation.transformers_kwargs`, the
+function the gateway's local backend uses, so an entry is evaluated exactly as it is served.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.runners.base import Completion, ProgressCallback, RunnerError
-from evals.runners.local_model import LocalModelRunner, failed_batch
+from evals.runners.local_model import LocalModelRunner, failed_batch, generation_params
 
 
 class TransformersRunner(LocalModelRunner):
@@ -29,6 +33,7 @@ class TransformersRunner(LocalModelRunner):
         device: str = "cpu",
         dtype: str | None = None,
         seed: int = 0,
+        params: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
         progress_every: int = 100,
     ):
@@ -37,6 +42,8 @@ class TransformersRunner(LocalModelRunner):
 
         if batch_size < 1:
             raise RunnerError(f"batch_size must be >= 1, got {batch_size}: pass a positive batch size")
+        self.params = generation_params(params, max_new_tokens)
+        max_new_tokens = int(self.params["max_tokens"])
         if max_new_tokens < 1:
             raise RunnerError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         super().__init__(
@@ -89,6 +96,7 @@ class TransformersRunner(LocalModelRunner):
             device=self.device,
             dtype=self.dtype_name,
             seed=self.seed,
+            params=self.params,
             progress=self.progress_callback,
             progress_every=self.progress_every,
         )
@@ -99,17 +107,19 @@ class TransformersRunner(LocalModelRunner):
     def _generate_batch(self, batch: list[str]) -> list[Completion]:
         import torch
 
+        from llmreg.registry.generation import transformers_kwargs
+
         began = time.perf_counter()
         try:
             enc = self.tokenizer(
                 batch, return_tensors="pt", padding=True, return_token_type_ids=False
             ).to(self.device)
+            if self.params.get("seed") is not None:
+                torch.manual_seed(int(self.params["seed"]) % (2**63))
             with torch.inference_mode():
                 generated = self.model.generate(
                     **enc,
-                    do_sample=False,
-                    num_beams=1,
-                    max_new_tokens=self.max_new_tokens,
+                    **transformers_kwargs(self.params),
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
         except Exception as exc:  # one bad batch is recorded, the run goes on
@@ -119,6 +129,8 @@ class TransformersRunner(LocalModelRunner):
         prompt_len = enc["input_ids"].shape[1]
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         eos = self.tokenizer.eos_token_id
+        from llmreg.registry.generation import apply_stop
+
         results = []
         for row, n_prompt in zip(generated[:, prompt_len:].tolist(), prompt_tokens):
             kept = []
@@ -126,6 +138,6 @@ class TransformersRunner(LocalModelRunner):
                 kept.append(token)
                 if token == eos:
                     break
-            text = self.tokenizer.decode(kept, skip_special_tokens=True)
+            text, _ = apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), self.params.get("stop"))
             results.append(Completion(text, elapsed_ms, int(n_prompt), len(kept)))
         return results

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.runners.base import Completion, ProgressCallback, RunnerUnavailable
-from evals.runners.local_model import LocalModelRunner, failed_batch
+from evals.runners.local_model import LocalModelRunner, failed_batch, generation_params
 
 
 def _gpu_present() -> bool:
@@ -50,6 +50,7 @@ class VLLMRunner(LocalModelRunner):
         dtype: str | None = None,
         max_lora_rank: int = 64,
         seed: int = 0,
+        params: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
         progress_every: int = 1000,
         _engine: Any = None,
@@ -59,6 +60,11 @@ class VLLMRunner(LocalModelRunner):
         if reason is not None:
             raise RunnerUnavailable(reason)
         from vllm import LLM, SamplingParams
+
+        from llmreg.registry.generation import vllm_sampling_kwargs
+
+        self.params = generation_params(params, max_new_tokens)
+        max_new_tokens = int(self.params["max_tokens"])
 
         super().__init__(
             base_dir, adapter_dir, batch_size, max_new_tokens, progress=progress, progress_every=progress_every
@@ -77,7 +83,8 @@ class VLLMRunner(LocalModelRunner):
             seed=seed,
             **engine_kwargs,
         )
-        self.sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, seed=seed)
+        # the mapping the gateway's vLLM backend uses: evaluated = served
+        self.sampling = SamplingParams(**vllm_sampling_kwargs(self.params))
         self.lora_request = None
         if self.adapter_dir is not None:
             from vllm.lora.request import LoRARequest
@@ -94,6 +101,7 @@ class VLLMRunner(LocalModelRunner):
             dtype=self.dtype_name,
             max_lora_rank=self.max_lora_rank,
             seed=self.seed,
+            params=self.params,
             progress=self.progress_callback,
             progress_every=self.progress_every,
             _engine=self.llm,

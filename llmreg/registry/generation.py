@@ -200,6 +200,23 @@ def unsupported(params: Mapping[str, Any], engine: str) -> list[str]:
     return [k for k, v in params.items() if k not in known and v is not None and not _same(NEUTRAL.get(k, _UNSET), v)]
 
 
+def apply_stop(text: str, stops: Any) -> tuple[str, bool]:
+    """Cut `text` at the first stop string (OpenAI semantics: the stop string is not returned).
+    Local engines (the gateway's and the eval runner's) apply `stop` with this."""
+    if not stops:
+        return text, False
+    if isinstance(stops, str):
+        stops = [stops]
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def served_params(spec: Any) -> dict[str, Any]:
+    """What a backend gets for `spec` when the caller overrides nothing: the eval runners
+    generate with exactly this, the gateway serves it by default."""
+    return request_params(canonical_params(spec.params), parse_policy(getattr(spec, "serving", None), spec.params), {})
+
+
 def is_sampling(params: Mapping[str, Any]) -> bool:
     """Local engines decode greedily unless the params say temperature > 0."""
     return float(params.get("temperature") or 0.0) > 0.0

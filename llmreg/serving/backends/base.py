@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping, Protocol
 
-from llmreg.registry.generation import RenderedInput
+from llmreg.registry.generation import RenderedInput, apply_stop  # noqa: F401 - re-exported for backends
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +90,6 @@ def delta_choice(kind: str, index: int, text: str | None, finish_reason: str | N
             delta["content"] = ""
         return {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
     return {"index": index, "text": text or "", "finish_reason": finish_reason, "logprobs": None}
-
-
-def apply_stop(text: str, stops: Any) -> tuple[str, bool]:
-    """Cut `text` at the first stop string (OpenAI semantics: the stop string is not returned)."""
-    if not stops:
-        return text, False
-    if isinstance(stops, str):
-        stops = [stops]
-    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def held_back(text: str, stops: Any) -> int:
