@@ -25,8 +25,10 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 def is_error(status: int) -> bool:
-    """Server-side failures count against a version; a client's malformed request does not."""
-    return status >= 500 or status == 429
+    """Server-side failures count against a version. A request's own fault (4xx, an upstream's
+    context-length 400 included), a client that hung up (499), a rate limit (429) and the
+    gateway shedding load (503 + Retry-After) do not: they say nothing about the version."""
+    return status >= 500 and status != 503
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ gateway_calls, so every replica's traffic counts). Bounds are the entry's
 gates.canary_slo over gates.yaml over the defaults (Registry.gates().slo_bounds).
 
 Verdicts (`judge`, pure):
-- breach: with at least min_calls calls, error rate or p99 over its bound; or, at any
-  count, more errors than a whole window may hold (errors > max_error_rate * window), so a
-  version failing every call is pulled after a few calls instead of after min_calls.
+- breach: with at least min_calls calls, error rate or p99 over its bound; or, from
+  FAST_PATH_MIN_CALLS calls on, more errors than a whole window may hold (errors >
+  max_error_rate * window), so a version failing every call is pulled after a few calls
+  instead of after min_calls. Only server-side failures count (call_metrics.is_error): an
+  upstream's 4xx for an over-long prompt is the caller's error and never rolls back.
 - healthy: at least min_calls calls, within bounds.
 - insufficient: too few calls to tell.
 
@@ -38,6 +40,9 @@ from llmreg.serving.routes import Deployment, RouteTable
 log = logging.getLogger("llmreg.slo_guard")
 
 BREACH, HEALTHY, INSUFFICIENT = "breach", "healthy", "insufficient"
+# The fast path (more errors than a whole window may hold) still needs this many calls:
+# a handful of failures is no evidence to roll production back on.
+FAST_PATH_MIN_CALLS = 5
 
 
 def judge(m: WindowMeasurement, bounds: Mapping[str, Any], window: int) -> tuple[str, tuple[str, ...]]:
@@ -46,7 +51,7 @@ def judge(m: WindowMeasurement, bounds: Mapping[str, Any], window: int) -> tuple
     max_p99 = bounds.get("max_p99_ms")
     min_calls = int(bounds.get("min_calls") or 1)
     reasons = []
-    if max_err is not None and m.errors > max_err * window:
+    if max_err is not None and m.errors > max_err * window and m.calls >= min(FAST_PATH_MIN_CALLS, min_calls):
         reasons.append(f"{m.errors} errors in the last {m.calls} calls exceed what a {window}-call window may hold "
                        f"at max_error_rate {max_err:g}")
     if m.calls >= min_calls:

@@ -36,6 +36,15 @@ def test_judge(calls, errors, p99, verdict):
     assert bool(reasons) == (verdict == BREACH)
 
 
+def test_fast_path_needs_a_minimum_of_calls_and_server_side_errors_only():
+    from llmreg.serving.call_metrics import is_error
+
+    assert judge(measured(3, 3), BOUNDS, window=100)[0] == INSUFFICIENT  # 3 > 0.02 * 100, but only 3 calls
+    assert judge(measured(5, 5), BOUNDS, window=100)[0] == BREACH
+    # the caller's faults, hang-ups, rate limits and load shedding never count against a version
+    assert [s for s in (400, 404, 413, 422, 429, 499, 500, 502, 503, 504) if is_error(s)] == [500, 502, 504]
+
+
 def _rows(writer: CallLogWriter, version: str, n: int, status: int) -> None:
     for i in range(n):
         writer.submit({"request_id": f"{version}-{status}-{i}", "time": utc_now(), "endpoint": "chat", "name": NAME,

@@ -1,0 +1,151 @@
+"""What real OpenAI clients rely on, over real HTTP with the official openai client (sync
+and async) against the gateway in front of an OpenAI-compatible upstream: streaming with
+usage, pass-through of n/tools/logprobs/response_format with tool_calls and logprobs back
+intact, /v1/responses, /health, /version, /metrics, X-Request-ID, `created`, and the
+upstream's 4xx passed through as the caller's error."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import openai
+import pytest
+
+from llmreg.serving.call_log import read_rows
+from serving_fixtures import NAME, make_spec, release
+
+USER = [{"role": "user", "content": "my card was charged twice"}]
+TOOLS_FILE = """name: triage-tools
+version: v3
+tools:
+  - type: function
+    function:
+      name: lookup_policy
+      description: Fetch the current policy text for a topic.
+      parameters: {type: object, properties: {topic: {type: string}}, required: [topic]}
+"""
+
+
+def test_streaming_sync_with_usage_and_ttft_logged(registry, start_gateway):
+    entry = release(registry, make_spec())
+    gw = start_gateway()
+    stream = gw.client().chat.completions.create(model=NAME, messages=USER, stream=True,
+                                                 stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert json.loads(text)["stream"] is True  # the upstream streamed it word by word
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 1  # the final usage chunk
+    assert {c.llmreg["version"] for c in chunks} == {entry.version}
+    gw.flush()
+    row = read_rows(gw.engine)[0]
+    assert row["status"] == 200 and row["ttft_ms"] is not None and 0 < row["ttft_ms"] <= row["latency_ms"]
+    assert row["completion_tokens"] == 1
+
+
+def test_streaming_async_client(registry, start_gateway):
+    release(registry, make_spec())
+    gw = start_gateway()
+
+    async def run():
+        client = openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key="unused", max_retries=0)
+        try:
+            whole = await client.chat.completions.create(model=NAME, messages=USER)
+            parts = [c async for c in await client.completions.create(model=NAME, prompt="x", stream=True)]
+            return whole, parts
+        finally:
+            await client.close()
+
+    whole, parts = asyncio.run(run())
+    assert json.loads(whole.choices[0].message.content)["model"] == "gpt-5-mini-2026-01-01"
+    assert json.loads("".join(p.choices[0].text for p in parts if p.choices))["prompt"] == "ticket : x label :"
+
+
+def test_tools_from_tools_ref_n_logprobs_and_response_format_pass_through(registry, start_gateway, upstream,
+                                                                         tmp_path):
+    tools_dir = tmp_path / "tools"
+    tools_dir.mkdir()
+    (tools_dir / "triage-tools-v3.yaml").write_text(TOOLS_FILE, encoding="utf-8")
+    release(registry, make_spec(tools_ref="triage-tools@v3",
+                                serving={"max_n": 2, "messages": "chat",
+                                         "allow": {"response_format": True, "tool_choice": True}}))
+    client = start_gateway(tools_dir=str(tools_dir)).client()
+    reply = client.chat.completions.create(model=NAME, messages=USER, n=2, logprobs=True, top_logprobs=2, seed=7,
+                                           tool_choice="auto", response_format={"type": "json_object"})
+    sent = upstream.received()[-1]
+    assert sent["tools"][0]["function"]["name"] == "lookup_policy"  # the entry's tools_ref, not the caller's
+    assert (sent["n"], sent["logprobs"], sent["top_logprobs"], sent["seed"], sent["tool_choice"]) == \
+        (2, True, 2, 7, "auto")
+    assert sent["response_format"] == {"type": "json_object"}
+    assert len(reply.choices) == 2
+    call = reply.choices[0].message.tool_calls[0]  # tool_calls come back intact
+    assert call.function.name == "lookup_policy" and reply.choices[0].finish_reason == "tool_calls"
+    assert reply.choices[0].logprobs.content[0].logprob == -0.5  # and so do logprobs
+    # a tool round trip: the assistant's tool call and the tool's answer go back to the upstream
+    follow = [*USER, {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+              {"role": "tool", "tool_call_id": call.id, "content": "refunds take 5 days"},
+              {"role": "user", "content": "and then?"}]
+    client.chat.completions.create(model=NAME, messages=follow)
+    assert upstream.received()[-1]["messages"][2] == {"role": "tool", "tool_call_id": call.id,
+                                                      "content": "refunds take 5 days"}
+    # a caller's own tools are refused: the entry pins them
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=NAME, messages=USER, tools=[
+            {"type": "function", "function": {"name": "rm_rf", "parameters": {"type": "object"}}}])
+    assert info.value.body["param"] == "tools" and "lookup_policy" in info.value.message
+
+
+def test_upstream_4xx_is_the_callers_error_and_never_counts(registry, start_gateway, upstream):
+    from llmreg.serving.call_metrics import is_error
+
+    release(registry, make_spec())
+    upstream.reject_models.add("gpt-5-mini-2026-01-01")
+    gw = start_gateway()
+    with pytest.raises(openai.BadRequestError) as info:
+        gw.client().chat.completions.create(model=NAME, messages=USER)
+    assert info.value.body["code"] == "context_length_exceeded" and info.value.body["param"] == "messages"
+    gw.flush()
+    row = read_rows(gw.engine)[0]
+    assert row["status"] == 400 and not is_error(row["status"])
+
+
+def test_responses_health_version_metrics_request_id_and_created(registry, start_gateway):
+    entry = release(registry, make_spec(serving={"messages": "chat"}))
+    gw = start_gateway()
+    client = gw.client()
+    response = client.responses.create(model=NAME, input="parcel never arrived", instructions="be brief")
+    sent = json.loads(response.output_text)
+    assert sent["messages"] == [{"role": "system", "content": "be brief"},
+                                {"role": "user", "content": "ticket : parcel never arrived label :"}]
+    assert response.model == f"{NAME}@{entry.version}"
+
+    raw = client.chat.completions.with_raw_response.create(model=NAME, messages=USER,
+                                                           extra_headers={"X-Request-ID": "trace-42"})
+    assert raw.headers["x-request-id"] == "trace-42" and raw.parse().id == "chatcmpl-trace-42"
+
+    models = client.models.list().data
+    assert all(m.created > 1_600_000_000 for m in models)
+    assert client.models.retrieve(f"{NAME}@production").created > 1_600_000_000
+
+    health = httpx.get(gw.base_url + "/health").json()
+    assert health["status"] == "ok" and health["auth"] == "open"
+    version = httpx.get(gw.base_url + "/version").json()
+    assert version["llmreg"]
+    metrics = httpx.get(gw.base_url + "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    line = next(line for line in metrics.text.splitlines() if line.startswith("llmreg_gateway_requests_total{"))
+    assert f'entry="{NAME}"' in line and f'version="{entry.version}"' in line and 'status="200"' in line
+    assert "llmreg_gateway_request_seconds_bucket" in metrics.text
+
+
+def test_cors_is_off_by_default_and_configurable(registry, start_gateway):
+    from llmreg.serving.config import CorsConfig
+
+    preflight = {"origin": "https://app.example.com", "access-control-request-method": "POST"}
+    closed = start_gateway()
+    response = httpx.options(closed.base_url + "/v1/chat/completions", headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
+    opened = start_gateway(cors=CorsConfig(allow_origins=("https://app.example.com",)))
+    response = httpx.options(opened.base_url + "/v1/chat/completions", headers=preflight)
+    assert response.headers["access-control-allow-origin"] == "https://app.example.com"
