@@ -10,7 +10,7 @@ WORDS = ("ticket", ":", "label", "billing", "technical", "account", "my", "card"
          "parcel", "never", "arrived", "login", "fails")
 
 
-def build(out_dir: Path, *, seed: int = 0) -> tuple[Path, Path]:
+def build(out_dir: Path, *, seed: int = 0, max_positions: int = 64) -> tuple[Path, Path]:
     import torch
     from peft import LoraConfig, get_peft_model
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -24,7 +24,7 @@ def build(out_dir: Path, *, seed: int = 0) -> tuple[Path, Path]:
                                         bos_token="[BOS]", eos_token="[EOS]")
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=max_positions,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id)
     model = LlamaForCausalLM(config)
