@@ -17,7 +17,8 @@ registry's hash-chained log does not yet have key events; when it does (`apikey.
 `apikey.revoked`), a `RegistryKeyStore` adapter replaces `SqlKeyStore` and nothing else moves.
 
 Modes (gateway config `auth.mode`): `keys` (a valid key always required), `open` (never),
-`auto` (required once any active key exists; until then open, which `llmreg serve` allows
+`auto` (required once any key has been created, even if all are revoked since: revoking
+the last key must not open the gateway; until then open, which `llmreg serve` allows
 only on a loopback address and announces at startup).
 """
 from __future__ import annotations
@@ -220,7 +221,7 @@ class Authenticator:
         self.store = store
         self.refresh_s = refresh_s
         self._by_id: dict[str, ApiKey] = {}
-        self._any_active = False
+        self._any_key = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if store is not None and mode != "open":
@@ -233,21 +234,21 @@ class Authenticator:
 
     @property
     def required(self) -> bool:
-        return self.mode == "keys" or (self.mode == "auto" and self._any_active)
+        return self.mode == "keys" or (self.mode == "auto" and self._any_key)
 
     def refresh(self) -> None:
         if self.store is None:
             return
         keys = self.store.keys()
         self._by_id = {k.key_id: k for k in keys}
-        self._any_active = any(k.active for k in keys)
+        self._any_key = bool(keys)
 
     def start(self) -> "Authenticator":
         if self.store is not None and self.mode != "open":
             self._thread = threading.Thread(target=self._poll, name="llmreg-api-keys", daemon=True)
             self._thread.start()
         if not self.required:
-            log.warning("gateway: running OPEN (auth.mode %s, no active API key): any caller may reach any entry; "
+            log.warning("gateway: running OPEN (auth.mode %s, no API key created): any caller may reach any entry; "
                         "create a key with `llmreg api-key create NAME` to require keys", self.mode)
         return self
 

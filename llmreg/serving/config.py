@@ -18,7 +18,7 @@ so `llmreg serve` runs with none. Bad settings are one BadInput line naming the 
       local:    {max_concurrent: 1, max_queued: 8}
       upstream: {max_concurrent: 256, max_queued: 1024}
       retry_after_s: 1
-    auth: {mode: auto}               # auto: API keys once any exists (llmreg api-key create), else open on loopback
+    auth: {mode: auto}               # auto: keys required once one was created (llmreg api-key create), else open on loopback
     cors: {allow_origins: []}        # off by default; e.g. [https://app.example.com] or ["*"]
     experiments:                     # A/B: clients ask for "model": "triage-ab" (":ENV" or X-LLMReg-Env)
       triage-ab:
@@ -257,7 +257,7 @@ class CorsConfig(ConfigModel):
 
 
 class AuthConfig(ConfigModel):
-    # auto: keys are required once the registry holds any active key; until then the gateway
+    # auto: keys are required once any key has been created (revoked ones count); until then the gateway
     # runs open, and only on a loopback address (it says so at startup).
     mode: str = Field("auto", pattern="^(auto|keys|open)$")
 
