@@ -1,7 +1,8 @@
 """OpenAI-compatible HTTP runner (OpenAI, vLLM's server, the project's gateway, ...).
 
-Uses the official `openai` client with its own retries turned off: retries here are
-bounded, exponential, honour Retry-After, and every prompt ends as a Completion, with
+Uses the official `openai` client with its own retries turned off: retries follow the
+project's one policy (llmreg.registry.retry_policy, tenacity; the gateway's upstream calls
+use the same), bounded, exponential, honour Retry-After, and every prompt ends as a Completion, with
 `error` set when it finally failed, so one bad request never aborts an eval half-way.
 The provider's reported model (`response.model`, e.g. a dated snapshot) is recorded so
 reports say exactly which snapshot was evaluated.
@@ -15,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 from evals.runners.base import Completion, ProgressCallback, Runner, RunnerError
+from llmreg.registry.retry_policy import RETRY_STATUSES, RetryPolicy, retrying
 
 MODES = ("completions", "chat")
-_RETRY_STATUS = {408, 409, 429}
 
 
 class _Malformed(Exception):
@@ -77,6 +78,7 @@ class OpenAIRunner(Runner):
         self.system_prompt = system_prompt
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
+        self.policy = RetryPolicy(max_retries=max_retries, backoff_s=backoff_s, backoff_max_s=backoff_max_s)
         self.concurrency = concurrency
         self._prices = (prompt_usd_per_1k_tokens, completion_usd_per_1k_tokens)
         self._sleep = sleep
@@ -127,36 +129,44 @@ class OpenAIRunner(Runner):
 
     def _complete(self, prompt: str) -> Completion:
         began = time.perf_counter()
-        attempt = 0
-        while True:
+        tries = 0
+
+        def call() -> Any:
+            nonlocal tries
+            tries += 1
             with self._lock:
                 self.attempts += 1
-            retry_after: float | None = None
-            try:
-                return self._parse(self._request(prompt), began)
-            except self._openai.APITimeoutError:
-                problem = f"timed out after {self.timeout_s:g}s"
-            except self._openai.APIConnectionError as exc:
-                problem = f"connection failed: {exc}"
-            except self._openai.APIStatusError as exc:
-                status = exc.status_code
-                if status == 404:
-                    return self._failed(began, self._not_found(exc))
-                if status not in _RETRY_STATUS and status < 500:
-                    return self._failed(began, f"HTTP {status}: {_message(exc)}")
-                problem = f"HTTP {status}: {_message(exc)}"
-                retry_after = _retry_after(exc)
-            except _Malformed as exc:
-                return self._failed(began, f"malformed response: {exc}")
-            except Exception as exc:  # e.g. a body that is not JSON at all
-                return self._failed(began, f"malformed response: {type(exc).__name__}: {exc}")
-            if attempt >= self.max_retries:
-                return self._failed(began, f"gave up after {attempt + 1} attempts: {problem}")
-            delay = min(self.backoff_max_s, self.backoff_s * (2**attempt))
-            if retry_after is not None:
-                delay = min(self.backoff_max_s, max(delay, retry_after))
-            self._sleep(delay)
-            attempt += 1
+            return self._request(prompt)
+
+        openai = self._openai
+        try:
+            response = retrying(self.policy, self._retryable, retry_after=_retry_after, sleep=self._sleep)(call)
+        except openai.APITimeoutError:
+            return self._failed(began, f"gave up after {tries} attempts: timed out after {self.timeout_s:g}s")
+        except openai.APIConnectionError as exc:
+            return self._failed(began, f"gave up after {tries} attempts: connection failed: {exc}")
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            if status == 404:
+                return self._failed(began, self._not_found(exc))
+            if not self._retryable(exc):
+                return self._failed(began, f"HTTP {status}: {_message(exc)}")
+            return self._failed(began, f"gave up after {tries} attempts: HTTP {status}: {_message(exc)}")
+        except Exception as exc:  # e.g. a body that is not JSON at all
+            return self._failed(began, f"malformed response: {type(exc).__name__}: {exc}")
+        try:
+            return self._parse(response, began)
+        except _Malformed as exc:
+            return self._failed(began, f"malformed response: {exc}")
+        except Exception as exc:
+            return self._failed(began, f"malformed response: {type(exc).__name__}: {exc}")
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, self._openai.APIConnectionError):  # timeouts included
+            return True
+        if isinstance(exc, self._openai.APIStatusError):
+            return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+        return False
 
     def _request(self, prompt: str) -> Any:
         if self.mode == "chat":

@@ -79,6 +79,8 @@ class UpstreamConfig:
     timeout_s: float = 60.0
     headers: Mapping[str, str] = field(default_factory=dict)
     model_names: Mapping[str, str] = field(default_factory=dict)  # entry ref or model id -> served name
+    max_retries: int = 1  # outages and 5xx, before any byte reached the client (llmreg.registry.retry_policy)
+    backoff_s: float = 0.1
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "UpstreamConfig":
@@ -93,7 +95,11 @@ class UpstreamConfig:
             value = data.get(key) or {}
             if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
                 _fail(f"{where}.{key}", "must be a mapping of strings")
-        return cls(base_url=base_url, api_key_env=key_env,
+        retries = data.get("max_retries", 1)
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            _fail(f"{where}.max_retries", f"must be an integer between 0 and 10, got {retries!r}")
+        return cls(base_url=base_url, api_key_env=key_env, max_retries=retries,
+                   backoff_s=_number(data, "backoff_s", where + ".", 0.1, 0.0, 60.0),
                    timeout_s=_number(data, "timeout_s", where + ".", 60.0, 0.001),
                    headers=MappingProxyType(dict(data.get("headers") or {})),
                    model_names=MappingProxyType(dict(data.get("model_names") or {})))

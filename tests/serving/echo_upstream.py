@@ -23,6 +23,7 @@ class EchoUpstream(LoopbackHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.fail_models: set[str] = set()
         self.reject_models: set[str] = set()
+        self.fail_next: dict[str, int] = {}  # model -> how many more calls answer 503
         self.delays: dict[str, float] = {}
         self._lock = threading.Lock()
         super().__init__(self._handler())
@@ -58,6 +59,14 @@ class EchoUpstream(LoopbackHTTPServer):
                 delay = upstream.delays.get(model, 0.0)
                 if delay:
                     time.sleep(delay)
+                with upstream._lock:
+                    transient = upstream.fail_next.get(model, 0)
+                    if transient:
+                        upstream.fail_next[model] = transient - 1
+                if transient:
+                    self._send(503, {"error": {"message": "warming up", "type": "server_error", "param": None,
+                                               "code": None}})
+                    return
                 if model in upstream.fail_models:
                     self._send(500, {"error": {"message": f"injected failure for {model}", "type": "server_error",
                                                "param": None, "code": None}})

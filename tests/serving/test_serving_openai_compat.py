@@ -149,3 +149,15 @@ def test_cors_is_off_by_default_and_configurable(registry, start_gateway):
     opened = start_gateway(cors=CorsConfig(allow_origins=("https://app.example.com",)))
     response = httpx.options(opened.base_url + "/v1/chat/completions", headers=preflight)
     assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def test_upstream_outage_is_retried_with_the_shared_policy(registry, start_gateway, upstream):
+    release(registry, make_spec())
+    gw = start_gateway()
+    upstream.fail_next["gpt-5-mini-2026-01-01"] = 1  # one 503, then fine: the retry hides it
+    assert gw.client().chat.completions.create(model=NAME, messages=USER).choices[0].message.content
+    upstream.fail_models.add("gpt-5-mini-2026-01-01")
+    before = len(upstream.received())
+    with pytest.raises(openai.InternalServerError):
+        gw.client().chat.completions.create(model=NAME, messages=USER)
+    assert len(upstream.received()) - before == 2  # max_retries 1: two attempts, then a 502

@@ -11,7 +11,9 @@ supports is forwarded, and its choices come back intact (tool_calls, logprobs). 
 are passed through chunk by chunk (SSE). Failures come back OpenAI-shaped: a 4xx the
 request caused (context length, bad parameter) stays a 4xx with the upstream's message
 (the caller's error, never counted against the version), 429 passes through with its
-Retry-After, 5xx and outages become 502/504 naming the upstream.
+Retry-After, 5xx and outages become 502/504 naming the upstream. Outages and 5xx are
+retried first (before any byte reached the client) with the project's one retry policy
+(llmreg.registry.retry_policy, tenacity, the one the evals' OpenAI runner uses).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Any, AsyncIterator, Mapping
 import aiohttp
 
 from llmreg.registry.generation import openai_body
+from llmreg.registry.retry_policy import RetryPolicy, async_retrying
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
 
@@ -32,7 +35,8 @@ class UpstreamBackend:
     max_context = None  # the upstream checks its own context length (its 400 passes through)
 
     def __init__(self, name: str, base_url: str, *, api_key: str | None = None, timeout_s: float = 60.0,
-                 headers: Mapping[str, str] | None = None, max_connections: int = 256):
+                 headers: Mapping[str, str] | None = None, max_connections: int = 256,
+                 retry: RetryPolicy | None = None):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._headers = {"content-type": "application/json", **(headers or {})}
@@ -41,11 +45,14 @@ class UpstreamBackend:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 10.0))
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.retry = retry or RetryPolicy(max_retries=1, backoff_s=0.1, backoff_max_s=1.0)
 
     @classmethod
     def from_config(cls, name: str, config: Any) -> "UpstreamBackend":
         api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-        return cls(name, config.base_url, api_key=api_key, timeout_s=config.timeout_s, headers=config.headers)
+        return cls(name, config.base_url, api_key=api_key, timeout_s=config.timeout_s, headers=config.headers,
+                   retry=RetryPolicy(max_retries=config.max_retries, backoff_s=config.backoff_s,
+                                     backoff_max_s=max(config.backoff_s, 1.0)))
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -77,8 +84,7 @@ class UpstreamBackend:
         headers = {"x-request-id": request.request_id} if request.request_id else None
         return self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers)
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        url, body = self._request(request, stream=False)
+    async def _attempt(self, url: str, body: dict[str, Any], request: GenerationRequest) -> tuple[int, bytes]:
         try:
             async with self._post(url, body, request) as response:
                 status = response.status
@@ -90,6 +96,11 @@ class UpstreamBackend:
             raise self._unreachable(exc) from None
         if status >= 400:
             raise _upstream_error(self.name, status, raw, retry_after)
+        return status, raw
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        url, body = self._request(request, stream=False)
+        status, raw = await async_retrying(self.retry, _retryable)(self._attempt, url, body, request)
         try:
             data = json.loads(raw)
             choices = tuple(data["choices"])
@@ -159,6 +170,11 @@ class UpstreamBackend:
 
 
 _DONE = object()
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Outages and the upstream's 5xx: another attempt may succeed. Never a 4xx or a 429."""
+    return isinstance(exc, ApiError) and exc.status in (502, 504)
 
 
 def _upstream_error(name: str, status: int, raw: bytes, retry_after: str | None = None) -> ApiError:
