@@ -1,6 +1,7 @@
 """The ASGI app (Starlette on uvicorn) and `run`, which `llmreg serve` calls.
 
     POST /v1/chat/completions    POST /v1/completions    POST /v1/responses (plain text)
+    POST /v1/embeddings (entries whose model is an embedder, through their upstream)
     GET  /v1/models    GET /v1/models/{model}    GET /health (/healthz)    GET /version
     GET  /metrics (Prometheus)
 
@@ -112,6 +113,9 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
     async def responses(request: Request) -> Response:
         return await completions(request, "responses")
 
+    async def embeddings(request: Request) -> Response:
+        return await completions(request, "embeddings")
+
     def authorized(request: Request) -> Response | None:
         try:
             gateway.auth.authenticate(request.headers)
@@ -154,7 +158,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
             error = ApiError(404, f"no route {request.method} {request.url.path}; the gateway serves "
-                                  "/v1/chat/completions, /v1/completions, /v1/responses and /v1/models", code="unknown_url")
+                                  "/v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings and /v1/models", code="unknown_url")
         elif exc.status_code == 405:
             error = ApiError(405, f"method {request.method} is not allowed on {request.url.path}",
                              code="method_not_allowed")
@@ -178,6 +182,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/completions", completion, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/models/{model:path}", model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),

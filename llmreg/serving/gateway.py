@@ -45,7 +45,8 @@ from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPa
 from llmreg.serving.backends.pool import BackendPool
 from llmreg.serving.call_log import REPLICA, CallLogWriter, utc_now
 from llmreg.serving.config import ExperimentConfig, GatewayConfig, VariantConfig
-from llmreg.serving.openai_requests import ParsedRequest, decode_body, parse_chat, parse_completion, parse_responses
+from llmreg.serving.openai_requests import (ParsedRequest, decode_body, parse_chat, parse_completion,
+                                            parse_embeddings, parse_responses)
 from llmreg.serving.prometheus_metrics import GatewayMetrics
 from llmreg.serving.routes import Deployment, Route, RouteTable
 from llmreg.serving.templates import PromptLibrary, ToolLibrary
@@ -202,6 +203,10 @@ class Gateway:
             row.update(version=deployment.version, stage=deployment.stage, variant=variant)
             out_headers.update(self._identity_headers(deployment, variant))
             backend, model_name = await self.backends.get(deployment.entry)
+            if kind == "embeddings":
+                outcome = Outcome(200, await self._embed(deployment, variant, backend, model_name, parsed, request_id,
+                                                         row), out_headers)
+                raise _Done(outcome)
             request = self._render(deployment, parsed, model_name, request_id)
             slot = await self.limits.acquire(backend)
             upstream_started = time.perf_counter()
@@ -225,6 +230,8 @@ class Gateway:
             row.update(prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens)
             outcome = Outcome(200, self._response(kind, request_id, deployment, variant, generation,
                                                   row.get("experiment")), out_headers)
+        except _Done as done:
+            outcome = done.outcome
         except RegistryError as exc:
             error = from_registry_error(exc, param=exc.field if isinstance(exc, BadInput) and exc.field else "model")
             outcome = self._error(error, out_headers, deployment, row)
@@ -255,6 +262,32 @@ class Gateway:
         if generation is not None and deployment is not None and parsed is not None:
             self._maybe_shadow(deployment, parsed, generation, request_id, caller, row.get("experiment"))
         return outcome
+
+    async def _embed(self, deployment: Deployment, variant: str, backend: Any, model_name: str,
+                     parsed: ParsedRequest, request_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        """/v1/embeddings for an entry whose model is an embedder (labels.task: embedding, or an
+        embedding model id), forwarded to its upstream; other entries are refused."""
+        spec = deployment.entry.spec
+        if not is_embedder(spec):
+            raise bad_request(f"{deployment.ref} is not an embedding model (its model is {spec.model.request_id}); "
+                              "/v1/embeddings serves entries labelled task: embedding", param="model",
+                              code="model_not_embedder")
+        embed = getattr(backend, "embed", None)
+        if embed is None:
+            raise bad_request(f"{deployment.ref}: the {backend.kind} backend has no embeddings; serve the embedder "
+                              "through an OpenAI-compatible upstream", param="model", code="unsupported_model")
+        slot = await self.limits.acquire(backend)
+        started = time.perf_counter()
+        try:
+            data = await embed(model_name, parsed.embedding_input, dict(parsed.options), request_id)
+        finally:
+            row["upstream_ms"] = (time.perf_counter() - started) * 1000.0
+            self.limits.release(slot)
+        usage = data.get("usage") or {}
+        row["prompt_tokens"] = usage.get("prompt_tokens")
+        return {"object": "list", "data": data.get("data", []), "model": deployment.ref,
+                "usage": {"prompt_tokens": usage.get("prompt_tokens", 0), "total_tokens": usage.get("total_tokens", 0)},
+                "llmreg": self._identity(deployment, variant, request_id, row.get("experiment"))}
 
     def _finish(self, row: dict[str, Any]) -> None:
         """One call done: the call log row, the Prometheus series, one log line for slow starts."""
@@ -545,4 +578,16 @@ def request_id_from(headers: Mapping[str, str]) -> str:
     return new_request_id()
 
 
-PARSERS = {"chat": parse_chat, "completion": parse_completion, "responses": parse_responses}
+PARSERS = {"chat": parse_chat, "completion": parse_completion, "responses": parse_responses,
+           "embeddings": parse_embeddings}
+
+
+class _Done(Exception):
+    """An answer ready before the generation path (embeddings)."""
+
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome
+
+
+def is_embedder(spec: EntrySpec) -> bool:
+    return spec.labels.get("task") == "embedding" or "embed" in spec.model.request_id.lower()

@@ -52,6 +52,7 @@ class ParsedRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     stream: bool = False
     include_usage: bool = False
+    embedding_input: Any = None  # /v1/embeddings: a string, a list of strings or of token lists
 
     def text_variable(self) -> str | None:
         """What fills the template's `text`: the prompt, or the last user message."""
@@ -162,6 +163,27 @@ def parse_responses(body: Mapping[str, Any]) -> ParsedRequest:
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
     return parse_chat(chat)
+
+
+def parse_embeddings(body: Mapping[str, Any]) -> ParsedRequest:
+    """POST /v1/embeddings: `input` (a string or a list of strings/token lists)."""
+    _check_keys(body, frozenset(("model", "input", "encoding_format", "dimensions", "user", "llmreg")))
+    value = body.get("input")
+    ok = isinstance(value, str) or (isinstance(value, list) and value and all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(t, int) for t in v)) for v in value))
+    if not ok:
+        raise bad_request("'input' must be a string or a non-empty array of strings (or token arrays)", param="input",
+                          code="missing_required_parameter" if value is None else "invalid_type")
+    options: dict[str, Any] = {}
+    if body.get("encoding_format") is not None:
+        if body["encoding_format"] not in ("float", "base64"):
+            raise bad_request("'encoding_format' must be float or base64", param="encoding_format")
+        options["encoding_format"] = body["encoding_format"]
+    if body.get("dimensions") is not None:
+        options["dimensions"] = _int(body, "dimensions", 1, 65536)
+    parsed = _build("embeddings", body, options)
+    return ParsedRequest(kind="embeddings", model=parsed.model, options=options, user=parsed.user,
+                         caller=parsed.caller, embedding_input=value)
 
 
 def _response_content(content: Any, i: int) -> Any:

@@ -76,6 +76,14 @@ class EchoUpstream(LoopbackHTTPServer):
                                                "type": "invalid_request_error", "param": "messages",
                                                "code": "context_length_exceeded"}})
                     return
+                if self.path.endswith("/embeddings"):
+                    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    self._send(200, {"object": "list", "model": model, "usage": {"prompt_tokens": len(inputs),
+                                                                                 "total_tokens": len(inputs)},
+                                     "data": [{"object": "embedding", "index": i,
+                                               "embedding": [float(len(str(text))), 1.0, 0.5]}
+                                              for i, text in enumerate(inputs)]})
+                    return
                 echo = json.dumps(body, sort_keys=True)
                 usage = {"prompt_tokens": len(echo.split()), "completion_tokens": 1, "total_tokens": len(echo.split()) + 1}
                 chat = self.path.endswith("/chat/completions")

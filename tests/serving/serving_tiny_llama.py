@@ -10,7 +10,8 @@ WORDS = ("ticket", ":", "label", "billing", "technical", "account", "my", "card"
          "parcel", "never", "arrived", "login", "fails")
 
 
-def build(out_dir: Path, *, seed: int = 0, max_positions: int = 64) -> tuple[Path, Path]:
+def build(out_dir: Path, *, seed: int = 0, max_positions: int = 64, hidden_size: int = 16) -> tuple[Path, Path]:
+    """hidden_size 64 (two heads of 32) is the smallest shape vLLM's CPU backend accepts."""
     import torch
     from peft import LoraConfig, get_peft_model
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -23,7 +24,7 @@ def build(out_dir: Path, *, seed: int = 0, max_positions: int = 64) -> tuple[Pat
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
                                         bos_token="[BOS]", eos_token="[EOS]")
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=max_positions,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id)

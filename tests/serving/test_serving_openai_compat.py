@@ -161,3 +161,17 @@ def test_upstream_outage_is_retried_with_the_shared_policy(registry, start_gatew
     with pytest.raises(openai.InternalServerError):
         gw.client().chat.completions.create(model=NAME, messages=USER)
     assert len(upstream.received()) - before == 2  # max_retries 1: two attempts, then a 502
+
+
+def test_embeddings_for_embedder_entries_only(registry, start_gateway, upstream):
+    release(registry, make_spec(name="kb-embedder", model="text-embedding-3-small-2026-01-01", prompt=False,
+                                params={}))
+    release(registry, make_spec())
+    client = start_gateway().client()
+    result = client.embeddings.create(model="kb-embedder@production", input=["refund policy", "shipping"])
+    assert [d.embedding for d in result.data] == [[13.0, 1.0, 0.5], [8.0, 1.0, 0.5]]
+    sent = upstream.received()[-1]
+    assert (sent["model"], sent["input"]) == ("text-embedding-3-small-2026-01-01", ["refund policy", "shipping"])
+    with pytest.raises(openai.BadRequestError) as info:
+        client.embeddings.create(model=NAME, input="x")
+    assert info.value.body["code"] == "model_not_embedder"

@@ -80,13 +80,13 @@ class UpstreamBackend:
             body["stream_options"] = {"include_usage": True}
         return url, body
 
-    def _post(self, url: str, body: dict[str, Any], request: GenerationRequest):
-        headers = {"x-request-id": request.request_id} if request.request_id else None
+    def _post(self, url: str, body: dict[str, Any], request_id: str):
+        headers = {"x-request-id": request_id} if request_id else None
         return self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers)
 
-    async def _attempt(self, url: str, body: dict[str, Any], request: GenerationRequest) -> tuple[int, bytes]:
+    async def _attempt(self, url: str, body: dict[str, Any], request_id: str) -> tuple[int, bytes]:
         try:
-            async with self._post(url, body, request) as response:
+            async with self._post(url, body, request_id) as response:
                 status = response.status
                 raw = await response.read()
                 retry_after = response.headers.get("retry-after")
@@ -100,7 +100,7 @@ class UpstreamBackend:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         url, body = self._request(request, stream=False)
-        status, raw = await async_retrying(self.retry, _retryable)(self._attempt, url, body, request)
+        status, raw = await async_retrying(self.retry, _retryable)(self._attempt, url, body, request.request_id)
         try:
             data = json.loads(raw)
             choices = tuple(data["choices"])
@@ -117,10 +117,23 @@ class UpstreamBackend:
                           completion_tokens=usage.get("completion_tokens"),
                           system_fingerprint=data.get("system_fingerprint"))
 
+    async def embed(self, model: str, value: Any, options: dict[str, Any], request_id: str = "") -> dict[str, Any]:
+        """POST /embeddings, the answer's `data` and `usage` intact."""
+        body = {"model": model, "input": value, **options}
+        _, raw = await async_retrying(self.retry, _retryable)(self._attempt, self.base_url + "/embeddings", body,
+                                                              request_id)
+        try:
+            data = json.loads(raw)
+            data["data"][0]["embedding"]  # noqa: B018 - shape check
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ApiError(502, f"upstream {self.name!r} returned malformed embeddings", type="server_error",
+                           code="upstream_malformed") from None
+        return data
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamPart]:
         url, body = self._request(request, stream=True)
         try:
-            async with self._post(url, body, request) as response:
+            async with self._post(url, body, request.request_id) as response:
                 if response.status >= 400:
                     raise _upstream_error(self.name, response.status, await response.read(),
                                           response.headers.get("retry-after"))
