@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LLMREG_DVC := $(CURDIR)/$(DVC)
 
-.PHONY: install demo test test-fast lint ui repro bench serve clean debian-tools vllm
+.PHONY: install demo test test-fast lint ui repro bench serve clean debian-tools vllm clients
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,18 @@ $(VLLM_VENV)/.installed:
 
 vllm: $(VLLM_VENV)/.installed
 
+# The OpenAI clients applications drive the gateway with (LangChain, LiteLLM and its proxy),
+# in their own environment so their pins never move the project's; tests/serving runs them
+# against the gateway over loopback, bench/gateway_bench.py measures LiteLLM's proxy. ~2.5 min.
+CLIENTS_VENV := .tools/clients
+$(CLIENTS_VENV)/.installed:
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CLIENTS_VENV)/bin/python -m pip install -q 'langchain-openai==1.8.1' 'litellm[proxy]==1.108.7'
+	touch $@
+
+clients: $(CLIENTS_VENV)/.installed
+
 install: $(VENV)/.installed $(DVC)
 
 # Debian packages the tests drive: chromium for the browser check (Playwright drives it; no
@@ -54,7 +66,7 @@ debian-tools:
 demo: install
 	$(PY) -m pipelines.demo
 
-test: install debian-tools vllm
+test: install debian-tools vllm clients
 	$(PY) -m pytest -q
 
 # The quick loop while editing: no browser, no test marked slow (each of those is run by `make test`).
@@ -81,7 +93,7 @@ $(MLFLOW_VENV)/.installed:
 	$(MLFLOW_VENV)/bin/python -m pip install -q 'mlflow==3.17.2'
 	touch $@
 
-bench: install $(MLFLOW_VENV)/.installed
+bench: install $(MLFLOW_VENV)/.installed $(CLIENTS_VENV)/.installed
 	$(PY) -m bench.run_all
 
 serve: install

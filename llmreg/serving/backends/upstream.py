@@ -195,7 +195,8 @@ def _upstream_error(name: str, status: int, raw: bytes, retry_after: str | None 
     try:
         error = json.loads(raw)["error"]
         detail = error["message"]
-        param, code = error.get("param"), error.get("code")
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+        code = error.get("code") if isinstance(error.get("code"), str) else None  # vLLM sends the status number
     except (ValueError, KeyError, TypeError):
         detail = raw[:200].decode("utf-8", "replace")
     message = f"upstream {name!r} answered HTTP {status}: {detail}"
