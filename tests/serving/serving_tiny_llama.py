@@ -24,8 +24,8 @@ def build(out_dir: Path, *, seed: int = 0, max_positions: int = 64, hidden_size:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
                                         bos_token="[BOS]", eos_token="[EOS]")
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=max_positions,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=max_positions,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id)
     model = LlamaForCausalLM(config)
