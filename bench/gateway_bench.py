@@ -162,24 +162,26 @@ async def _one(reader, writer, payload: bytes, capture: bool) -> tuple[int, dict
     return status, headers
 
 
-async def _one_stream(reader, writer, payload: bytes, started: float) -> tuple[int, float]:
-    """A streamed answer (chunked SSE): (status, ms to the first event carrying content)."""
+async def _one_stream(reader, writer, payload: bytes, started: float) -> tuple[int, float, dict[str, str]]:
+    """A streamed answer (chunked SSE): (status, ms to the first event carrying content, x- headers)."""
     writer.write(payload)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b"\r\n")[0].split()[1])
+    headers = {k.strip().lower().decode(): v.strip().decode() for k, _, v in
+               (line.partition(b":") for line in head.split(b"\r\n")[1:]) if k.strip().lower().startswith(b"x-")}
     first = float("nan")
     if b"chunked" not in head.lower():
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
         await reader.readexactly(length)
-        return status, first
+        return status, first, headers
     while True:
         size = int((await reader.readuntil(b"\r\n")).strip(), 16)
         data = await reader.readexactly(size + 2)
         if first != first and b'"content"' in data:
             first = (time.perf_counter() - started) * 1000.0
         if size == 0:
-            return status, first
+            return status, first, headers
 
 
 async def _drive(port: int, requests: Sequence[bytes], concurrency: int, phase: Phase, capture: bool,
@@ -196,9 +198,8 @@ async def _drive(port: int, requests: Sequence[bytes], concurrency: int, phase: 
                 payload = queue.pop()
                 started = time.perf_counter()
                 if stream:
-                    status, ttft = await _one_stream(reader, writer, payload, started)
+                    status, ttft, headers = await _one_stream(reader, writer, payload, started)
                     phase.ttft_ms.append(ttft)
-                    headers = {}
                 else:
                     status, headers = await _one(reader, writer, payload, capture)
                 phase.latencies_ms.append((time.perf_counter() - started) * 1000.0)
@@ -520,7 +521,8 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
         streams[level] = (run_phase("direct-stream", up_port, chat_requests(up_port, n, f"ds{level}", stream=True), level,
                                     stream=True),
                           run_phase("gateway-stream", gw_port, chat_requests(gw_port, n, f"gs{level}", stream=True),
-                                    level, stream=True))
+                                    level, stream=True, capture=True))
+        gateway_phases.append(streams[level][1])
     stop(gateway)  # graceful: the call log drains before exit
     processes.remove(gateway)
     rows = check_rows(url, gateway_phases)
