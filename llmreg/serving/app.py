@@ -203,9 +203,7 @@ def load_config(store_url: str | None = None, config_path: str | None = None, *,
     config = GatewayConfig.from_file(config_path) if config_path else GatewayConfig()
     config = config.with_store(store_url)
     if prompts_dir is not None:
-        from dataclasses import replace
-
-        config = replace(config, prompts_dir=prompts_dir)
+        config = config.model_copy(update={"prompts_dir": prompts_dir})
     return config
 
 

@@ -5,7 +5,6 @@ Helpers (specs, prompt files, `release`) live in serving_fixtures.py.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -85,7 +84,7 @@ def start_gateway(store_url: str, prompts_dir: Path, upstream: EchoUpstream) -> 
             slo_guard=SloGuardConfig(enabled=False),
             call_log=CallLogConfig(flush_interval_s=0.01),
         )
-        config = replace(config, **overrides)
+        config = config.model_copy(update=overrides)
         app = create_app(config)
         handle = RunningGateway(ServerThread(app).start(), app, store_url)
         running.append(handle)
