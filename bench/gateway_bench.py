@@ -6,7 +6,8 @@
 What runs, each in its own process so no two share a GIL:
 - a fixed-latency OpenAI-compatible upstream (raw asyncio; sleeps --latency-ms, canned answer);
 - the gateway, started through `serving.app.run` exactly as `llmreg serve` starts it, on a
-  SQLite registry holding support-triage with a production version and a 20% canary;
+  SQLite registry holding support-triage with a production version and a 20% canary, with
+  an API key required (every request sends it);
 - MLflow's tracking server (`mlflow server`, SQLite backend, --workers 1 like the gateway;
   MLflow lives in its own environment, .tools/mlflow, because it pins pyarrow below the project's)
   with a registered model whose version holds the alias "production";
@@ -222,7 +223,8 @@ def run_phase(label: str, port: int, requests: Sequence[bytes], concurrency: int
     return phase
 
 
-def chat_requests(port: int, n: int, tag: str, *, stream: bool = False, model: str = f"{NAME}@production") -> list[bytes]:
+def chat_requests(port: int, n: int, tag: str, *, stream: bool = False, model: str = f"{NAME}@production",
+                  key: str | None = None) -> list[bytes]:
     out = []
     for i in range(n):
         fields: dict[str, Any] = {"model": model,
@@ -231,13 +233,15 @@ def chat_requests(port: int, n: int, tag: str, *, stream: bool = False, model: s
         if stream:
             fields.update(stream=True, stream_options={"include_usage": True})
         body = json.dumps(fields).encode()
-        out.append(_request_bytes("POST", "/v1/chat/completions", f"127.0.0.1:{port}", body,
-                                  {"x-llmreg-caller": f"{tag}-{i % 997}"}))
+        headers = {"x-llmreg-caller": f"{tag}-{i % 997}"}
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        out.append(_request_bytes("POST", "/v1/chat/completions", f"127.0.0.1:{port}", body, headers))
     return out
 
 
-def get_requests(port: int, path: str, n: int) -> list[bytes]:
-    payload = _request_bytes("GET", path, f"127.0.0.1:{port}", None, {})
+def get_requests(port: int, path: str, n: int, key: str | None = None) -> list[bytes]:
+    payload = _request_bytes("GET", path, f"127.0.0.1:{port}", None, {"authorization": f"Bearer {key}"} if key else {})
     return [payload] * n
 
 
@@ -289,7 +293,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 6
 
 # ---------------------------------------------------------------------------- registry setup
 
-def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str, str]]:
+def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str, str], str]:
     """A registry with NAME: 1.0.0 in production, 1.0.1 as a 20% canary (through the real gates)."""
     import hashlib
 
@@ -322,7 +326,14 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
         "prompts_dir": str(prompts),
         "upstreams": {"openai": {"base_url": f"http://127.0.0.1:{upstream_port}/v1", "timeout_s": 30}},
     }))
-    return url, config, versions
+    from llmreg.serving.api_keys import KeyScopes, SqlKeyStore, create_key
+
+    store = SqlKeyStore(url)
+    # keys required, as in production; the bench plays a backend that forwards its users' ids
+    # (X-LLMReg-Caller), so its key may choose the canary bucket
+    _, secret = create_key(store, "bench", actor="alice", scopes=KeyScopes(choose_bucket=True))
+    store.close()
+    return url, config, versions, secret
 
 
 def resolve_in_process(url: str, n: int = 20000) -> dict[str, float]:
@@ -387,9 +398,11 @@ def run_litellm(args: argparse.Namespace, levels: list[int], work: Path, up_port
         return {}
     port = free_port()
     config = work / "litellm.yaml"
+    master = "sk-llmreg-bench-0123456789abcdef"  # LiteLLM refuses to start without one (like keys on the gateway)
     config.write_text(json.dumps({"model_list": [{"model_name": NAME, "litellm_params": {
         "model": "openai/bench", "api_base": f"http://127.0.0.1:{up_port}/v1", "api_key": "bench"}}],
-        "litellm_settings": {"drop_params": True, "telemetry": False}}))
+        "litellm_settings": {"drop_params": True, "telemetry": False},
+        "general_settings": {"master_key": master}}))
     log = open(work / "litellm.log", "w")
     clean = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     process = subprocess.Popen([str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
@@ -401,11 +414,11 @@ def run_litellm(args: argparse.Namespace, levels: list[int], work: Path, up_port
     except TimeoutError:
         print(f"LiteLLM proxy did not start; see {work / 'litellm.log'}")
         return {}
-    run_phase("warmup", port, chat_requests(port, 200, "lw", model=NAME), 8)
+    run_phase("warmup", port, chat_requests(port, 200, "lw", model=NAME, key=master), 8)
     phases = {}
     for level in levels:
         n = args.requests // 2 if level == 1 else args.requests
-        phases[level] = run_phase("litellm", port, chat_requests(port, n, f"l{level}", model=NAME), level)
+        phases[level] = run_phase("litellm", port, chat_requests(port, n, f"l{level}", model=NAME, key=master), level)
     stop(process, signal.SIGTERM)
     processes.remove(process)
     return phases
@@ -494,7 +507,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     processes.append(subprocess.Popen([sys.executable, "-m", "bench.gateway_bench", "upstream", "--port", str(up_port),
                                        "--latency-ms", str(args.latency_ms)], cwd=REPO, env=env))
     wait_port(up_port)
-    url, config, versions = setup_registry(work, up_port)
+    url, config, versions, key = setup_registry(work, up_port)
     gw_port = free_port()
     gateway = subprocess.Popen(
         [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
@@ -505,14 +518,14 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
 
     results: dict[str, Any] = {"latency_ms": args.latency_ms, "cpus": os.cpu_count(), "levels": {}}
     run_phase("warmup", up_port, chat_requests(up_port, 300, "w"), 8)
-    warm = run_phase("warmup", gw_port, chat_requests(gw_port, 300, "w"), 8, capture=True)
+    warm = run_phase("warmup", gw_port, chat_requests(gw_port, 300, "w", key=key), 8, capture=True)
     gateway_phases = [warm]
     table = []
     for level in levels:
         n = args.requests // 2 if level == 1 else args.requests
         direct = run_phase("direct", up_port, chat_requests(up_port, n, f"d{level}"), level)
-        through = run_phase("gateway", gw_port, chat_requests(gw_port, n, f"g{level}"), level, capture=True)
-        lookup = run_phase("lookup", gw_port, get_requests(gw_port, f"/v1/models/{NAME}@production", n), level)
+        through = run_phase("gateway", gw_port, chat_requests(gw_port, n, f"g{level}", key=key), level, capture=True)
+        lookup = run_phase("lookup", gw_port, get_requests(gw_port, f"/v1/models/{NAME}@production", n, key), level)
         gateway_phases.append(through)
         table.append((level, direct, through, lookup))
     streams = {}
@@ -520,7 +533,8 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
         n = max(100, args.requests // 4)
         streams[level] = (run_phase("direct-stream", up_port, chat_requests(up_port, n, f"ds{level}", stream=True), level,
                                     stream=True),
-                          run_phase("gateway-stream", gw_port, chat_requests(gw_port, n, f"gs{level}", stream=True),
+                          run_phase("gateway-stream", gw_port, chat_requests(gw_port, n, f"gs{level}", stream=True,
+                                                                             key=key),
                                     level, stream=True, capture=True))
         gateway_phases.append(streams[level][1])
     stop(gateway)  # graceful: the call log drains before exit
