@@ -228,6 +228,8 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
     if not auth.required and not _loopback(host):
         from llmreg.registry.errors import BadInput
 
+        auth.stop()
+        app.state.gateway.registry.close()
         raise BadInput(f"--host {host}: with no API key (auth.mode {auth.mode}) the gateway would serve every entry "
                        "to anyone who can reach it; create a key (llmreg api-key create NAME) or bind 127.0.0.1",
                        field="host")

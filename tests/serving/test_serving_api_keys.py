@@ -108,3 +108,13 @@ def test_a_caller_cannot_choose_its_canary_bucket_unless_its_key_allows(registry
     assert len(variants(fixed)) == 1  # the key's id decides the bucket: headers and `user` cannot move it
     assert variants(chooser) == {"production", "canary"}
     store.close()
+
+
+def test_serve_refuses_to_run_open_beyond_loopback(tmp_path):
+    from llmreg.registry.errors import BadInput
+    from llmreg.serving.app import _loopback, run
+
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost") and not _loopback("0.0.0.0")
+    with pytest.raises(BadInput, match="--host 0.0.0.0: with no API key") as info:
+        run(host="0.0.0.0", port=0, store_url=f"sqlite:///{tmp_path / 'r.db'}", prompts_dir=str(tmp_path))
+    assert info.value.field == "host"
