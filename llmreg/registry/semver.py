@@ -2,7 +2,7 @@
 
 MAJOR: the base model (any sub-field), framework, model.architecture — a different system.
 MINOR: prompt, datasets, retrieval, tools, policy, artifacts, training — retraining or revision.
-PATCH: params, gates, eval, card, owner, description, lineage, labels — configuration.
+PATCH: params, gates, eval, card, owner, description, lineage, labels, serving — configuration.
 
 The rest of the tuple (release_parts.py): the tokenizer and, inside the serving
 configuration and the decoding strategy, `runtime.quantization`, `runtime.dtype` and
@@ -58,6 +58,7 @@ FIELD_LEVELS: Mapping[str, str] = {
     "runtime": "patch",
     "dependencies": "patch",
     "decoding": "patch",
+    "serving": "patch",  # who may override what at the gateway (registry/generation.py)
 }
 # Sub-fields ranked above their section's level (release_parts.py).
 SUBFIELD_LEVELS: Mapping[tuple[str, str], str] = {
