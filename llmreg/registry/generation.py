@@ -51,6 +51,7 @@ NUMBER_BOUNDS = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0), "presence_penal
 NEUTRAL = {"n": 1, "logprobs": False, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_p": 1.0}
 DEFAULT_ALLOW = MappingProxyType({"seed": True, "logprobs": True, "top_logprobs": True})
 DEFAULT_MAX_TOKENS_CAP = 1024
+_UNSET = object()  # "the entry does not pin it and it has no neutral value"
 MESSAGE_RULES = ("template", "chat")
 POLICY_KEYS = ("max_tokens", "max_n", "messages", "allow")
 SYSTEM_ROLES = ("system", "developer")
@@ -104,7 +105,8 @@ def parse_policy(serving: Mapping[str, Any] | None, params: Mapping[str, Any] | 
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         fail("serving.max_tokens", f"must be a positive integer, got {show(cap)}")
     if isinstance(pinned_max, int) and not isinstance(pinned_max, bool) and cap < pinned_max:
-        fail("serving.max_tokens", f"{cap} is below params.max_tokens {pinned_max}; the cap must allow the pinned value")
+        fail("serving.max_tokens",
+             f"{cap} is below params.max_tokens {pinned_max}; the cap must allow the pinned value")
     max_n = data.get("max_n", 1)
     if isinstance(max_n, bool) or not isinstance(max_n, int) or not 1 <= max_n <= 128:
         fail("serving.max_n", f"must be an integer between 1 and 128, got {show(max_n)}")
@@ -118,9 +120,11 @@ def parse_policy(serving: Mapping[str, Any] | None, params: Mapping[str, Any] | 
     for key, rule_value in raw_allow.items():
         where = f"serving.allow.{key}"
         if key in ("max_tokens", "n"):
-            fail(where, f"{key} is bounded by serving.{'max_tokens' if key == 'max_tokens' else 'max_n'}; set that instead")
+            bound = "max_tokens" if key == "max_tokens" else "max_n"
+            fail(where, f"{key} is bounded by serving.{bound}; set that instead")
         if key not in SAMPLING_FIELDS:
-            fail(where, f"unknown request field; allowed: {', '.join(f for f in SAMPLING_FIELDS if f not in ('max_tokens', 'n'))}")
+            allowed = ", ".join(f for f in SAMPLING_FIELDS if f not in ("max_tokens", "n"))
+            fail(where, f"unknown request field; allowed: {allowed}")
         if isinstance(rule_value, bool):
             allow[key] = rule_value
             continue
@@ -142,7 +146,8 @@ def check_serving_section(serving: Mapping[str, Any], params: Mapping[str, Any])
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
         return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=1e-12)
     return a == b
 
@@ -186,12 +191,10 @@ def request_params(pinned: Mapping[str, Any], policy: ServingPolicy, requested: 
             lo, hi = rule
             if not lo <= float(value) <= hi:
                 fail(key, f"{show(value)} is outside the range this entry allows callers, [{lo:g}, {hi:g}] "
-                          f"(serving.allow.{key})" + (f"; the pinned value is {show(pinned[key])}" if key in pinned else ""))
+                          f"(serving.allow.{key})"
+                          + (f"; the pinned value is {show(pinned[key])}" if key in pinned else ""))
         out[key] = value
     return out
-
-
-_UNSET = object()
 
 
 def unsupported(params: Mapping[str, Any], engine: str) -> list[str]:
@@ -288,7 +291,8 @@ def template_slots(template: PromptTemplate) -> set[str]:
 
 
 def render_input(template: PromptTemplate | None, rule: str, *, prompt: str | None = None,
-                 messages: Sequence[Mapping[str, Any]] = (), variables: Mapping[str, str] | None = None) -> RenderedInput:
+                 messages: Sequence[Mapping[str, Any]] = (),
+                 variables: Mapping[str, str] | None = None) -> RenderedInput:
     """Render a request through the entry's template, by the template's message rule.
 
     Completion requests: `prompt` fills `{text}`. Chat requests: the last user message fills
@@ -305,7 +309,8 @@ def render_input(template: PromptTemplate | None, rule: str, *, prompt: str | No
     if template is None:
         if messages:
             last = _last_user(messages)
-            return RenderedInput(message_text(messages[last]) if last is not None else "", tuple(messages), as_chat=True)
+            text = message_text(messages[last]) if last is not None else ""
+            return RenderedInput(text, tuple(messages), as_chat=True)
         return RenderedInput(prompt or "")
     slots = template_slots(template)
     if not messages:
@@ -389,7 +394,8 @@ def load_tools(ref: str, directory: str | os.PathLike[str]) -> tuple[Mapping[str
             tools = data.get("tools")
             if not isinstance(tools, list) or not all(isinstance(t, dict) and t.get("type") == "function"
                                                       and isinstance(t.get("function"), dict) for t in tools):
-                fail("tools_ref", f"{path}: 'tools' must be a list of {{type: function, function: {{name, parameters}}}}")
+                fail("tools_ref",
+                     f"{path}: 'tools' must be a list of {{type: function, function: {{name, parameters}}}}")
             return tuple(MappingProxyType(t) for t in tools)
     fail("tools_ref", f"no tool schema file for {ref} (name: {name}, version: {version}) under {root}; add it or "
                       "point the gateway's tools_dir at the folder that holds it")
