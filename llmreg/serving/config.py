@@ -17,7 +17,7 @@ setting is one BadInput line naming the key ("gateway config: slo_guard.window: 
     slo_guard: {interval_s: 1.0, window: 200}
     tools_dir: tools                 # tool schema files the entries' tools_ref name
     limits:                          # per backend: running + waiting requests; past that 503 + Retry-After
-      local:    {max_concurrent: 1, max_queued: 8}
+      local:    {max_concurrent: 8, max_queued: 16}
       upstream: {max_concurrent: 256, max_queued: 1024}
       retry_after_s: 1
     auth: {mode: auto}               # keys required once one was created (llmreg api-key create)
@@ -118,7 +118,7 @@ class BackendLimit(ConfigModel):
 
 
 class LimitsConfig(ConfigModel):
-    local: BackendLimit = BackendLimit(max_concurrent=1, max_queued=8)
+    local: BackendLimit = BackendLimit(max_concurrent=8, max_queued=16)  # 8: the local batch size
     upstream: BackendLimit = BackendLimit(max_concurrent=256, max_queued=1024)
     retry_after_s: Float = Field(1.0, gt=0, le=3600)
 

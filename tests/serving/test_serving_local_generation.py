@@ -110,3 +110,22 @@ def test_full_queue_answers_503_with_retry_after(registry, start_gateway, tiny_m
     assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
     assert refused.json()["error"]["code"] == "server_overloaded"
     long.join(timeout=60)
+
+
+def test_concurrent_greedy_requests_are_batched_with_unchanged_answers(registry, start_gateway, tiny_model):
+    import concurrent.futures
+
+    release(registry, local_spec(*tiny_model, {"max_new_tokens": 40, "temperature": 0.0}, serving={"max_tokens": 40}))
+    gw = start_gateway()
+    client = gw.client()
+    texts = ["my card was charged twice", "parcel never arrived", "login fails", "my account", "technical",
+             "card was charged", "never arrived twice", "login"]
+    alone = [client.completions.create(model=NAME, prompt=t, max_tokens=10 + i).choices[0].text
+             for i, t in enumerate(texts)]
+    backend = next(iter(gw.gateway.backends._local.values()))
+    before = backend.batches
+    with concurrent.futures.ThreadPoolExecutor(len(texts)) as pool:
+        together = list(pool.map(lambda it: client.completions.create(model=NAME, prompt=it[1], max_tokens=10 + it[0])
+                                 .choices[0].text, enumerate(texts)))
+    assert together == alone  # batched, left-padded: the same greedy answers, each cut at its own max_tokens
+    assert backend.batches - before < len(texts)  # fewer generate calls than requests
