@@ -34,7 +34,7 @@ from llmreg.serving import LLMREG_VERSION
 from llmreg.serving.addressing import ENV_HEADER
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.config import GatewayConfig
-from llmreg.serving.gateway import Gateway, Outcome
+from llmreg.serving.gateway import Gateway
 
 log = logging.getLogger("llmreg.gateway")
 

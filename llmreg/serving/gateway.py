@@ -29,7 +29,6 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, AsyncIterator, Mapping
 
 from llmreg.registry.entry import EntrySpec
@@ -47,8 +46,9 @@ from llmreg.serving.call_log import REPLICA, CallLogWriter, utc_now
 from llmreg.serving.config import ExperimentConfig, GatewayConfig, VariantConfig
 from llmreg.serving.openai_requests import (ParsedRequest, decode_body, parse_chat, parse_completion,
                                             parse_embeddings, parse_responses)
+from llmreg.serving.model_catalog import ModelCatalog
 from llmreg.serving.prometheus_metrics import GatewayMetrics
-from llmreg.serving.routes import Deployment, Route, RouteTable
+from llmreg.serving.routes import Deployment, RouteTable, choose
 from llmreg.serving.templates import PromptLibrary, ToolLibrary
 from llmreg.serving import LLMREG_VERSION
 
@@ -93,25 +93,6 @@ def caller_digest(key: str | None) -> str | None:
     return None if key is None else hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def choose(route: Route, target: Target, caller: str | None) -> tuple[Deployment, str]:
-    """The deployment serving this request and its variant name."""
-    if not route.registered:
-        raise NotFound(f"no entry named {target.name!r} in the registry; check the name (GET /v1/models lists them)")
-    if target.stage == "production":
-        production = route.production
-        if production is None:
-            raise NotFound(f"{target.name}: nothing holds production in env {target.env!r}; promote a version "
-                           f"(llmreg promote {target.name}@VERSION --to production --env {target.env})")
-        canary = route.canary
-        if canary is not None and in_split(caller, split_salt(target.name, target.env), canary.weight):
-            return canary, "canary"
-        return production, "production"
-    held = route.holder(target.stage)
-    if held is None:
-        raise NotFound(f"{target.name}: nothing holds {target.stage} in env {target.env!r}")
-    return held, target.stage
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig, registry: Any, *, call_log: CallLogWriter | None = None,
                  backends: BackendPool | None = None):
@@ -123,6 +104,7 @@ class Gateway:
         self.auth = Authenticator.from_config(config.auth, config.store_url)
         self.limits = Admission(config.limits)
         self.metrics = GatewayMetrics()
+        self.catalog = ModelCatalog(registry, self.routes, config.experiments, config.default_env)
         self.backends = backends or BackendPool(config, artifact_store=getattr(registry, "artifacts", None))
         self.call_log = call_log or CallLogWriter(config.store_url, config.call_log)
         self.guard = None
@@ -465,99 +447,12 @@ class Gateway:
 
     # ------------------------------------------------------------------ models
     def models(self) -> list[dict[str, Any]]:
-        """GET /v1/models: every name@stage:env that currently resolves, plus the held version."""
-        out = []
-        for name in self.registry.names():
-            for pointer in self.registry.pointers(name):
-                model_id = f"{name}@{pointer.stage}:{pointer.env}"
-                out.append({"id": model_id, "object": "model", "created": epoch(pointer.time), "owned_by": "llmreg",
-                            "llmreg": {"entry": name, "version": pointer.version, "env": pointer.env,
-                                       "stage": pointer.stage, "weight": pointer.weight}})
-        if self.experiments:
-            out.extend(self._experiment_models())
-        return out
-
-    def _experiment_models(self) -> list[dict[str, Any]]:
-        """One `EXPERIMENT:ENV` per environment any variant's entry is deployed in (the default
-        environment at least), with each variant's version there; `serving` is false while a
-        variant that takes traffic does not resolve (its requests answer 404)."""
-        held: dict[tuple[str, str], dict[str, str]] = {}
-        for pointer in self.registry.pointers():
-            held.setdefault((pointer.name, pointer.env), {})[pointer.stage] = pointer.version
-        out = []
-        for experiment in self.experiments.values():
-            entries = {v.entry for v in experiment.variants}
-            envs = {env for name, env in held if name in entries} | {self.config.default_env}
-            pinned = {v.entry: set(self.registry.versions(v.entry)) for v in experiment.variants if v.version}
-            for env in sorted(envs):
-                variants = []
-                for v in experiment.variants:
-                    if v.version is not None:
-                        version = v.version if v.version in pinned[v.entry] else None
-                    else:
-                        version = held.get((v.entry, env), {}).get(v.stage)
-                    variants.append(_variant_listing(v, version))
-                serving = all(item["version"] is not None for item in variants if item["weight"] > 0)
-                out.append({"id": f"{experiment.name}:{env}", "object": "model", "created": int(time.time()), "owned_by": "llmreg",
-                            "llmreg": {"experiment": experiment.name, "env": env, "serving": serving,
-                                       "variants": variants}})
-        return out
+        """GET /v1/models (model_catalog.py)."""
+        return self.catalog.models()
 
     async def model(self, model_id: str, env_header: str | None) -> dict[str, Any]:
-        """GET /v1/models/{model}: resolve an address to the version it serves now (no generation)."""
-        target = parse_request_target(model_id, experiments=self.experiments, env_header=env_header,
-                                      default_env=self.config.default_env)
-        if isinstance(target, ExperimentTarget):
-            return await self._experiment_model(model_id, self.experiments[target.name], target.env)
-        try:
-            if target.version is not None:
-                entry = await asyncio.to_thread(self.routes.pinned, target.name, target.version)
-                deployment = Deployment(target.name, target.version, target.env, "pinned", entry)
-            else:
-                route = self.routes.cached(target.name, target.env)
-                if route is None:
-                    route = await asyncio.to_thread(self.routes.route, target.name, target.env)
-                deployment = route.holder(target.stage) if route.registered else None
-                if deployment is None:
-                    choose(route, target, None)  # raises the precise NotFound
-        except RegistryError as exc:
-            raise from_registry_error(exc) from None
-        return {"id": model_id, "object": "model", "created": epoch(deployment.since or deployment.entry.created_at),
-                "owned_by": "llmreg",
-                "llmreg": {"entry": deployment.name, "version": deployment.version, "env": deployment.env,
-                           "stage": deployment.stage, "weight": deployment.weight,
-                           "model": deployment.entry.spec.model.request_id}}
-
-    async def _experiment_model(self, model_id: str, experiment: ExperimentConfig, env: str) -> dict[str, Any]:
-        """GET /v1/models/EXPERIMENT[:ENV]: each variant's version now; 404 names a variant that does not resolve."""
-        variants = []
-        for variant in experiment.variants:
-            try:
-                body = await self.model(variant.address(env), None)
-            except ApiError as exc:
-                if variant.weight <= 0.0 and exc.status == 404:
-                    variants.append(_variant_listing(variant, None))
-                    continue
-                raise ApiError(exc.status, f"experiment {experiment.name!r} variant {variant.name!r}: {exc.message}",
-                               param="model", code=exc.code) from None
-            variants.append(_variant_listing(variant, body["llmreg"]["version"]))
-        return {"id": model_id, "object": "model", "created": int(time.time()), "owned_by": "llmreg",
-                "llmreg": {"experiment": experiment.name, "env": env, "serving": True, "variants": variants}}
-
-
-def _variant_listing(variant: VariantConfig, version: str | None) -> dict[str, Any]:
-    return {"variant": variant.name, "entry": variant.entry, "stage": variant.stage or "pinned",
-            "weight": variant.weight, "version": version}
-
-
-def epoch(timestamp: str | None) -> int:
-    """Unix seconds of a registry timestamp (YYYY-MM-DDTHH:MM:SS[.f]Z); 0 when unknown."""
-    if not timestamp:
-        return 0
-    try:
-        return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return 0
+        """GET /v1/models/{model} (model_catalog.py)."""
+        return await self.catalog.model(model_id, env_header)
 
 
 def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:

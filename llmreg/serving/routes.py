@@ -16,6 +16,8 @@ from typing import Any
 
 from llmreg.registry.entry import Entry
 from llmreg.registry.errors import NotFound
+from llmreg.serving.addressing import Target
+from llmreg.serving.assignment import in_split, split_salt
 from llmreg.serving.config import GatewayConfig, ShadowConfig
 
 log = logging.getLogger("llmreg.gateway")
@@ -181,3 +183,22 @@ class RouteTable:
                 self.refresh()
             except Exception as exc:  # noqa: BLE001 - keep serving the last good routes
                 log.warning("route refresh failed (%s); serving the last known routes", exc)
+
+
+def choose(route: Route, target: Target, caller: str | None) -> tuple[Deployment, str]:
+    """The deployment serving this request and its variant name."""
+    if not route.registered:
+        raise NotFound(f"no entry named {target.name!r} in the registry; check the name (GET /v1/models lists them)")
+    if target.stage == "production":
+        production = route.production
+        if production is None:
+            raise NotFound(f"{target.name}: nothing holds production in env {target.env!r}; promote a version "
+                           f"(llmreg promote {target.name}@VERSION --to production --env {target.env})")
+        canary = route.canary
+        if canary is not None and in_split(caller, split_salt(target.name, target.env), canary.weight):
+            return canary, "canary"
+        return production, "production"
+    held = route.holder(target.stage)
+    if held is None:
+        raise NotFound(f"{target.name}: nothing holds {target.stage} in env {target.env!r}")
+    return held, target.stage
