@@ -129,3 +129,20 @@ def test_concurrent_greedy_requests_are_batched_with_unchanged_answers(registry,
                                  .choices[0].text, enumerate(texts)))
     assert together == alone  # batched, left-padded: the same greedy answers, each cut at its own max_tokens
     assert backend.batches - before < len(texts)  # fewer generate calls than requests
+
+
+def test_a_stream_the_client_abandons_stops_generation_and_logs_499(registry, start_gateway, tiny_model):
+    release(registry, local_spec(*tiny_model, {"max_new_tokens": 4000, "temperature": 0.0}))
+    gw = start_gateway()
+    started = time.perf_counter()
+    gw.client().completions.create(model=NAME, prompt="login fails")
+    full_s = time.perf_counter() - started
+    with httpx.stream("POST", gw.base_url + "/v1/completions", timeout=30,
+                      json={"model": NAME, "prompt": "login fails", "stream": True}) as response:
+        lines = response.iter_lines()
+        assert next(line for line in lines if line.startswith("data:"))  # the first token arrived
+    started = time.perf_counter()  # hung up after the first token
+    quick = gw.client().completions.create(model=NAME, prompt="login fails", max_tokens=2)
+    # the model was free long before the abandoned generation would have ended: it was stopped
+    assert quick.usage.completion_tokens == 2 and time.perf_counter() - started < full_s * 0.6
+    assert wait_until(lambda: (gw.flush(), 499 in [r["status"] for r in read_rows(gw.engine)])[1])
