@@ -64,6 +64,8 @@ class UpstreamConfig(ConfigModel):
     headers: dict[str, str] = {}
     model_names: dict[str, str] = {}  # entry ref or model id -> served name
     max_retries: Int = Field(1, ge=0, le=10)  # outages and 5xx, before any byte reached the client
+    # the name the upstream wants for the completion cap (OpenAI's reasoning models refuse max_tokens)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     backoff_s: Float = Field(0.1, ge=0, le=60)
 
     @field_validator("base_url")

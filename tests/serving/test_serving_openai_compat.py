@@ -175,3 +175,13 @@ def test_embeddings_for_embedder_entries_only(registry, start_gateway, upstream)
     with pytest.raises(openai.BadRequestError) as info:
         client.embeddings.create(model=NAME, input="x")
     assert info.value.body["code"] == "model_not_embedder"
+
+
+def test_an_upstream_may_want_max_completion_tokens(registry, start_gateway, upstream):
+    from llmreg.serving.config import UpstreamConfig
+
+    release(registry, make_spec(params={"max_completion_tokens": 5}))
+    gw = start_gateway(upstreams={"openai": UpstreamConfig(base_url=upstream.base_url,
+                                                           max_tokens_field="max_completion_tokens")})
+    sent = json.loads(gw.client().chat.completions.create(model=NAME, messages=USER).choices[0].message.content)
+    assert sent["max_completion_tokens"] == 5 and "max_tokens" not in sent

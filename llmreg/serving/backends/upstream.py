@@ -36,7 +36,7 @@ class UpstreamBackend:
 
     def __init__(self, name: str, base_url: str, *, api_key: str | None = None, timeout_s: float = 60.0,
                  headers: Mapping[str, str] | None = None, max_connections: int = 256,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, max_tokens_field: str = "max_tokens"):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._headers = {"content-type": "application/json", **(headers or {})}
@@ -46,13 +46,15 @@ class UpstreamBackend:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self.retry = retry or RetryPolicy(max_retries=1, backoff_s=0.1, backoff_max_s=1.0)
+        self.max_tokens_field = max_tokens_field
 
     @classmethod
     def from_config(cls, name: str, config: Any) -> "UpstreamBackend":
         api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
         return cls(name, config.base_url, api_key=api_key, timeout_s=config.timeout_s, headers=config.headers,
                    retry=RetryPolicy(max_retries=config.max_retries, backoff_s=config.backoff_s,
-                                     backoff_max_s=max(config.backoff_s, 1.0)))
+                                     backoff_max_s=max(config.backoff_s, 1.0)),
+                   max_tokens_field=config.max_tokens_field)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -66,6 +68,8 @@ class UpstreamBackend:
         if request.kind == "chat":
             url = self.base_url + "/chat/completions"
             body: dict[str, Any] = {"model": request.model, "messages": [dict(m) for m in request.messages]}
+            if self.max_tokens_field != "max_tokens" and "max_tokens" in params:
+                params[self.max_tokens_field] = params.pop("max_tokens")
         else:
             url = self.base_url + "/completions"
             body = {"model": request.model, "prompt": request.prompt}
