@@ -1,12 +1,14 @@
 """Registry-aware OpenAI-compatible gateway.
 
 Applications call `POST /v1/chat/completions` with `"model": "support-triage@production"`;
-the gateway resolves the pinned release tuple from the registry, renders its prompt,
-applies its params, calls the backend, and logs every call with the version it ran.
+the gateway checks the caller's API key, resolves the pinned release tuple from the registry,
+builds the backend request with llmreg.registry.generation (the mapping the eval runners
+use), calls the backend (whole or streamed), and logs every call with the version it ran.
 
-Entry points: `serving.app.run(host, port, store_url)` (what `llmreg serve` calls),
-`serving.app.create_app(config)`, `serving.call_metrics.summarize_calls(store_url, name, env)`
-(`experiment=` / `by_experiment=` for A/B experiments configured under `experiments:`).
+Entry points: `llmreg.serving.app.run(host, port, store_url)` (what `llmreg serve` calls),
+`llmreg.serving.app.create_app(config)`, `llmreg.serving.api_keys` (create_key, revoke_key),
+`llmreg.serving.call_metrics.summarize_calls(store_url, name, env)` (`experiment=` /
+`by_experiment=` for A/B experiments configured under `experiments:`).
 """
 
 
