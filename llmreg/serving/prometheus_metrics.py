@@ -34,22 +34,37 @@ class GatewayMetrics:
                               registry=self.registry)
         self.tokens = Counter("llmreg_gateway_tokens", "Tokens processed", LABELS + ("kind",),
                               registry=self.registry)
+        self._children: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def _series(self, labels: tuple[str, ...], status: int) -> tuple[Any, ...]:
+        """The children for one label set, looked up once (a `labels()` call costs a lock and a
+        dict walk; this is on every request)."""
+        key = (*labels, status)
+        series = self._children.get(key)
+        if series is None:
+            text = str(status)
+            series = (self.requests.labels(*labels, text), self.errors.labels(*labels, text) if status >= 400 else None,
+                      self.latency.labels(*labels), self.ttft.labels(*labels),
+                      self.tokens.labels(*labels, "prompt"), self.tokens.labels(*labels, "completion"))
+            self._children[key] = series
+        return series
 
     def observe(self, row: Mapping[str, Any]) -> None:
         labels = (row.get("name") or "-", row.get("version") or "-", row.get("variant") or "-",
                   row.get("endpoint") or "-")
-        status = str(row.get("status", 0))
-        self.requests.labels(*labels, status).inc()
-        if int(row.get("status") or 0) >= 400:
-            self.errors.labels(*labels, status).inc()
-        self.latency.labels(*labels).observe((row.get("latency_ms") or 0.0) / 1000.0)
+        requests, errors, latency, ttft_series, prompt, completion = self._series(labels, int(row.get("status") or 0))
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe((row.get("latency_ms") or 0.0) / 1000.0)
         ttft = row.get("ttft_ms")
         if ttft is not None:
-            self.ttft.labels(*labels).observe(ttft / 1000.0)
+            ttft_series.observe(ttft / 1000.0)
             log.info("request %s %s: time to first token %.1f ms", row.get("request_id"), labels[0], ttft)
-        for kind in ("prompt_tokens", "completion_tokens"):
-            if row.get(kind):
-                self.tokens.labels(*labels, kind.split("_")[0]).inc(row[kind])
+        if row.get("prompt_tokens"):
+            prompt.inc(row["prompt_tokens"])
+        if row.get("completion_tokens"):
+            completion.inc(row["completion_tokens"])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
