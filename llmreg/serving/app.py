@@ -53,22 +53,27 @@ async def _until_disconnect(receive: Any) -> None:
 
 
 async def _cancel_on_disconnect(request: Request, work: Any) -> Any:
-    """Run `work` (a coroutine); cancel it if the client disconnects first."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_until_disconnect(request.receive))
+    """Await `work` (a coroutine) in this task; if the client disconnects first, cancel it and
+    return None. One watcher task per request (~15 us), no asyncio.wait (~70 us)."""
+    current = asyncio.current_task()
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _until_disconnect(request.receive)
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
     except asyncio.CancelledError:
-        task.cancel()
+        if gone:
+            current.uncancel()  # our own cancel: the request ends here, quietly
+            return None
         raise
     finally:
         watcher.cancel()
-    if not task.done():
-        task.cancel()  # the gateway logs the call as 499
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
-    return task.result()
 
 
 def _cors(config: GatewayConfig) -> list[Middleware]:
