@@ -31,41 +31,60 @@ def cmd_metrics(args) -> int:
     return 0
 
 
-def cmd_api_key(args) -> int:
-    from llmreg.cli import _actor, _open
-    from llmreg.registry.errors import BadInput
-    from llmreg.serving.api_keys import KeyScopes, SqlKeyStore, create_key, revoke_key
+def _key_store(args):
+    from llmreg.cli.context import open_registry
+    from llmreg.serving.api_keys import SqlKeyStore
 
-    _open(args).close()  # the same store resolution as every verb
-    store = SqlKeyStore(args.store)
+    open_registry(args).close()  # the same store resolution (and refusals) as every verb
+    return SqlKeyStore(args.store)
+
+
+def cmd_api_key_create(args) -> int:
+    import sys
+
+    from llmreg.cli.context import actor
+    from llmreg.serving.api_keys import KeyScopes, create_key
+
+    scopes = KeyScopes(entries=tuple(_split(args.entries)), stages=tuple(_split(args.stages)), pinned=args.pinned,
+                       choose_bucket=args.choose_bucket)
+    store = _key_store(args)
     try:
-        if args.action == "list":
-            keys = [k.public() for k in store.keys()]
-            if args.json:
-                print(json.dumps(keys, indent=2, sort_keys=True))
-            for k in [] if args.json else keys:
-                state = f"revoked {k['revoked_at']} by {k['revoked_by']}" if k["revoked_at"] else "active"
-                print(f"{k['key_id']}  {k['name']:<24} entries={','.join(k['entries'])} "
-                      f"stages={','.join(k['stages'])} pinned={k['pinned']} choose_bucket={k['choose_bucket']}  "
-                      f"{state}")
-            return 0
-        if not args.target:
-            raise BadInput(f"target: `llmreg api-key {args.action}` needs a "
-                           f"{'NAME (what the key is for)' if args.action == 'create' else 'KEY_ID'}", field="target")
-        actor = _actor(args)
-        if args.action == "create":
-            scopes = KeyScopes(entries=tuple(_split(args.entries)), stages=tuple(_split(args.stages)),
-                               pinned=args.pinned, choose_bucket=args.choose_bucket)
-            key, secret = create_key(store, args.target, actor=actor, scopes=scopes)
-            print(secret)
-            print(f"key {key.key_id} for {key.name}: shown once, stored only as its SHA-256; send it as "
-                  "'Authorization: Bearer <key>'", file=__import__("sys").stderr)
-            return 0
-        key = revoke_key(store, args.target, actor=actor, reason=args.reason)
-        print(f"revoked {key.key_id} ({key.name}) at {key.revoked_at}")
-        return 0
+        key, secret = create_key(store, args.name, actor=actor(args), scopes=scopes)
     finally:
         store.close()
+    print(secret)
+    print(f"key {key.key_id} for {key.name}: shown once, stored only as its SHA-256; send it as "
+          "'Authorization: Bearer <key>'", file=sys.stderr)
+    return 0
+
+
+def cmd_api_key_revoke(args) -> int:
+    from llmreg.cli.context import actor
+    from llmreg.serving.api_keys import revoke_key
+
+    store = _key_store(args)
+    try:
+        key = revoke_key(store, args.key_id, actor=actor(args), reason=args.reason)
+    finally:
+        store.close()
+    print(f"revoked {key.key_id} ({key.name}) at {key.revoked_at}")
+    return 0
+
+
+def cmd_api_key_list(args) -> int:
+    store = _key_store(args)
+    try:
+        keys = [k.public() for k in store.keys()]
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(keys, indent=2, sort_keys=True))
+        return 0
+    for k in keys:
+        state = f"revoked {k['revoked_at']} by {k['revoked_by']}" if k["revoked_at"] else "active"
+        print(f"{k['key_id']}  {k['name']:<24} entries={','.join(k['entries'])} stages={','.join(k['stages'])} "
+              f"pinned={k['pinned']} choose_bucket={k['choose_bucket']}  {state}")
+    return 0
 
 
 def _split(text: str) -> list[str]:
@@ -91,17 +110,27 @@ def add_verbs(sub, verb) -> None:
     p.add_argument("--by-experiment", action="store_true", help="split the entry's calls by experiment variant")
     p.add_argument("--since", default=None, help="ISO-8601 time: only calls after it")
 
-    p = verb(sub, "api-key", cmd_api_key,
-             "Create, revoke or list the gateway's API keys. A key is shown once at creation and stored only "
-             "hashed; creation and revocation are recorded with the actor. Scopes: which entries and stages it "
-             "may call, whether pinned versions (NAME@1.2.0) are allowed, whether it may choose its canary bucket.",
+    import argparse
+
+    from llmreg.cli.context import Parser
+
+    group = sub.add_parser("api-key", help="The gateway's API keys.", description="The gateway's API keys.",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    keys_sub = group.add_subparsers(dest="api_key_verb", metavar="ACTION", parser_class=Parser)
+    p = verb(keys_sub, "create", cmd_api_key_create,
+             "Create an API key for the gateway: printed once, stored only as its SHA-256, creation recorded with "
+             "the actor. Scopes: entries, stages, pinned versions (NAME@1.2.0), choosing the canary bucket.",
              "llmreg api-key create checkout-service --entries support-triage --stages production --actor alice",
              writes=True)
-    p.add_argument("action", choices=("create", "revoke", "list"))
-    p.add_argument("target", nargs="?", help="create: what the key is for; revoke: the key id")
+    p.add_argument("name", help="what or who the key is for")
     p.add_argument("--entries", default="*", help="comma-separated entry names the key may call (default: all)")
     p.add_argument("--stages", default="production", help="comma-separated stages: production,canary,staging")
     p.add_argument("--pinned", action="store_true", help="may call pinned versions (NAME@X.Y.Z)")
     p.add_argument("--choose-bucket", action="store_true",
                    help="may choose its canary/experiment bucket (X-LLMReg-Caller, llmreg.caller, user)")
-    p.add_argument("--reason", default="", help="revoke: why (recorded)")
+    p = verb(keys_sub, "revoke", cmd_api_key_revoke, "Revoke an API key (recorded with the actor and reason).",
+             "llmreg api-key revoke 3f9a1c2b7d10 --reason rotated --actor bob", writes=True)
+    p.add_argument("key_id")
+    p.add_argument("--reason", default="", help="why (recorded)")
+    verb(keys_sub, "list", cmd_api_key_list, "List the gateway's API keys (never their secrets or digests).",
+         "llmreg api-key list --json")

@@ -99,6 +99,13 @@ VERBS: dict[str, Verb] = {
                   "llmreg serve --host 127.0.0.1 --port 8080"),
     "metrics": Verb("llmreg.serving_verbs", "add_verbs", "Per-version call summary from the gateway's log.",
                     "llmreg metrics support-triage --env default"),
+    "api-key create": Verb("llmreg.serving_verbs", "add_verbs", "Create a gateway API key (shown once, stored hashed).",
+                           "llmreg api-key create checkout-service --entries support-triage --actor alice",
+                           writes=True),
+    "api-key revoke": Verb("llmreg.serving_verbs", "add_verbs", "Revoke a gateway API key (audited).",
+                           "llmreg api-key revoke 3f9a1c2b7d10 --reason rotated --actor bob", writes=True),
+    "api-key list": Verb("llmreg.serving_verbs", "add_verbs", "List the gateway's API keys and their scopes.",
+                         "llmreg api-key list --json", existing_store=True),
     "keys new": Verb("llmreg.keys_verbs", "add_verbs", "Create your signing key (ed25519, OpenSSH format, 0600).",
                      "llmreg keys new --out ~/.config/llmreg/signing_key"),
     "keys show": Verb("llmreg.keys_verbs", "add_verbs", "Print your public key line and fingerprint for roles.yaml.",
@@ -113,6 +120,7 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "eval": "Eval results recorded against a version.",
           "providers": "Provider model snapshots: the change log and its actions.",
           "keys": "Create and show your signing key (ed25519, OpenSSH format).",
+          "api-key": "The gateway's API keys: who may call which entries and stages.",
           "retention": "Which versions' stored artifact copies gc keeps (retention.yaml)."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"

@@ -113,7 +113,7 @@ def parse_policy(serving: Mapping[str, Any] | None, params: Mapping[str, Any] | 
     rule = data.get("messages", "template")
     if rule not in MESSAGE_RULES:
         fail("serving.messages", f"must be one of {', '.join(MESSAGE_RULES)}, got {show(rule)}")
-    allow = dict(DEFAULT_ALLOW)
+    allow: dict[str, bool | tuple[float, float]] = dict(DEFAULT_ALLOW)
     raw_allow = data.get("allow") or {}
     if not isinstance(raw_allow, dict):
         fail("serving.allow", f"expected a mapping of request field -> true|false|[min, max], got {show(raw_allow)}")
@@ -421,7 +421,7 @@ def merge_tools(pinned: Sequence[Mapping[str, Any]], requested: Sequence[Mapping
 
 def _tool_name(tool: Mapping[str, Any]) -> str:
     function = tool.get("function") if hasattr(tool, "get") else None
-    return str(function.get("name")) if hasattr(function, "get") else "?"
+    return str(function.get("name")) if function is not None and hasattr(function, "get") else "?"
 
 
 # ---------------------------------------------------------------------------- the request

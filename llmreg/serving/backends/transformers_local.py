@@ -224,7 +224,7 @@ class TransformersBackend:
                 for job in batch:
                     job.settle(error=error)
                 continue
-            for job, result in zip(batch, results):
+            for job, result in zip(batch, results, strict=True):
                 job.settle(result)
 
     def _generate_batch(self, batch: list[_Job]) -> list[Generation]:
@@ -250,7 +250,7 @@ class TransformersBackend:
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         eos = self.tokenizer.eos_token_id
         results = []
-        for job, row, n_prompt in zip(batch, out[:, width:].tolist(), prompt_tokens):
+        for job, row, n_prompt in zip(batch, out[:, width:].tolist(), prompt_tokens, strict=True):
             row = row[: int(job.request.params["max_tokens"])]
             finished = eos is not None and eos in row
             ids = row[: row.index(eos)] if finished else row
