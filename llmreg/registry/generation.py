@@ -58,7 +58,7 @@ SYSTEM_ROLES = ("system", "developer")
 
 # What each local engine can honour; anything else a request asks for is refused, never ignored.
 TRANSFORMERS_FIELDS = frozenset({"max_tokens", "temperature", "top_p", "seed", "stop", "n", "repetition_penalty",
-                                 "top_k"})
+                                 "top_k", "num_beams"})
 VLLM_FIELDS = frozenset({"max_tokens", "temperature", "top_p", "seed", "stop", "n", "presence_penalty",
                          "frequency_penalty", "logprobs", "top_logprobs", "repetition_penalty", "top_k"})
 
@@ -75,6 +75,24 @@ def canonical_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         out[name] = value
     if isinstance(out.get("stop"), str):
         out["stop"] = [out["stop"]]
+    return out
+
+
+def pinned_generation(spec: Any) -> dict[str, Any]:
+    """What the entry pins for generation: its params (canonical names) plus what its decoding
+    strategy means for a request (release_parts.py): `greedy` is temperature 0, `beam_search`
+    sends num_beams (an engine without beams refuses it, never ignores it). `sampling` and
+    `speculative` change nothing in the request (speculation is the server's deployment)."""
+    out = canonical_params(spec.params)
+    decoding = thaw(getattr(spec, "decoding", None) or {})
+    strategy = decoding.get("strategy")
+    if strategy == "greedy":
+        if float(out.get("temperature") or 0.0) > 0.0:
+            fail("params.temperature", f"{out['temperature']} contradicts decoding.strategy greedy; set 0 or "
+                                       "change the strategy to sampling")
+        out.setdefault("temperature", 0.0)
+    elif strategy == "beam_search":
+        out["num_beams"] = int(decoding.get("num_beams") or 4)
     return out
 
 
@@ -217,7 +235,7 @@ def apply_stop(text: str, stops: Any) -> tuple[str, bool]:
 def served_params(spec: Any) -> dict[str, Any]:
     """What a backend gets for `spec` when the caller overrides nothing: the eval runners
     generate with exactly this, the gateway serves it by default."""
-    return request_params(canonical_params(spec.params), parse_policy(getattr(spec, "serving", None), spec.params), {})
+    return request_params(pinned_generation(spec), parse_policy(getattr(spec, "serving", None), spec.params), {})
 
 
 def is_sampling(params: Mapping[str, Any]) -> bool:
@@ -227,7 +245,8 @@ def is_sampling(params: Mapping[str, Any]) -> bool:
 
 def transformers_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
     """`model.generate(**kwargs)` for canonical params (seed and stop are applied by the caller)."""
-    kwargs: dict[str, Any] = {"max_new_tokens": int(params["max_tokens"]), "num_beams": 1}
+    kwargs: dict[str, Any] = {"max_new_tokens": int(params["max_tokens"]),
+                              "num_beams": int(params.get("num_beams") or 1)}
     if is_sampling(params):
         kwargs.update(do_sample=True, temperature=float(params["temperature"]),
                       top_p=float(params.get("top_p", 1.0)))
@@ -447,7 +466,7 @@ def backend_request(spec: Any, *, kind: str, template: PromptTemplate | None = N
     generates with exactly the pinned params the gateway serves by default.
     """
     policy = parse_policy(getattr(spec, "serving", None), spec.params)
-    params = request_params(canonical_params(spec.params), policy, overrides or {})
+    params = request_params(pinned_generation(spec), policy, overrides or {})
     rendered = render_input(template, policy.messages, prompt=prompt, messages=messages, variables=variables)
     return BackendRequest(kind=kind, input=rendered, params=MappingProxyType(params),
                           tools=merge_tools(tools, requested_tools, policy))

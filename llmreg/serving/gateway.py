@@ -33,7 +33,7 @@ from typing import Any, AsyncIterator, Mapping
 
 from llmreg.registry.entry import EntrySpec
 from llmreg.registry.errors import BadInput, NotFound, RegistryError
-from llmreg.registry.generation import (ServingPolicy, canonical_params, merge_tools, parse_policy, render_input,
+from llmreg.registry.generation import (ServingPolicy, merge_tools, parse_policy, pinned_generation, render_input,
                                         request_params)
 from llmreg.serving.addressing import ENV_HEADER, ExperimentTarget, Target, parse_request_target
 from llmreg.serving.admission import Admission
@@ -69,8 +69,8 @@ def new_request_id() -> str:
 
 @functools.lru_cache(maxsize=1024)
 def pinned_params(spec: EntrySpec) -> dict[str, Any]:
-    """The entry's params in canonical names (specs are frozen; hashable by digest)."""
-    return canonical_params(spec.params)
+    """The entry's params in canonical names plus its decoding strategy's (specs are frozen; hashable by digest)."""
+    return pinned_generation(spec)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -76,6 +76,25 @@ def test_an_entry_without_serving_keeps_its_digest():
     assert served_params(with_policy) == {"max_tokens": 5}
 
 
+def test_the_decoding_strategy_reaches_the_request():
+    base = {"name": "x", "model": "gpt-5-mini-2026-01-01", "params": {"max_tokens": 5}}
+    greedy = EntrySpec.from_dict({**base, "decoding": {"strategy": "greedy"}})
+    assert served_params(greedy) == {"max_tokens": 5, "temperature": 0.0}
+    beams = EntrySpec.from_dict({**base, "decoding": {"strategy": "beam_search", "num_beams": 3}})
+    assert served_params(beams)["num_beams"] == 3
+    assert transformers_kwargs(served_params(beams))["num_beams"] == 3
+    assert "num_beams" in vllm_unsupported(served_params(beams))  # refused by that engine, never ignored
+    hot = EntrySpec.from_dict({**base, "params": {"max_tokens": 5, "temperature": 0.7}, "decoding": {"strategy": "greedy"}})
+    with pytest.raises(BadInput, match="contradicts decoding.strategy greedy"):
+        served_params(hot)
+
+
+def vllm_unsupported(params):
+    from llmreg.registry.generation import unsupported
+
+    return unsupported(params, "vllm")
+
+
 def test_message_rule_per_template():
     system = {"role": "system", "content": "be brief"}
     first, answer, last = ({"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
