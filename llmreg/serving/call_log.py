@@ -4,12 +4,12 @@ Rows are queued on the request path (a lock-free put) and written in batches by 
 background thread, so a request never waits for the database. Rows are never dropped: a
 failed batch stays queued and is retried; at shutdown the queue is drained, and whatever
 still cannot reach the database is appended to a JSONL spill file that the next start
-replays first. The table belongs to serving/ (SQLAlchemy Core, created if missing), not to
-the registry's event log: call metrics are high-volume operational data, not audit events.
-
-Schema changes are additive and nullable, applied at writer start by `ensure_table` (a
-guarded ALTER, safe when several replicas start at once): an older gateway keeps writing
-to the upgraded table, and readers treat a column an old table lacks as NULL.
+replays first. The table is not part of the event log (call metrics are high-volume operational data, not
+audit events) but it is part of the registry's schema: it is defined in
+llmreg/registry/store/schema.py and created or upgraded by the same Alembic history
+(revision 0005), at writer start through `ensure_table`. Columns are added nullable, so an
+older gateway keeps writing to an upgraded table, and readers treat a column an old table
+lacks as NULL.
 """
 from __future__ import annotations
 
@@ -24,48 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, create_engine, event, insert,
-                        inspect)
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy import create_engine, event, insert, inspect
 
 from llmreg.registry.store.connection import BUSY_TIMEOUT_S, StoreURL, parse_url
 from llmreg.serving.config import CallLogConfig
 
 log = logging.getLogger("llmreg.gateway")
 
-metadata = MetaData()
-
-gateway_calls = Table(
-    "gateway_calls", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("request_id", Text, nullable=False),
-    Column("time", Text, nullable=False),  # UTC, fixed width: string order is time order
-    Column("endpoint", Text, nullable=False),  # chat | completion
-    Column("name", Text),  # NULL when the request failed before naming an entry
-    Column("version", Text),
-    Column("env", Text),
-    Column("stage", Text),
-    Column("variant", Text),  # production | canary | shadow | staging | pinned
-    Column("status", Integer, nullable=False),  # HTTP status returned (shadow: what it would have been)
-    Column("error", Text),
-    Column("latency_ms", Float, nullable=False),  # gateway receive -> response ready
-    Column("upstream_ms", Float),  # time inside the backend
-    Column("prompt_tokens", Integer),
-    Column("completion_tokens", Integer),
-    Column("caller", Text),  # blake2b of the caller key, never the key itself
-    Column("replica", Text),
-    Column("agrees", Integer),  # shadow rows: 1 when the shadow's answer equals the served one
-    # Added after the first release (ensure_table ALTERs older tables): 'EXPERIMENT/VARIANT'
-    # for calls an experiment assigned, NULL otherwise.
-    Column("experiment", Text),
-    Column("ttft_ms", Float),  # streamed calls: backend call start -> first token
-    Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
-    Index("ix_gateway_calls_time", "time"),
-)
-# Columns added to the first release's table, each nullable, with the index that serves it.
-ADDED_COLUMNS = ("experiment", "ttft_ms")
-ADDED_INDEXES = (Index("ix_gateway_calls_experiment", gateway_calls.c.experiment),)
+# The table is part of the registry's schema and migration history (revision 0005).
+from llmreg.registry.store.schema import gateway_calls  # noqa: E402
 
 COLUMNS = tuple(c.name for c in gateway_calls.columns if c.name != "id")
 REPLICA = f"{socket.gethostname()}:{os.getpid()}"
@@ -92,29 +59,17 @@ def make_engine(store_url: str | StoreURL | None):
 
 
 def ensure_table(engine) -> None:
-    """Create the table, or bring an older one up to date (nullable columns, their indexes).
+    """Bring the database to the registry's schema head, which includes `gateway_calls`
+    (Alembic revision 0005 creates it or adds what an older table lacks, keeping its rows).
+    The registry's migration lock serialises replicas that start at once."""
+    from llmreg.registry.store.migrate import ensure_schema
 
-    Replicas may race here: a column another replica added in the meantime is fine.
-    """
-    metadata.create_all(engine, checkfirst=True)
-    for column in missing_columns(engine):
-        kind = gateway_calls.c[column].type.compile(dialect=engine.dialect)
-        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # SQLite has no such clause
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {gateway_calls.name} ADD COLUMN {guard}{column} {kind}")
-        except DBAPIError:
-            if column in missing_columns(engine):  # not a lost race: a real failure
-                raise
-            log.info("gateway_calls.%s: added by another replica meanwhile", column)
-    for index in ADDED_INDEXES:
-        try:
-            with engine.begin() as conn:
-                conn.execute(CreateIndex(index, if_not_exists=True))
-        except DBAPIError:
-            # PostgreSQL's IF NOT EXISTS is not atomic: two concurrent creators can still collide
-            if index.name not in {i["name"] for i in inspect(engine).get_indexes(gateway_calls.name)}:
-                raise
+    url = parse_url(engine.url.render_as_string(hide_password=False))
+    raw = engine.raw_connection()
+    try:
+        ensure_schema(url, raw.driver_connection)
+    finally:
+        raw.close()
 
 
 def existing_columns(engine) -> set[str]:
@@ -123,11 +78,6 @@ def existing_columns(engine) -> set[str]:
     if not inspector.has_table(gateway_calls.name):
         return set()
     return {c["name"] for c in inspector.get_columns(gateway_calls.name)}
-
-
-def missing_columns(engine) -> list[str]:
-    present = existing_columns(engine)
-    return [c for c in ADDED_COLUMNS if c not in present] if present else []
 
 
 def default_spill_path(store_url: str | None) -> str:

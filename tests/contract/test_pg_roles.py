@@ -75,6 +75,10 @@ def test_app_role_appends_but_cannot_rewrite_or_disable_triggers(store):
         conn.execute("INSERT INTO config (key, seq, value) VALUES ('gates', 1, '{}')")
         conn.execute("UPDATE config SET seq = 1")
         conn.execute("DELETE FROM stage_pointers")
+        # the gateway's call log: appended (its BIGSERIAL id needs the sequence), never rewritten
+        conn.execute("INSERT INTO gateway_calls (request_id, time, endpoint, status, latency_ms) "
+                     "VALUES ('r1', '2026-01-01T00:00:00.000000Z', 'chat', 200, 1.5)")
+        assert "permission denied" in _refused(conn, "DELETE FROM gateway_calls")
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
         assert "permission denied" in _refused(conn, "UPDATE events SET actor = 'mallory'")
         assert "permission denied" in _refused(conn, "DELETE FROM events")

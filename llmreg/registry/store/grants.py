@@ -28,12 +28,14 @@ from llmreg.registry.store.migrate import VERSION_TABLE
 from llmreg.registry.store.schema import metadata
 
 APPEND_ONLY = ("events",)
+# Operational logs the app role appends to and never rewrites (the gateway's per-call log).
+CALL_LOGS = ("gateway_calls",)
 HEAD = ("head",)
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _projection_tables() -> tuple[str, ...]:
-    return tuple(sorted(name for name in metadata.tables if name not in APPEND_ONLY + HEAD))
+    return tuple(sorted(name for name in metadata.tables if name not in APPEND_ONLY + HEAD + CALL_LOGS))
 
 
 def _ident(name: str) -> str:
@@ -43,14 +45,17 @@ def _ident(name: str) -> str:
 def grant_statements(schema: str, app_role: str, reader_role: str) -> list[str]:
     """The GRANT/REVOKE statements for `schema` (roles must exist), in order; also for docs."""
     s, app, reader = _ident(schema), _ident(app_role), _ident(reader_role)
-    tables = [*APPEND_ONLY, *HEAD, VERSION_TABLE, *_projection_tables()]
+    tables = [*APPEND_ONLY, *HEAD, VERSION_TABLE, *CALL_LOGS, *_projection_tables()]
     out = [
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {app}, {reader}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {app}, {reader}",
         f"REVOKE ALL ON SCHEMA {s} FROM {app}, {reader}",
         f"GRANT USAGE ON SCHEMA {s} TO {app}, {reader}",
         *(f"GRANT SELECT, INSERT ON {s}.{_ident(t)} TO {app}" for t in APPEND_ONLY),
         *(f"GRANT SELECT, UPDATE ON {s}.{_ident(t)} TO {app}" for t in HEAD),
         f"GRANT SELECT ON {s}.{_ident(VERSION_TABLE)} TO {app}",
+        *(f"GRANT SELECT, INSERT ON {s}.{_ident(t)} TO {app}" for t in CALL_LOGS),
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {app}",  # the call log's BIGSERIAL id
         *(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{_ident(t)} TO {app}" for t in _projection_tables()),
         *(f"GRANT SELECT ON {s}.{_ident(t)} TO {reader}" for t in tables),
     ]

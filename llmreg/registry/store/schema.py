@@ -163,3 +163,33 @@ provider_discovery = Table(
     Column("seq", BigInteger, nullable=False),
     Column("record", Text, nullable=False),
 )
+
+# The gateway's per-call log (llmreg/serving/call_log.py writes it). High-volume operational
+# data, not audit events: it lives in the registry's database and migration history so one
+# `upgrade` brings every table a deployment reads to the same revision.
+gateway_calls = Table(
+    "gateway_calls", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("request_id", Text, nullable=False),
+    Column("time", Text, nullable=False),  # UTC, fixed width: string order is time order
+    Column("endpoint", Text, nullable=False),  # chat | completion | responses
+    Column("name", Text),  # NULL when the request failed before naming an entry
+    Column("version", Text),
+    Column("env", Text),
+    Column("stage", Text),
+    Column("variant", Text),  # production | canary | shadow | staging | pinned
+    Column("status", Integer, nullable=False),  # HTTP status returned (shadow: what it would have been)
+    Column("error", Text),
+    Column("latency_ms", Float, nullable=False),  # gateway receive -> response ready
+    Column("upstream_ms", Float),  # time inside the backend
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("caller", Text),  # blake2b of the caller key, never the key itself
+    Column("replica", Text),
+    Column("agrees", Integer),  # shadow rows: 1 when the shadow's answer equals the served one
+    Column("experiment", Text),  # 'EXPERIMENT/VARIANT' for calls an experiment assigned
+    Column("ttft_ms", Float),  # streamed calls: backend call start -> first token
+    Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
+    Index("ix_gateway_calls_time", "time"),
+    Index("ix_gateway_calls_experiment", "experiment"),
+)
