@@ -272,7 +272,7 @@ def _unknown(argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llmreg.cli.context import EXIT_BAD_INPUT, UsageError, one_line, run_verb
+    from llmreg.cli.context import EXIT_BAD_INPUT, UsageError, needs_checkout, one_line, run_verb
 
     argv = sys.argv[1:] if argv is None else list(argv)
     key, rest = _choose(argv)
@@ -285,7 +285,13 @@ def main(argv: list[str] | None = None) -> int:
             return _print(_overview(argv[0] + " "))
         print(one_line(_unknown(argv)), file=sys.stderr)
         return EXIT_BAD_INPUT
-    parser, impl = verb_parser(key)
+    try:
+        parser, impl = verb_parser(key)
+    except ModuleNotFoundError as exc:
+        if not needs_checkout(exc):
+            raise
+        print(f"llmreg {key}: {needs_checkout(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         args = parser.parse_args(rest)
     except UsageError as exc:

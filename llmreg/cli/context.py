@@ -178,6 +178,18 @@ def fail(args, prog: str, exc: BaseException, code: int) -> int:
     return code
 
 
+PROJECT_PACKAGES = ("pipelines", "assets", "training", "evals")
+
+
+def needs_checkout(exc: BaseException) -> str | None:
+    """The wheel ships `llmreg` only: a verb that drives the Dagster project (evals, training,
+    pipelines) needs the project checkout. One line saying so, instead of an internal error."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in PROJECT_PACKAGES:
+        return (f"this verb needs the llm-registry project checkout ({exc.name}/ is not importable): run it "
+                "from a clone of the repository after `make install`")
+    return None
+
+
 def run_verb(prog: str, args, run: Callable[[Any], int]) -> int:
     """Run a parsed verb: close what it opened, map its errors to exit codes, once for all verbs."""
     try:
@@ -195,6 +207,9 @@ def run_verb(prog: str, args, run: Callable[[Any], int]) -> int:
 
         if isinstance(exc, RegistryError):
             return fail(args, prog, exc, exc.exit_code)
+        needs = needs_checkout(exc)
+        if needs:
+            return fail(args, prog, RuntimeError(needs), EXIT_BAD_INPUT)
         if os.environ.get("LLMREG_DEBUG"):
             raise
         return fail(args, prog, RuntimeError(f"internal error: {type(exc).__name__}: {exc} "
