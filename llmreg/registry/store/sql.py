@@ -29,7 +29,7 @@ from llmreg.registry.store.connection import PostgresConnector, StoreURL, connec
 from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
 from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, apply_event, fold_stages, statements
-from llmreg.registry.store.sql_reads import READ_SQL, SQLReads
+from llmreg.registry.store.sql_reads import READ_SQL, SQLReads, dialect_read_sql
 
 T = TypeVar("T")
 PAGE = 5000
@@ -105,7 +105,8 @@ class SQLStore(SQLReads, Store):
     def __init__(self, url: str | os.PathLike | None = None):
         self.url: StoreURL = parse_url(url)
         self.dialect = self.url.dialect
-        self._q = {key: placeholders(sql, self.dialect) for key, sql in _SQL.items()}
+        self._q = {key: placeholders(sql, self.dialect)
+                   for key, sql in {**_SQL, **dialect_read_sql(self.dialect)}.items()}
         self._p = statements(self.dialect)
         self._pg = PostgresConnector(self.url) if self.dialect == "postgresql" else None
         self._local = threading.local()

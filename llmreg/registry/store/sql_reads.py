@@ -10,6 +10,9 @@ from llmreg.registry.store.port import Pointer, Reads
 
 READ_SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
+    # the newest change of the stage at or before the moment: one seek on the primary key
+    "stage_at": "SELECT version, weight, seq, since FROM stage_history WHERE name = ? AND env = ? AND stage = ? "
+                "AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1",
     "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
     "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
@@ -38,6 +41,32 @@ READ_SQL = {
 }
 
 
+# Listing reads pick fields out of the stored event text in the database (C, not Python).
+_JSON = {
+    "sqlite": lambda path: f"json_extract(e.payload, '$.{path}')",
+    "postgresql": lambda path: "(e.payload::json" + "".join(f" -> '{p}'" for p in path.split(".")[:-1])
+                               + f" ->> '{path.split('.')[-1]}')",
+}
+
+
+def dialect_read_sql(dialect: str) -> dict[str, str]:
+    """The listing statements, whose JSON field access differs between SQLite and PostgreSQL."""
+    field = _JSON[dialect]
+    return {
+        "version_count": "SELECT COUNT(*) FROM entries WHERE name = ?",
+        "version_rows": f"SELECT n.version, n.created_at, n.author, {field('entry.bump')}, {field('entry.bump_reason')} "
+                        "FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? "
+                        "ORDER BY n.vmajor, n.vminor, n.vpatch LIMIT ? OFFSET ?",
+        "name_count": "SELECT COUNT(DISTINCT name) FROM entries",
+        "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({field('entry.spec.model.snapshot')}, "
+                     f"{field('entry.spec.model.id')}) FROM (SELECT name, COUNT(*) AS n FROM entries GROUP BY name "
+                     "ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name AND n.version = "
+                     "(SELECT x.version FROM entries x WHERE x.name = c.name "
+                     "ORDER BY x.vmajor DESC, x.vminor DESC, x.vpatch DESC LIMIT 1) "
+                     "JOIN events e ON e.seq = n.seq ORDER BY c.name",
+    }
+
+
 class SQLReads(Reads):
     """The Reads port over `_rows`/`_row`, which subclasses bind to a connection or a transaction."""
 
@@ -53,6 +82,11 @@ class SQLReads(Reads):
 
     def pointer(self, name: str, env: str, stage: str) -> tuple | None:
         return self._row("pointer", (name, env, stage))
+
+    def stage_at(self, name: str, env: str, stage: str, until_time: str) -> tuple | None:
+        """(version, weight, seq, since) of who held `stage` at `until_time` (stage_history), or None."""
+        row = self._row("stage_at", (name, env, stage, until_time))
+        return row if row is not None and row[0] is not None else None
 
     def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
         if name is not None and env is not None:
@@ -74,6 +108,18 @@ class SQLReads(Reads):
 
     def names(self) -> list[str]:
         return [row[0] for row in self._rows("names")]
+
+    def version_count(self, name: str) -> int:
+        return self._row("version_count", (name,))[0]
+
+    def version_rows(self, name: str, limit: int, offset: int = 0) -> list:
+        return self._rows("version_rows", (name, limit, offset))
+
+    def name_count(self) -> int:
+        return self._row("name_count")[0]
+
+    def name_rows(self, limit: int, offset: int = 0) -> list:
+        return self._rows("name_rows", (limit, offset))
 
     def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
         row = self._row("state", (name, version, env))
