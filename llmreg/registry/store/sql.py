@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from llmreg.registry import events as ev
@@ -206,13 +206,16 @@ class SQLStore(SQLReads, Store):
                     cur.execute(self._q["head"])
                     row = cur.fetchone()
                 uow = SQLUnitOfWork(self, cur, Head(*row))
-                try:
-                    yield uow
-                except CommitThenRaise as wrapped:
-                    deferred = wrapped.error
-                if uow.events:
-                    cur.execute(self._q["set_head"], (uow.seq, uow.hash, uow.time, uow.config_seq))
-                cur.execute("COMMIT")
+                with self._pipeline(cur) as pipe:
+                    try:
+                        yield uow
+                    except CommitThenRaise as wrapped:
+                        deferred = wrapped.error
+                    if uow.events:
+                        cur.execute(self._q["set_head"], (uow.seq, uow.hash, uow.time, uow.config_seq))
+                    cur.execute("COMMIT")
+                    if pipe is not None:
+                        pipe.sync()  # the commit's outcome, and any queued statement's error, here
                 local.committed = uow.seq
             except BaseException:
                 try:
@@ -233,6 +236,13 @@ class SQLStore(SQLReads, Store):
     def committed_seq(self) -> int | None:
         """The head seq this thread's last `write` committed (None if it rolled back)."""
         return getattr(self._local, "committed", None)
+
+    def _pipeline(self, cur):
+        """PostgreSQL: psycopg pipeline mode for the rest of the transaction. Statements whose
+        result nobody reads (the event, the projection rows, the head, COMMIT) go out without
+        waiting for each answer: one round trip at the commit instead of one per statement;
+        a read (fetch) still waits for its answer."""
+        return cur.connection.pipeline() if self._pg is not None else nullcontext(None)
 
     def _begin(self, cur) -> None:
         try:
