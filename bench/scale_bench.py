@@ -189,6 +189,33 @@ def build_names(registry, template: dict[str, Any], count: int) -> None:
                                         "weight": None})
 
 
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024.0
+
+
+def bulk_memory(work: Path, count: int) -> dict[str, Any]:
+    """RSS of one process registering `count` names through `Registry.register` (the real path)."""
+    import gc
+
+    from bench.registry_bench import put_adapter, release_spec
+    from llmreg.registry.api import Registry
+
+    marks = {}
+    with Registry.open(f"sqlite:///{work / 'bulk.db'}", artifacts=str(work / "bulk-artifacts")) as registry:
+        adapter = put_adapter(registry, work)
+        start = time.perf_counter()
+        for n in range(count):
+            spec = release_spec(adapter)
+            spec["name"] = f"bulk-{n:06d}"
+            registry.register(spec, actor="alice")
+            if (n + 1) in (count // 10, count // 2, count):
+                gc.collect()
+                marks[n + 1] = rss_mib()
+        seconds = time.perf_counter() - start
+    return {"names": count, "rss_mib": marks, "per_s": count / seconds}
+
+
 def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
@@ -225,12 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--names", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=5000, help="resolve --at calls per size")
+    parser.add_argument("--bulk-names", type=int, default=10_000,
+                        help="names registered by one process for the memory check (0: skip)")
     parser.add_argument("--cli-tries", type=int, default=3, help="CLI runs per figure (best wall time)")
     parser.add_argument("--json", default=str(REPO / "bench" / "results" / "scale.json"))
     args = parser.parse_args(argv)
     sizes = [10, 10_000, 100_000]
     if args.quick:
         sizes, args.events, args.names, args.samples = [10, 1_000, 10_000], 100_000, 2_000, 2000
+        args.bulk_names = min(args.bulk_names, 2_000)
     os.environ["LLMREG_SQLITE_SYNCHRONOUS"] = "NORMAL"  # building only: nothing measured here commits
     sys.path.insert(0, str(REPO))
     from bench.registry_bench import loadavg, put_adapter, release_spec
@@ -266,11 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_names(registry, template, args.names)
         results["names"] = {"names": args.names, "page": best_cli(["list"], names_url, args.cli_tries),
                             "all": best_cli(["list", "--limit", "0"], names_url, args.cli_tries)}
+        if args.bulk_names:
+            print(f"  one process registering {args.bulk_names:,} names: RSS", flush=True)
+            results["bulk"] = bulk_memory(work, args.bulk_names)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["loadavg_end"] = loadavg()
     print()
     print_table(results["points"], results.get("names"))
+    bulk = results.get("bulk")
+    if bulk:
+        marks = ", ".join(f"{n:,}: {mib:.0f} MiB" for n, mib in bulk["rss_mib"].items())
+        print(f"RSS of one process registering {bulk['names']:,} names (after n names): {marks}")
     print(f"load average at start {results['loadavg_start']}, at end {results['loadavg_end']}")
     if args.json:
         out = Path(args.json)
