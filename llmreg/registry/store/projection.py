@@ -237,13 +237,16 @@ def fold_stages(rows) -> dict[str, tuple[str, float | None, int, str]]:
     return pointers
 
 
-def fold_stage_history(rows) -> list[tuple[str, str, str, str, int, str | None, float | None]]:
+HistoryRow = tuple[str, str, str, str, int, "str | None", "float | None"]
+
+
+def fold_stage_history(rows) -> list[HistoryRow]:
     """The stage_history table as the log implies it: rows (seq, time, type, name, version,
     env, payload) of the stage events in seq order -> sorted (name, env, stage, since, seq,
     version, weight) rows. The same transitions as `fold_stages`; `audit verify` and the
     contract tests compare it with the stored table, and migration 0005 fills it with it."""
     held: dict[tuple[str, str], dict[str, tuple[str, float | None]]] = {}
-    out = []
+    out: list[HistoryRow] = []
     for seq, time, type_, name, version, env, payload in rows:
         pointers = held.setdefault((name, env), {})
         if type_ == ev.STAGE_PROMOTED:

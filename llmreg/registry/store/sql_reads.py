@@ -110,13 +110,15 @@ class SQLReads(Reads):
         return [row[0] for row in self._rows("names")]
 
     def version_count(self, name: str) -> int:
-        return self._row("version_count", (name,))[0]
+        row = self._row("version_count", (name,))
+        return row[0] if row else 0
 
     def version_rows(self, name: str, limit: int, offset: int = 0) -> list:
         return self._rows("version_rows", (name, limit, offset))
 
     def name_count(self) -> int:
-        return self._row("name_count")[0]
+        row = self._row("name_count")
+        return row[0] if row else 0
 
     def name_rows(self, limit: int, offset: int = 0) -> list:
         return self._rows("name_rows", (limit, offset))
