@@ -42,28 +42,37 @@ READ_SQL = {
 
 
 # Listing reads pick fields out of the stored event text in the database (C, not Python).
-_JSON = {
-    "sqlite": lambda path: f"json_extract(e.payload, '$.{path}')",
-    "postgresql": lambda path: "(e.payload::json" + "".join(f" -> '{p}'" for p in path.split(".")[:-1])
-                               + f" ->> '{path.split('.')[-1]}')",
-}
+# SQLite: json_extract per field. PostgreSQL: the text is cast to json once per row (a
+# LATERAL subquery fenced with OFFSET 0, so the planner does not inline the cast per field).
+def _fields(dialect: str, paths: tuple[str, ...]) -> tuple[str, str]:
+    """(FROM-clause addition, one select expression per dotted path under the event payload)."""
+    if dialect == "sqlite":
+        return "", ", ".join(f"json_extract(e.payload, '$.{path}')" for path in paths)
+    common = paths[0].rsplit(".", 1)[0] if all("." in p for p in paths) else ""
+    prefix = common.split(".") if common and all(p.startswith(common + ".") for p in paths) else []
+    doc = "e.payload::json" + "".join(f" -> '{part}'" for part in prefix)
+    exprs = []
+    for path in paths:
+        parts = path.split(".")[len(prefix):]
+        exprs.append("d.doc" + "".join(f" -> '{part}'" for part in parts[:-1]) + f" ->> '{parts[-1]}'")
+    return f" CROSS JOIN LATERAL (SELECT {doc} AS doc OFFSET 0) d", ", ".join(exprs)
 
 
 def dialect_read_sql(dialect: str) -> dict[str, str]:
     """The listing statements, whose JSON field access differs between SQLite and PostgreSQL."""
-    field = _JSON[dialect]
+    join_v, bump = _fields(dialect, ("entry.bump", "entry.bump_reason"))
+    join_m, model = _fields(dialect, ("entry.spec.model.snapshot", "entry.spec.model.id"))
     return {
         "version_count": "SELECT COUNT(*) FROM entries WHERE name = ?",
-        "version_rows": f"SELECT n.version, n.created_at, n.author, {field('entry.bump')}, {field('entry.bump_reason')} "
-                        "FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? "
+        "version_rows": f"SELECT n.version, n.created_at, n.author, {bump} "
+                        f"FROM entries n JOIN events e ON e.seq = n.seq{join_v} WHERE n.name = ? "
                         "ORDER BY n.vmajor, n.vminor, n.vpatch LIMIT ? OFFSET ?",
         "name_count": "SELECT COUNT(DISTINCT name) FROM entries",
-        "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({field('entry.spec.model.snapshot')}, "
-                     f"{field('entry.spec.model.id')}) FROM (SELECT name, COUNT(*) AS n FROM entries GROUP BY name "
-                     "ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name AND n.version = "
-                     "(SELECT x.version FROM entries x WHERE x.name = c.name "
+        "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({model}) FROM (SELECT name, COUNT(*) AS n "
+                     "FROM entries GROUP BY name ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name "
+                     "AND n.version = (SELECT x.version FROM entries x WHERE x.name = c.name "
                      "ORDER BY x.vmajor DESC, x.vminor DESC, x.vpatch DESC LIMIT 1) "
-                     "JOIN events e ON e.seq = n.seq ORDER BY c.name",
+                     f"JOIN events e ON e.seq = n.seq{join_m} ORDER BY c.name",
     }
 
 
