@@ -249,8 +249,10 @@ class SQLStore(SQLReads, Store):
             if self.dialect == "sqlite":
                 cur.execute("BEGIN IMMEDIATE")
             else:
-                cur.execute("BEGIN")
-                cur.execute(self._q["head_lock"])
+                # one round trip: no parameters, so psycopg sends both as one simple query;
+                # the cursor then moves to the SELECT's result
+                cur.execute("BEGIN; " + self._q["head_lock"])
+                cur.nextset()
         except Exception as exc:  # noqa: BLE001
             if is_lock_timeout(exc):
                 raise Conflict(f"the store {self.url.redacted()} stayed locked by another writer for more "
