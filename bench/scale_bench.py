@@ -217,7 +217,7 @@ def bulk_memory(work: Path, count: int) -> dict[str, Any]:
 
 
 def fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
 
 def print_table(points: list[dict[str, Any]], names: dict[str, Any] | None) -> None:

@@ -43,10 +43,9 @@ def upgrade() -> None:
     rows = fold_stage_history((seq, time, type_, name, version, env, json.loads(payload))
                               for seq, time, type_, name, version, env, payload in result)
     if rows:
-        table = sa.table("stage_history", *(sa.column(c) for c in
-                                            ("name", "env", "stage", "since", "seq", "version", "weight")))
-        op.bulk_insert(table, [dict(zip(("name", "env", "stage", "since", "seq", "version", "weight"), row))
-                               for row in rows])
+        columns = ("name", "env", "stage", "since", "seq", "version", "weight")
+        table = sa.table("stage_history", *(sa.column(c) for c in columns))
+        op.bulk_insert(table, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def downgrade() -> None:
