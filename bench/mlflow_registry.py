@@ -9,10 +9,12 @@ parent can interleave rounds of ours and MLflow's and both see the same machine 
     {"op": "setup", "db": "/tmp/x/mlflow.db"}              -> {"version": "3.17.2", ...}
     {"op": "resolve", "n": 2000}                           -> {"ns": [per-call ns, ...]}
     {"op": "register", "n": 200}                           -> {"seconds": 0.85, "n": 200}
+    {"op": "search", "tries": 3}                           -> {"seconds": [..], "rows": 2001}
     {"op": "quit"}
 
 resolve = MlflowClient.get_model_version_by_alias(name, "production");
-register = MlflowClient.create_model_version(name, source) (SQLite backend, same client).
+register = MlflowClient.create_model_version(name, source) (SQLite backend, same client);
+search = MlflowClient.search_model_versions("name='...'"): every version of the name (listing).
 """
 from __future__ import annotations
 
@@ -67,6 +69,13 @@ def main() -> int:
                 create(NAME, SOURCE.format(n=registered + i))
             answer = {"seconds": time.perf_counter() - start, "n": n}
             registered += n
+        elif op == "search":
+            seconds, rows = [], 0
+            for _ in range(int(command.get("tries", 3))):
+                start = time.perf_counter()
+                rows = len(client.search_model_versions(f"name='{NAME}'", max_results=200_000))
+                seconds.append(time.perf_counter() - start)
+            answer = {"seconds": seconds, "rows": rows}
         else:
             answer = {"error": f"unknown op {op!r}"}
         out.write(json.dumps(answer) + "\n")

@@ -160,13 +160,18 @@ class Side:
             raise AssertionError(f"resolve returned {resolved.version}, expected {self.expected}")
         return samples
 
+    cpu_s: float = 0.0  # process CPU time spent in register() (the part code can cut; the rest is fsync)
+
     def register(self, registry, n: int) -> float:
         specs = [release_spec(self.adapter, self.next_tokens + i) for i in range(n)]
         self.next_tokens += n
+        cpu = time.process_time()
         start = time.perf_counter()
         for spec in specs:
             registry.register(spec, actor="alice")
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.cpu_s += time.process_time() - cpu
+        return elapsed
 
 
 # ---------------------------------------------------------------------------- MLflow side
@@ -261,12 +266,74 @@ def postgres_schema() -> tuple[str | None, Callable[[], None], str]:
 
 # ---------------------------------------------------------------------------- the measurements
 
+def commit_floor(work: Path, n: int = 300) -> float:
+    """Commits/s of a bare sqlite3 transaction as big as a registration's (a 2.3 KB event row, an
+    entry row, the head update) with the store's synchronous setting: the disk's floor."""
+    import sqlite3
+
+    from llmreg.registry.store.connection import sqlite_synchronous
+
+    path = work / f"floor-{uuid.uuid4().hex[:8]}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {sqlite_synchronous()}")
+        conn.execute("CREATE TABLE ev (seq INTEGER PRIMARY KEY, payload TEXT)")
+        conn.execute("CREATE TABLE en (name TEXT, version TEXT, seq INTEGER, PRIMARY KEY (name, version))")
+        conn.execute("CREATE TABLE head (id INTEGER PRIMARY KEY, seq INTEGER)")
+        conn.execute("INSERT INTO head VALUES (1, 0)")
+        blob = "x" * 2300
+        start = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO ev VALUES (?, ?)", (i, blob))
+            conn.execute("INSERT INTO en VALUES ('a', ?, ?)", (str(i), i))
+            conn.execute("UPDATE head SET seq = ? WHERE id = 1", (i,))
+            conn.execute("COMMIT")
+        return n / (time.perf_counter() - start)
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def commit_floor_pg(url: str, n: int = 200) -> float:
+    """The same bare transaction on PostgreSQL, one statement at a time (6 round trips): what
+    the server and its WAL flush allow before any registry code runs."""
+    from llmreg.registry.store.connection import PostgresConnector, parse_url
+
+    conn = PostgresConnector(parse_url(url)).connect()
+    try:
+        # real tables in the bench's throwaway schema (temporary ones are not WAL-logged, so
+        # their commits would skip the flush being measured)
+        for table in ("floor_ev", "floor_en", "floor_hd"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute("CREATE TABLE floor_ev (seq BIGINT PRIMARY KEY, payload TEXT)")
+        conn.execute("CREATE TABLE floor_en (name TEXT, version TEXT, seq BIGINT, PRIMARY KEY (name, version))")
+        conn.execute("CREATE TABLE floor_hd (id INT PRIMARY KEY, seq BIGINT)")
+        conn.execute("INSERT INTO floor_hd VALUES (1, 0)")
+        blob = "x" * 2300
+        start = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN")
+            conn.execute("SELECT seq FROM floor_hd WHERE id = 1 FOR UPDATE")
+            conn.execute("INSERT INTO floor_ev VALUES (%s, %s)", (i, blob))
+            conn.execute("INSERT INTO floor_en VALUES ('a', %s, %s)", (str(i), i))
+            conn.execute("UPDATE floor_hd SET seq = %s WHERE id = 1", (i,))
+            conn.execute("COMMIT")
+        return n / (time.perf_counter() - start)
+    finally:
+        conn.close()
+
+
 def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n: int,
                 mlflow: MlflowWorker | None, label: str) -> dict[str, Any]:
-    """Interleaved rounds: ours uncached, ours cached, MLflow resolve; ours register, MLflow register."""
+    """Interleaved rounds: ours uncached, ours cached, MLflow resolve; ours register, MLflow register;
+    on SQLite, the bare commit floor in the same rounds; then listing every version, ours vs MLflow's search."""
     side.setup(work)
-    uncached, cached, ml_resolve, round_rates, ml_rates = [], [], [], [], []
+    uncached, cached, ml_resolve, round_rates, ml_rates, floors = [], [], [], [], [], []
     reg_s = reg_n = ml_s = ml_n = 0.0
+    side.cpu_s = 0.0
     with side.open(cache=False) as cold, side.open() as warm, side.open() as writer:
         side.resolve_samples(cold, 200)  # warm-up: statement cache, entry cache, page cache
         side.resolve_samples(warm, 200)
@@ -276,6 +343,7 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
             cached += side.resolve_samples(warm, resolve_n)
             if mlflow is not None:
                 ml_resolve += mlflow.ask({"op": "resolve", "n": resolve_n})["ns"]
+            floors.append(commit_floor(work) if label == "sqlite" else commit_floor_pg(side.url))
             seconds = side.register(writer, register_n)
             round_rates.append(register_n / seconds)
             reg_s += seconds
@@ -286,6 +354,12 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
                 ml_s += answer["seconds"]
                 ml_n += answer["n"]
         versions = len(writer.versions(NAME))
+        list_s = []
+        for _ in range(3):
+            start = time.perf_counter()
+            rows, _ = writer.version_page(NAME)  # every version, as `llmreg list NAME --limit 0` reads them
+            list_s.append(time.perf_counter() - start)
+        listed = len(rows)
 
     def us(samples: list[int], pct: float) -> float:
         return percentile(samples, pct) / 1000.0
@@ -299,12 +373,18 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
         "registered": int(reg_n),
         "register_per_round": register_n,
         "versions_after": versions,
+        "register_cpu_us": side.cpu_s / reg_n * 1e6,
+        "list_all_s": min(list_s), "listed": listed,
     }
+    if floors:
+        out["commit_floor_per_s"] = sum(floors) / len(floors)
     if mlflow is not None:
         out["mlflow_resolve_us"] = {"p50": us(ml_resolve, 50), "p99": us(ml_resolve, 99), "n": len(ml_resolve)}
         out["mlflow_register_per_s"] = ml_n / ml_s
         out["mlflow_register_per_s_by_round"] = ml_rates
         out["mlflow_registered"] = int(ml_n)
+        search = mlflow.ask({"op": "search", "tries": 3})
+        out["mlflow_list_all_s"], out["mlflow_listed"] = min(search["seconds"]), search["rows"]
     return out
 
 
@@ -446,6 +526,7 @@ def rows_for(results: dict[str, Any], mlflow_name: str) -> list[Row]:
     rows: list[Row] = []
     for store in results.get("stores", []):
         backend = store["backend"]
+        durability = store.get("durability", "")
         ml = store.get("mlflow_resolve_us")
         for key, label, target_key in (("resolve_uncached_us", "uncached", "resolve_uncached_p50_us"),
                                        ("resolve_cached_us", "cached", "resolve_cached_p50_us")):
@@ -455,9 +536,18 @@ def rows_for(results: dict[str, Any], mlflow_name: str) -> list[Row]:
                                 f"{mlflow_name} get_model_version_by_alias" if ml else "", "us", True, target,
                                 f"<= {target:g} us" if target else ""))
         target = TARGETS["register_per_s"] if backend == "sqlite" else None
-        rows.append(Row(f"registration ({backend})", store["register_per_s"], store.get("mlflow_register_per_s"),
+        rows.append(Row(f"registration ({backend}, {durability})", store["register_per_s"],
+                        store.get("mlflow_register_per_s"),
                         f"{mlflow_name} create_model_version" if store.get("mlflow_register_per_s") else "", "/s", False,
                         target, f">= {target:,.0f} /s" if target else ""))
+        rows.append(Row(f"registration CPU per version ({backend})", store["register_cpu_us"], None, "", "us", True))
+        if store.get("commit_floor_per_s"):
+            rows.append(Row(f"bare commit of the same size ({backend}, {durability})", store["commit_floor_per_s"],
+                            None, "", "/s", False))
+        rows.append(Row(f"list every version, {store['listed']:,} rows ({backend})", store["list_all_s"] * 1e6,
+                        store.get("mlflow_list_all_s", 0) * 1e6 or None,
+                        f"{mlflow_name} search_model_versions ({store.get('mlflow_listed', 0):,} rows)"
+                        if store.get("mlflow_list_all_s") else "", "us", True))
     hashing = results.get("hashing")
     if hashing:
         rows.append(Row(f"artifact hashing, {hashing['bytes'] / GIB:g} GiB (hash_file)", hashing["ours_gib_s"],
@@ -536,6 +626,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "loadavg_start": loadavg(), "args": vars(args), "stores": [], "skipped": {}}
     print(f"llm-registry bench: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), Python "
           f"{results['machine']['python']}, SQLite {results['machine']['sqlite']}; load average {results['loadavg_start']}")
+    from llmreg.registry.store.connection import SYNCHRONOUS_ENV, sqlite_synchronous
+
+    sync = sqlite_synchronous()
+    results["durability"] = {
+        "sqlite": f"synchronous={sync}" + (", durable commits" if sync in ("FULL", "EXTRA") else
+                                           ", NOT durable: a power cut may drop the last commits"),
+        "postgresql": "the server's synchronous_commit (durable unless the server turns it off)"}
+    print(f"durability: SQLite WAL with synchronous={sync} (${SYNCHRONOUS_ENV}; FULL is the default); "
+          f"MLflow's SQLite store at its default (synchronous=FULL); PostgreSQL as the server is configured")
     mlflow = None
     mlflow_name = "MLflow"
     try:
@@ -561,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         side = Side(f"sqlite:///{work / 'sqlite' / 'registry.db'}", str(work / "sqlite" / "artifacts"))
         results["stores"].append(bench_store(side, work / "sqlite", args.rounds, args.resolve_calls,
                                              args.register_versions, mlflow, "sqlite"))
+        results["stores"][-1]["durability"] = results["durability"]["sqlite"]
         if mlflow is not None:
             mlflow.close()
             mlflow = None
@@ -575,8 +675,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (work / "pg").mkdir()
                 try:
                     side = Side(url, str(work / "pg" / "artifacts"))
+                    with side.open() as probe:
+                        setting = probe.store.conn().execute("SHOW synchronous_commit").fetchone()[0]
+                    results["durability"]["postgresql"] = f"server synchronous_commit={setting}"
                     results["stores"].append(bench_store(side, work / "pg", args.rounds, args.resolve_calls,
                                                          max(args.register_versions // 2, 50), None, "postgresql"))
+                    results["stores"][-1]["durability"] = results["durability"]["postgresql"]
                 finally:
                     drop()
 

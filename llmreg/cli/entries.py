@@ -28,20 +28,32 @@ class Register:
 
 
 class List:
-    """List entries with their latest version and the stages they hold, or every version of NAME."""
+    """List entries with their latest version and the stages they hold, or every version of NAME.
+    Pages of --limit rows (default 100; 0: all), read as stored: nothing is re-validated."""
 
     def arguments(self, p) -> None:
         p.add_argument("name", nargs="?", help="list every version of this entry")
+        p.add_argument("--limit", type=int, default=100, help="rows per page (default 100; 0: all)")
+        p.add_argument("--page", type=int, default=1, help="which page of --limit rows (default 1)")
 
     def run(self, args) -> int:
+        from llmreg.registry.errors import BadInput
+
+        if args.limit < 0 or args.page < 1:
+            raise BadInput("list: --limit takes 0 (all) or more and --page 1 or more; e.g. --limit 50 --page 2",
+                           field="limit" if args.limit < 0 else "page")
         reg = open_registry(args)
         open_mode = not reg.roles_configured
         mode = ROLES_OPEN if open_mode else "roles: configured"
         if args.name:
             return self._versions(args, reg, mode, open_mode)
-        rows = [{"name": entry.name, "latest": entry.version, "versions": len(reg.versions(entry.name)),
-                 "stages": reg.status(entry.name), "model": entry.spec.model.request_id}
-                for entry in reg.list_entries()]
+        rows, total = reg.name_page(args.limit or None, (args.page - 1) * args.limit)
+        stages: dict[str, dict] = {}
+        pointers = reg.pointers() if len(rows) > 50 else [p for row in rows for p in reg.pointers(row["name"])]
+        for pointer in pointers:
+            stages.setdefault(pointer.name, {}).setdefault(pointer.env, {})[pointer.stage] = pointer.version
+        for row in rows:
+            row["stages"] = stages.get(row["name"], {})
 
         def text() -> str:
             lines = [mode]
@@ -53,18 +65,19 @@ class List:
                 stages = "  ".join(f"{env}/{stage}={v}" for env, held in row["stages"].items()
                                    for stage, v in held.items())
                 lines.append(f"{row['name']:<28} {row['latest']:<10} {row['versions']:>4}  {stages or '-'}")
-            return "\n".join(lines)
-        emit(args, {"roles_configured": not open_mode, "entries": rows}, text)
+            return "\n".join(lines) + _more(args, len(rows), total, "names")
+        emit(args, {"roles_configured": not open_mode, "entries": rows, "total": total, "page": args.page,
+                    "limit": args.limit}, text)
         return EXIT_OK
 
     def _versions(self, args, reg, mode: str, open_mode: bool) -> int:
         from llmreg.registry.entry import bump_summary
 
-        status = reg.status(args.name)
-        rows = [{"ref": entry.ref, "version": entry.version, "created_at": entry.created_at, "author": entry.author,
-                 "bump": entry.bump, "bump_reason": entry.bump_reason,
-                 "status": status.versions.get(entry.version, {})}
-                for entry in reg.list_entries(args.name)]
+        rows, total = reg.version_page(args.name, args.limit or None, (args.page - 1) * args.limit)
+        status = reg.status(args.name).versions  # one query for the name, not one per version
+        for row in rows:
+            row["ref"] = f"{args.name}@{row['version']}"
+            row["status"] = status.get(row["version"], {})
 
         def text() -> str:
             lines = [mode, f"{'VERSION':<10} {'CREATED (UTC)':<27} {'AUTHOR':<16} STATUS / CHANGE"]
@@ -72,9 +85,18 @@ class List:
                 status = ", ".join(f"{env}:{s}" for env, s in row["status"].items()) or "development"
                 lines.append(f"{row['version']:<10} {row['created_at']:<27} {row['author']:<16} {status}  "
                              f"({bump_summary(row['bump'], row['bump_reason'])})")
-            return "\n".join(lines)
-        emit(args, {"roles_configured": not open_mode, "name": args.name, "versions": rows}, text)
+            return "\n".join(lines) + _more(args, len(rows), total, "versions")
+        emit(args, {"roles_configured": not open_mode, "name": args.name, "versions": rows, "total": total,
+                    "page": args.page, "limit": args.limit}, text)
         return EXIT_OK
+
+
+def _more(args, shown: int, total: int, what: str) -> str:
+    """The footer of a page that is not the last."""
+    offset = (args.page - 1) * args.limit
+    if offset + shown >= total:
+        return ""
+    return f"\n{what} {offset + 1}-{offset + shown} of {total}; next: --page {args.page + 1} (--limit 0 lists all)"
 
 
 class Show:

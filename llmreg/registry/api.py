@@ -133,8 +133,12 @@ class Registry(RegistryOps, RegistryReads):
         cmd = dataclasses.replace(cmd, spec=ingest(self.artifacts, parsed, base_dir))
         entry, _ = self._run(register.register, cmd)
         # Kept for the next registration's diff only, replacing the one before: caching every
-        # registered version would hold a bulk import in memory.
-        self._last_registered[entry.name] = entry
+        # registered version would hold a bulk import in memory; at most 256 names (the oldest
+        # goes), so registering 10k names keeps memory flat too.
+        last = self._last_registered
+        if entry.name not in last and len(last) >= 256:
+            del last[next(iter(last))]
+        last[entry.name] = entry
         return entry
 
     def record_eval(self, name: str, version: str, report: Mapping[str, Any], *, actor: str) -> Event:

@@ -62,6 +62,8 @@ def _absolute(uri: str | None, base_dir: str) -> str | None:
 def absolute_uris(spec: EntrySpec, base_dir: str | None) -> EntrySpec:
     """`spec` with every relative local uri joined to `base_dir` (default: the current folder)."""
     base = os.path.abspath(base_dir or os.getcwd())
+    if all(_absolute(uri, base) == uri for uri in _local_uris(spec)):
+        return spec  # the common case (uris recorded absolute): no copy of the tuple
     data = spec.to_dict()
     changed = False
     model = data["model"]
@@ -74,6 +76,16 @@ def absolute_uris(spec: EntrySpec, base_dir: str | None) -> EntrySpec:
         if isinstance(item, dict) and item.get("uri") and _absolute(item["uri"], base) != item["uri"]:
             item["uri"], changed = _absolute(item["uri"], base), True
     return EntrySpec.from_dict(data) if changed else spec
+
+
+def _local_uris(spec: EntrySpec):
+    if spec.model.uri:
+        yield spec.model.uri
+    for artifact in spec.artifacts:
+        yield artifact.uri
+    for item in spec.retrieval.values():
+        if isinstance(item, Mapping) and item.get("uri"):
+            yield item["uri"]
 
 
 def ingest(store: ArtifactStore, spec: EntrySpec, base_dir: str | None) -> EntrySpec:
@@ -99,17 +111,25 @@ def _ingest_one(store: ArtifactStore, owner: str, field: str, ref: ArtifactRef) 
         expect.check(*_hash_remote(ref.uri, field, ref.name))
         return
     local = _local(ref.uri)
-    if not os.path.exists(local):
-        raise BadInput(f"{field}.uri: {ref.uri!r} does not exist; point uri at the file or directory to register",
-                       field=f"{field}.uri")
+    def missing() -> BadInput:
+        return BadInput(f"{field}.uri: {ref.uri!r} does not exist; point uri at the file or directory to register",
+                        field=f"{field}.uri")
     if store.contains(ref.sha256):
         try:
-            digest, total = hash_path(local)  # the bytes are stored already: read, compare, copy nothing
-        except (NotFound, OSError) as exc:
+            # the bytes are stored already: one open and one read pass, compare, copy nothing
+            digest, total = hash_path(local)
+        except NotFound:
+            if not os.path.exists(local):
+                raise missing() from None
+            raise BadInput(f"{field}.uri: cannot read {ref.uri!r} (not a regular file or directory); check the "
+                           "path", field=f"{field}.uri") from None
+        except OSError as exc:
             raise BadInput(f"{field}.uri: cannot read {ref.uri!r} ({exc}); check the path and its permissions",
                            field=f"{field}.uri") from None
         expect.check(digest, total)
         return
+    if not os.path.exists(local):
+        raise missing()
     try:
         store.put(local, ref.name, ref.kind, sha256=ref.sha256, size=size, label=label, field=field)
     except OSError as exc:

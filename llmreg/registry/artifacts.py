@@ -79,25 +79,33 @@ class _Sink:
             self.fh.write(view)
 
 
-def _stream_file(src: str, digest, sink: _Sink, buf: bytearray, *, nofollow: bool = False) -> int:
+def _stream_file(src: str, digest, sink: _Sink, buf: bytearray | None, *, nofollow: bool = False) -> int:
     """Hash (and copy) one file; nofollow: a member of a directory artifact that became a
-    symlink after the walk fails here instead of being followed out of the directory."""
-    view = memoryview(buf)
-    size = 0
+    symlink after the walk fails here instead of being followed out of the directory.
+    buf None: a buffer sized to the file (at most CHUNK), so a small file does not pay for
+    zeroing 4 MiB."""
     fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0))
     with open(fd, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            chunk = view[:n]
-            digest.update(chunk)
-            sink.write(chunk)
-            size += n
+        return _stream_fd(fh, digest, sink, buf)
+
+
+def _stream_fd(fh, digest, sink: _Sink, buf: bytearray | None) -> int:
+    if buf is None:
+        buf = bytearray(min(CHUNK, os.fstat(fh.fileno()).st_size + 1))  # +1: the size may have grown
+    view = memoryview(buf)
+    size = 0
+    while n := fh.readinto(buf):
+        chunk = view[:n]
+        digest.update(chunk)
+        sink.write(chunk)
+        size += n
     return size
 
 
 def hash_file(path: str | os.PathLike, algorithm: str = "sha256") -> tuple[str, int]:
     """(hex digest, size) of one file in a single pass; md5 is what DVC records for a file."""
     digest = hashlib.sha256() if algorithm == "sha256" else hashlib.new(algorithm, usedforsecurity=False)
-    size = _stream_file(os.fspath(path), digest, _Sink(), bytearray(CHUNK))
+    size = _stream_file(os.fspath(path), digest, _Sink(), None)
     return digest.hexdigest(), size
 
 
@@ -137,15 +145,32 @@ def hash_tree(path: str | os.PathLike) -> tuple[str, int]:
 
 
 def hash_path(path: str | os.PathLike) -> tuple[str, int]:
-    """Hash a local file or directory."""
-    p = Path(_local(os.fspath(path)))
-    if p.is_symlink() and p.is_dir():
-        raise BadInput(f"{p}: is a symlink to a directory; pass the directory itself", field="artifacts")
-    if p.is_dir():
+    """Hash a local file or directory. A file costs one open, one fstat and its reads (the
+    registration re-check runs this for every pinned file every time)."""
+    local = _local(os.fspath(path))
+    try:
+        # O_NONBLOCK: a FIFO opens (and is refused below) instead of waiting for a writer
+        fd = os.open(local, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise NotFound(f"{local}: no such file or directory") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+    else:
+        with open(fd, "rb", buffering=0) as fh:
+            digest = hashlib.sha256()
+            size = _stream_fd(fh, digest, _Sink(), None)
+            return digest.hexdigest(), size
+    p = Path(local)
+    if stat.S_ISDIR(mode):
+        if p.is_symlink():
+            raise BadInput(f"{p}: is a symlink to a directory; pass the directory itself", field="artifacts")
         return hash_tree(p)
-    if p.is_file():
-        return hash_file(p)
-    raise NotFound(f"{p}: no such file or directory")
+    raise NotFound(f"{p}: not a regular file or directory")
 
 
 def hash_location(location: str) -> tuple[str, int]:

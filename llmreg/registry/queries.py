@@ -16,6 +16,7 @@ from llmreg.registry.roles import Roles
 from llmreg.registry.semver import diff_specs
 from llmreg.registry.store.port import Pointer, Reads, Store
 
+_ALL = 2**62  # "no limit" that SQLite and PostgreSQL both take as a LIMIT
 ENTRY_CACHE_SIZE = 4096  # entries kept by the read side; a bulk listing must not grow memory without bound
 
 
@@ -96,6 +97,22 @@ class Queries:
                 out.append(self.entry(each, version))
         return out
 
+    def version_page(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+        """(rows, total): one page of `name`'s versions for listing, semver ascending, read as
+        stored (no Entry built, nothing re-validated, nothing cached). limit None: all."""
+        total = self.store.version_count(name)
+        if not total:
+            raise self.not_found(name)
+        rows = self.store.version_rows(name, _ALL if limit is None else limit, offset)
+        return [{"version": v, "created_at": c, "author": a, "bump": b, "bump_reason": r or ""}
+                for v, c, a, b, r in rows], total
+
+    def name_page(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+        """(rows, total): one page of names with their latest version, version count and model."""
+        total = self.store.name_count()
+        rows = self.store.name_rows(_ALL if limit is None else limit, offset) if total else []
+        return [{"name": n, "latest": v, "versions": c, "model": m} for n, v, c, m in rows], total
+
     def spec_of(self, ref: Entry | EntrySpec | str) -> EntrySpec:
         if isinstance(ref, Entry):
             return ref.spec
@@ -175,7 +192,7 @@ class Queries:
     def resolve(self, name: str, env: str, stage: str, at: Any = None) -> Resolved:
         if at is not None:
             moment = parse_at(at)
-            held = self.store.stages_at(name, env, moment).get(stage)
+            held = self.store.stage_at(name, env, stage, moment)
             if held is None:
                 raise self.nothing_holds(name, env, stage, moment)
             version, weight, seq, since = held

@@ -44,6 +44,15 @@ class RegistryReads:
     def list_entries(self, name: str | None = None) -> list[Entry]:  # latest of each name, or every version
         return self.queries.list_entries(name)
 
+    def version_page(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+        """(rows, total): versions of `name` for listing (version, created_at, author, bump,
+        bump_reason), read as stored without building or re-validating entries."""
+        return self.queries.version_page(name, limit, offset)
+
+    def name_page(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+        """(rows, total): names with their latest version, number of versions and model id."""
+        return self.queries.name_page(limit, offset)
+
     def status(self, name: str) -> NameStatus:
         """{env: {stage: version}} held now; `.of(version, env)` is one version's status there."""
         return self.queries.status(name)

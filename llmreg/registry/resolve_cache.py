@@ -14,6 +14,7 @@ from llmreg.registry.queries import Queries
 from llmreg.registry.resolve import Resolved
 
 _monotonic = time.monotonic
+MAX_KEYS = 65_536  # (name, env, stage) answers kept; a caller resolving ever more names stays bounded
 
 
 class ResolveCache:
@@ -39,6 +40,8 @@ class ResolveCache:
                 return hit
         resolved = self._uncached(name, env, stage)
         if self.enabled:
+            if len(self._resolved) >= MAX_KEYS:
+                self._resolved.clear()
             self._resolved[key] = resolved
         return resolved
 
@@ -59,6 +62,8 @@ class ResolveCache:
             return cached[1]
         resolved = self.queries.resolve(name, env, stage)
         if row is not None:
+            if len(self._rows) >= MAX_KEYS:
+                self._rows.clear()
             self._rows[key] = (row, resolved)
         return resolved
 

@@ -21,6 +21,22 @@ DEFAULT_DIR = ".llmreg"
 DEFAULT_DB = "registry.db"
 BUSY_TIMEOUT_S = 30.0
 WAL_AUTOCHECKPOINT_PAGES = 4096
+# SQLite durability. FULL (the default): every commit is fsynced to the WAL before
+# `register`/`promote` returns, so a power cut loses nothing acknowledged (what PostgreSQL
+# and MLflow's SQLite default give). NORMAL: a commit survives a process crash but the
+# last transactions before a power cut may be lost (never corrupting the file); it saves
+# one fsync per commit. Set with $LLMREG_SQLITE_SYNCHRONOUS=FULL|NORMAL.
+SYNCHRONOUS_ENV = "LLMREG_SQLITE_SYNCHRONOUS"
+SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
+
+
+def sqlite_synchronous() -> str:
+    """The synchronous mode new SQLite connections use (FULL unless the environment says otherwise)."""
+    mode = (os.environ.get(SYNCHRONOUS_ENV) or "FULL").strip().upper()
+    if mode not in SYNCHRONOUS_MODES:
+        raise BadInput(f"{SYNCHRONOUS_ENV}: {mode!r} is not one of {', '.join(SYNCHRONOUS_MODES)}; "
+                       "unset it for durable commits (FULL)", field=SYNCHRONOUS_ENV)
+    return mode
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,7 @@ def _sqlite(path: str) -> StoreURL:
 
 
 def connect_sqlite(path: str):
-    """A sqlite3 connection in autocommit mode, WAL journal, synchronous=NORMAL."""
+    """A sqlite3 connection in autocommit mode, WAL journal, synchronous=FULL (see sqlite_synchronous)."""
     import sqlite3
 
     directory = os.path.dirname(path)
@@ -86,9 +102,9 @@ def connect_sqlite(path: str):
     if mode.lower() != "wal":
         # WAL: readers never block the writer and a killed writer leaves no torn page.
         conn.execute("PRAGMA journal_mode = WAL")
-    # NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss
-    # can drop the last transactions, never corrupt the file.
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL in WAL mode: each commit is on disk when it returns (an audit log must survive
+    # a power cut). NORMAL, if chosen, survives kill -9 but not a power cut.
+    conn.execute(f"PRAGMA synchronous = {sqlite_synchronous()}")
     # The commit that crosses this many WAL pages copies them into the database and fsyncs
     # both files. SQLite's default (1,000 pages) made one registration in ~100 pay ~5 ms;
     # at 4,096 pages (a 16 MiB WAL) the same pages are written back once for more commits,

@@ -53,6 +53,11 @@ class Pointer:
 # (version, weight, seq, time): who holds one stage, the resolve hot path's row
 PointerRow = tuple[str, "float | None", int, str]
 
+# (version, created_at, author, bump, bump_reason): one line of `llmreg list NAME`
+VersionRow = tuple[str, str, str, str, str]
+# (name, latest version, number of versions, model request id): one line of `llmreg list`
+NameRow = tuple[str, str, int, str]
+
 
 class Reads(ABC):
     """Projection reads; on a unit of work they see its open transaction."""
@@ -77,6 +82,34 @@ class Reads(ABC):
 
     @abstractmethod
     def names(self) -> list[str]: ...
+
+    # Listing pages: stored entries as registration wrote them, read without re-validating
+    # (the log's hash chain proves them). The SQL store answers each page in one query; these
+    # defaults (the memory store's) read the stored documents.
+
+    def version_count(self, name: str) -> int:
+        return len(self.versions(name))
+
+    def version_rows(self, name: str, limit: int, offset: int = 0) -> list[VersionRow]:
+        """One page of `name`'s versions, semver ascending."""
+        out = []
+        for version in self.versions(name)[offset:offset + limit]:
+            data = self.entry_data(name, version) or {}
+            out.append((version, data.get("created_at", ""), data.get("author", ""), data.get("bump", ""),
+                        data.get("bump_reason", "")))
+        return out
+
+    def name_count(self) -> int:
+        return len(self.names())
+
+    def name_rows(self, limit: int, offset: int = 0) -> list[NameRow]:
+        """One page of names in order, each with its latest version."""
+        out = []
+        for name in self.names()[offset:offset + limit]:
+            versions = self.versions(name)
+            model = ((self.entry_data(name, versions[-1]) or {}).get("spec") or {}).get("model") or {}
+            out.append((name, versions[-1], len(versions), model.get("snapshot") or model.get("id") or ""))
+        return out
 
     @abstractmethod
     def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
@@ -170,7 +203,13 @@ class Store(Reads):
     def verify_chain(self) -> AuditReport: ...
 
     @abstractmethod
-    def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]: ...
+    def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]:
+        """Stage holders of (name, env) folded from the log's stage events up to `until_time`."""
+
+    def stage_at(self, name: str, env: str, stage: str, until_time: str) -> tuple | None:
+        """(version, weight, seq, since) of who held `stage` at `until_time`, or None. The SQL
+        store answers from stage_history (one index seek); this default folds the log."""
+        return self.stages_at(name, env, until_time).get(stage)
 
     @abstractmethod
     def rebuild_projection(self) -> int: ...

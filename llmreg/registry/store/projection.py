@@ -19,11 +19,11 @@ from llmreg.registry.canonical import canonical_json
 from llmreg.registry.eval_reports import report_verdict
 from llmreg.registry.store.connection import placeholders
 
-PROJECTION_TABLES = ("entries", "stage_pointers", "version_states", "approvals", "reviews",
+PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
                      "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery")
 # Primary keys, to dump tables in a stable order.
 TABLE_ORDER = {
-    "entries": "name, version", "stage_pointers": "name, env, stage",
+    "entries": "name, version", "stage_pointers": "name, env, stage", "stage_history": "name, env, stage, since, seq",
     "version_states": "name, version, env", "approvals": "name, version, env, stage, actor",
     "reviews": "seq", "evidence": "seq", "eval_records": "seq", "suites": "name, version",
     "config": "key", "provider_snapshots": "key", "provider_discovery": "provider",
@@ -33,6 +33,8 @@ _SQL = {
     "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "pointer_holder": "SELECT version FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
+    "held_stages": "SELECT stage FROM stage_pointers WHERE name = ? AND env = ? AND version = ?",
+    "insert_history": "INSERT INTO stage_history (name, env, stage, since, seq, version, weight) VALUES (?, ?, ?, ?, ?, ?, ?)",
     "drop_version_pointers": "DELETE FROM stage_pointers WHERE name = ? AND env = ? AND version = ?",
     "upsert_pointer": "INSERT INTO stage_pointers (name, env, stage, version, weight, seq, time) VALUES (?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT (name, env, stage) DO UPDATE SET version = excluded.version, "
@@ -99,12 +101,25 @@ def _take_stage(cur, sql, seq, time, name, version, env, stage, weight):
     """`version` leaves whatever stage it held in `env` and takes `stage`; the holder it
     displaces goes back to development (staging/canary) or is retired (production)."""
     displaced = _holder(cur, sql, name, env, stage)
-    cur.execute(sql["drop_version_pointers"], (name, env, version))
+    _leave_stages(cur, sql, seq, time, name, version, env, keep=stage)
+    cur.execute(sql["insert_history"], (name, env, stage, time, seq, version, weight))
     cur.execute(sql["upsert_pointer"], (name, env, stage, version, weight, seq, time))
     cur.execute(sql["upsert_state"], (name, version, env, stage, 1 if stage == "production" else 0, seq))
     if displaced is not None and displaced != version:
         status = "retired" if stage == "production" else "development"
         cur.execute(sql["upsert_state"], (name, displaced, env, status, 0, seq))
+
+
+def _leave_stages(cur, sql, seq, time, name, version, env, keep=None):
+    """`version` leaves every stage it holds in `env`; each one left (but `keep`, which it
+    takes again) is held by nobody from this event on (stage_history)."""
+    cur.execute(sql["held_stages"], (name, env, version))
+    left = [row[0] for row in cur.fetchall()]
+    if left:
+        cur.execute(sql["drop_version_pointers"], (name, env, version))
+    for stage in left:
+        if stage != keep:
+            cur.execute(sql["insert_history"], (name, env, stage, time, seq, None, None))
 
 
 def _stage_promoted(cur, sql, seq, time, actor, name, version, env, payload):
@@ -114,14 +129,14 @@ def _stage_promoted(cur, sql, seq, time, actor, name, version, env, payload):
 def _stage_rolled_back(cur, sql, seq, time, actor, name, version, env, payload):
     if payload.get("stage", "production") == "canary":
         # a pulled canary: the version leaves the stage, nobody replaces it
-        cur.execute(sql["drop_version_pointers"], (name, env, version))
+        _leave_stages(cur, sql, seq, time, name, version, env)
         cur.execute(sql["upsert_state"], (name, version, env, "development", 0, seq))
         return
     _take_stage(cur, sql, seq, time, name, version, env, "production", None)
 
 
 def _stage_archived(cur, sql, seq, time, actor, name, version, env, payload):
-    cur.execute(sql["drop_version_pointers"], (name, env, version))
+    _leave_stages(cur, sql, seq, time, name, version, env)
     cur.execute(sql["upsert_state"], (name, version, env, "archived", 0, seq))
 
 
@@ -221,3 +236,32 @@ def fold_stages(rows) -> dict[str, tuple[str, float | None, int, str]]:
             pointers["production"] = (version, None, seq, time)
     return pointers
 
+
+HistoryRow = tuple[str, str, str, str, int, "str | None", "float | None"]
+
+
+def fold_stage_history(rows) -> list[HistoryRow]:
+    """The stage_history table as the log implies it: rows (seq, time, type, name, version,
+    env, payload) of the stage events in seq order -> sorted (name, env, stage, since, seq,
+    version, weight) rows. The same transitions as `fold_stages`; `audit verify` and the
+    contract tests compare it with the stored table, and migration 0005 fills it with it."""
+    held: dict[tuple[str, str], dict[str, tuple[str, float | None]]] = {}
+    out: list[HistoryRow] = []
+    for seq, time, type_, name, version, env, payload in rows:
+        pointers = held.setdefault((name, env), {})
+        if type_ == ev.STAGE_PROMOTED:
+            target: str | None = payload["stage"]
+            weight = payload.get("weight")
+        elif type_ == ev.STAGE_ROLLED_BACK and payload.get("stage", "production") == "production":
+            target, weight = "production", None
+        else:  # archived, or a pulled canary
+            target, weight = None, None
+        for stage in [s for s, h in pointers.items() if h[0] == version]:
+            del pointers[stage]
+            if stage != target:
+                out.append((name, env, stage, time, seq, None, None))
+        if target is not None:
+            pointers[target] = (version, weight)
+            out.append((name, env, target, time, seq, version, weight))
+    out.sort(key=lambda row: row[:5])
+    return out

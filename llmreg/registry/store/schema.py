@@ -70,6 +70,20 @@ stage_pointers = Table(
     Column("time", Text, nullable=False),
 )
 
+# Who held each stage of each environment from `since` on (version NULL: nobody), one row per
+# change, written with the event that made it: `resolve --at` is one index seek here, not a
+# replay. `seq`/`since` are the event's; `seq` orders two changes of one transaction.
+stage_history = Table(
+    "stage_history", metadata,
+    Column("name", Text, primary_key=True),
+    Column("env", Text, primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("since", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", Text),
+    Column("weight", Float),
+)
+
 # Each version's status per environment ("retired" needs history, so it is kept, not derived).
 version_states = Table(
     "version_states", metadata,

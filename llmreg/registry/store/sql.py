@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from llmreg.registry import events as ev
@@ -29,7 +29,7 @@ from llmreg.registry.store.connection import PostgresConnector, StoreURL, connec
 from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
 from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, apply_event, fold_stages, statements
-from llmreg.registry.store.sql_reads import READ_SQL, SQLReads
+from llmreg.registry.store.sql_reads import READ_SQL, SQLReads, dialect_read_sql
 
 T = TypeVar("T")
 PAGE = 5000
@@ -105,7 +105,8 @@ class SQLStore(SQLReads, Store):
     def __init__(self, url: str | os.PathLike | None = None):
         self.url: StoreURL = parse_url(url)
         self.dialect = self.url.dialect
-        self._q = {key: placeholders(sql, self.dialect) for key, sql in _SQL.items()}
+        self._q = {key: placeholders(sql, self.dialect)
+                   for key, sql in {**_SQL, **dialect_read_sql(self.dialect)}.items()}
         self._p = statements(self.dialect)
         self._pg = PostgresConnector(self.url) if self.dialect == "postgresql" else None
         self._local = threading.local()
@@ -205,13 +206,16 @@ class SQLStore(SQLReads, Store):
                     cur.execute(self._q["head"])
                     row = cur.fetchone()
                 uow = SQLUnitOfWork(self, cur, Head(*row))
-                try:
-                    yield uow
-                except CommitThenRaise as wrapped:
-                    deferred = wrapped.error
-                if uow.events:
-                    cur.execute(self._q["set_head"], (uow.seq, uow.hash, uow.time, uow.config_seq))
-                cur.execute("COMMIT")
+                with self._pipeline(cur) as pipe:
+                    try:
+                        yield uow
+                    except CommitThenRaise as wrapped:
+                        deferred = wrapped.error
+                    if uow.events:
+                        cur.execute(self._q["set_head"], (uow.seq, uow.hash, uow.time, uow.config_seq))
+                    cur.execute("COMMIT")
+                    if pipe is not None:
+                        pipe.sync()  # the commit's outcome, and any queued statement's error, here
                 local.committed = uow.seq
             except BaseException:
                 try:
@@ -233,13 +237,22 @@ class SQLStore(SQLReads, Store):
         """The head seq this thread's last `write` committed (None if it rolled back)."""
         return getattr(self._local, "committed", None)
 
+    def _pipeline(self, cur):
+        """PostgreSQL: psycopg pipeline mode for the rest of the transaction. Statements whose
+        result nobody reads (the event, the projection rows, the head, COMMIT) go out without
+        waiting for each answer: one round trip at the commit instead of one per statement;
+        a read (fetch) still waits for its answer."""
+        return cur.connection.pipeline() if self._pg is not None else nullcontext(None)
+
     def _begin(self, cur) -> None:
         try:
             if self.dialect == "sqlite":
                 cur.execute("BEGIN IMMEDIATE")
             else:
-                cur.execute("BEGIN")
-                cur.execute(self._q["head_lock"])
+                # one round trip: no parameters, so psycopg sends both as one simple query;
+                # the cursor then moves to the SELECT's result
+                cur.execute("BEGIN; " + self._q["head_lock"])
+                cur.nextset()
         except Exception as exc:  # noqa: BLE001
             if is_lock_timeout(exc):
                 raise Conflict(f"the store {self.url.redacted()} stayed locked by another writer for more "

@@ -10,6 +10,9 @@ from llmreg.registry.store.port import Pointer, Reads
 
 READ_SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
+    # the newest change of the stage at or before the moment: one seek on the primary key
+    "stage_at": "SELECT version, weight, seq, since FROM stage_history WHERE name = ? AND env = ? AND stage = ? "
+                "AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1",
     "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
     "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
@@ -38,6 +41,41 @@ READ_SQL = {
 }
 
 
+# Listing reads pick fields out of the stored event text in the database (C, not Python).
+# SQLite: json_extract per field. PostgreSQL: the text is cast to json once per row (a
+# LATERAL subquery fenced with OFFSET 0, so the planner does not inline the cast per field).
+def _fields(dialect: str, paths: tuple[str, ...]) -> tuple[str, str]:
+    """(FROM-clause addition, one select expression per dotted path under the event payload)."""
+    if dialect == "sqlite":
+        return "", ", ".join(f"json_extract(e.payload, '$.{path}')" for path in paths)
+    common = paths[0].rsplit(".", 1)[0] if all("." in p for p in paths) else ""
+    prefix = common.split(".") if common and all(p.startswith(common + ".") for p in paths) else []
+    doc = "e.payload::json" + "".join(f" -> '{part}'" for part in prefix)
+    exprs = []
+    for path in paths:
+        parts = path.split(".")[len(prefix):]
+        exprs.append("d.doc" + "".join(f" -> '{part}'" for part in parts[:-1]) + f" ->> '{parts[-1]}'")
+    return f" CROSS JOIN LATERAL (SELECT {doc} AS doc OFFSET 0) d", ", ".join(exprs)
+
+
+def dialect_read_sql(dialect: str) -> dict[str, str]:
+    """The listing statements, whose JSON field access differs between SQLite and PostgreSQL."""
+    join_v, bump = _fields(dialect, ("entry.bump", "entry.bump_reason"))
+    join_m, model = _fields(dialect, ("entry.spec.model.snapshot", "entry.spec.model.id"))
+    return {
+        "version_count": "SELECT COUNT(*) FROM entries WHERE name = ?",
+        "version_rows": f"SELECT n.version, n.created_at, n.author, {bump} "
+                        f"FROM entries n JOIN events e ON e.seq = n.seq{join_v} WHERE n.name = ? "
+                        "ORDER BY n.vmajor, n.vminor, n.vpatch LIMIT ? OFFSET ?",
+        "name_count": "SELECT COUNT(DISTINCT name) FROM entries",
+        "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({model}) FROM (SELECT name, COUNT(*) AS n "
+                     "FROM entries GROUP BY name ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name "
+                     "AND n.version = (SELECT x.version FROM entries x WHERE x.name = c.name "
+                     "ORDER BY x.vmajor DESC, x.vminor DESC, x.vpatch DESC LIMIT 1) "
+                     f"JOIN events e ON e.seq = n.seq{join_m} ORDER BY c.name",
+    }
+
+
 class SQLReads(Reads):
     """The Reads port over `_rows`/`_row`, which subclasses bind to a connection or a transaction."""
 
@@ -53,6 +91,11 @@ class SQLReads(Reads):
 
     def pointer(self, name: str, env: str, stage: str) -> tuple | None:
         return self._row("pointer", (name, env, stage))
+
+    def stage_at(self, name: str, env: str, stage: str, until_time: str) -> tuple | None:
+        """(version, weight, seq, since) of who held `stage` at `until_time` (stage_history), or None."""
+        row = self._row("stage_at", (name, env, stage, until_time))
+        return row if row is not None and row[0] is not None else None
 
     def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
         if name is not None and env is not None:
@@ -74,6 +117,20 @@ class SQLReads(Reads):
 
     def names(self) -> list[str]:
         return [row[0] for row in self._rows("names")]
+
+    def version_count(self, name: str) -> int:
+        row = self._row("version_count", (name,))
+        return row[0] if row else 0
+
+    def version_rows(self, name: str, limit: int, offset: int = 0) -> list:
+        return self._rows("version_rows", (name, limit, offset))
+
+    def name_count(self) -> int:
+        row = self._row("name_count")
+        return row[0] if row else 0
+
+    def name_rows(self, limit: int, offset: int = 0) -> list:
+        return self._rows("name_rows", (limit, offset))
 
     def state(self, name: str, version: str, env: str) -> tuple[str, bool] | None:
         row = self._row("state", (name, version, env))
