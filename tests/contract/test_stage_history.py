@@ -68,7 +68,7 @@ def test_stage_history_table_equals_the_fold_of_the_log_and_survives_a_rebuild(r
     assert reg.store.dump_projection()["stage_history"] == stored
 
 
-def test_migration_0005_fills_the_table_from_an_existing_log(open_registry, reg):
+def test_migration_0006_fills_the_table_from_an_existing_log(open_registry, reg):
     from llmreg.registry.store import migrate
 
     sql_only(reg)
@@ -76,6 +76,6 @@ def test_migration_0005_fills_the_table_from_an_existing_log(open_registry, reg)
     stored = reg.store.dump_projection()["stage_history"]
     url = reg.store.url
     reg.close()
-    migrate.downgrade(url, "0004")
-    again = open_registry()  # opening upgrades to head: 0005 folds the log into the table
+    migrate.downgrade(url, "0005")
+    again = open_registry()  # opening upgrades to head: 0006 folds the log into the table
     assert again.store.dump_projection()["stage_history"] == stored == history_from_log(again)

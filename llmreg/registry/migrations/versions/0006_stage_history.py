@@ -1,7 +1,7 @@
 """Stage history: who held each stage of each environment since when, kept with its event.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 `resolve --at` used to read every stage event of the name and environment and fold them
 in Python (0.8 us per event: 92 ms at 114k events). stage_history keeps one row per change
@@ -16,8 +16,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
