@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from pipelines.providers import TRIGGER_TAG, ProvidersResource, provider_snapshots
-from pipelines.resources import ProjectResource, RegistryResource
+from assets.partitions import provider_snapshots
+from assets.resources import ProjectResource, ProvidersResource, RegistryResource
 
 GROUP = "providers"
+TRIGGER_TAG = "llmreg/trigger"
 
 
 @dg.asset(group_name=GROUP, kinds={"python"}, partitions_def=provider_snapshots,

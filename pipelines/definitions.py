@@ -1,21 +1,40 @@
-"""The Dagster code location: `dagster dev -w workspace.yaml`, `dg dev`, or `make ui`."""
+"""The Dagster code location: `dagster dev -w workspace.yaml`, `dg dev`, or `make ui`.
+
+Assets, checks, resources and partitions load from the defs folder (`assets/`, named in
+pyproject.toml `[tool.dg.project] defs_module`); jobs, sensors and schedules join here.
+Everything that depends on the deployment (params.yaml, cron, which variables are set) is
+read when the location loads, inside `defs()`, never at import.
+"""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import dagster as dg
 
-from assets import datasets, evaluation, models, provider_evaluation, registry_entry
+from pipelines.audit import registry_audit_sensor
 from pipelines.jobs import full_chain_job, promote_to_staging_job
-from pipelines.providers import provider_evaluation_job, provider_resources, provider_snapshot_sensor
-from pipelines.resources import default_resources
-from pipelines.schedules import schedules
+from pipelines.providers import (
+    build_provider_snapshot_sensor,
+    build_reevaluate_providers_schedule,
+    provider_evaluation_job,
+    provider_settings,
+)
 from pipelines.sensors import promote_on_eval_sensor
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([datasets, models, evaluation, registry_entry, provider_evaluation]),
-    asset_checks=dg.load_asset_checks_from_modules([evaluation]),
-    jobs=[full_chain_job, promote_to_staging_job, provider_evaluation_job],
-    sensors=[promote_on_eval_sensor, provider_snapshot_sensor],
-    schedules=schedules,
-    resources={**default_resources(), **provider_resources()},
-    executor=dg.in_process_executor,
-)
+HERE = Path(__file__).resolve().parent
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    root = Path(os.environ.get("LLMREG_PROJECT_ROOT", HERE.parent)).resolve()
+    providers = provider_settings(os.environ, root)
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=HERE),
+        dg.Definitions(
+            jobs=[full_chain_job(root / "params.yaml"), promote_to_staging_job, provider_evaluation_job],
+            sensors=[promote_on_eval_sensor, registry_audit_sensor, build_provider_snapshot_sensor(providers)],
+            schedules=[build_reevaluate_providers_schedule(providers)],
+            executor=dg.in_process_executor,
+        ),
+    )

@@ -1,16 +1,28 @@
 """Jobs: the whole chain, and the staging promotion the sensor requests."""
 
+from pathlib import Path
+
 import dagster as dg
 
-from pipelines.resources import RegistryResource
+from assets.config import params_run_config
+from assets.resources import RegistryResource
 
-# The multiprocess executor costs ~2 s per step on a 2-core machine; the chain is sequential.
-full_chain_job = dg.define_asset_job(
-    "full_chain_job",
-    selection=dg.AssetSelection.groups("datasets", "training", "evaluation", "registry"),
-    executor_def=dg.in_process_executor,
-    description="Datasets -> base model -> LoRA adapter -> eval suite -> registry entry.",
-)
+CHAIN_GROUPS = ("datasets", "training", "evaluation", "registry")
+
+
+def full_chain_job(params_file: Path):
+    """The chain with params.yaml as its default run config (read when the location loads).
+
+    The multiprocess executor costs ~2 s per step on a 2-core machine, and the chain is
+    sequential; each step pins its own kernels in a child process (training/kernels.py).
+    """
+    return dg.define_asset_job(
+        "full_chain_job",
+        selection=dg.AssetSelection.groups(*CHAIN_GROUPS),
+        executor_def=dg.in_process_executor,
+        config=params_run_config(params_file),
+        description="Datasets -> base model -> LoRA adapter -> eval suite -> registry entry.",
+    )
 
 
 class PromotionConfig(dg.Config):

@@ -20,15 +20,23 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from llmreg.registry.prompts import PromptError, load_prompt
 from training.checksums import directory_sha256
 from training.corpus import LABELS
 from training.errors import BaseModelSourceError, TrainingError
+from training.kernels import run_pinned
 from training.outputs import read_parquet, replaced_directory, write_json
-from training.params import DEFAULT_PARAMS_PATH, BaseModelParams, load_base_model_params, load_data_params
+
+TYPE_CHECKING = False
+# params.py needs pydantic; the GPU check (training/gpu_check.py) runs these steps with stock
+# CUDA-image libraries only, so the models are imported for type checking and by main().
+if TYPE_CHECKING:
+    from training.params import BaseModelParams, Params
 
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
@@ -184,23 +192,44 @@ def build_base_model(params: BaseModelParams, train_path: str | Path, prompt_pat
     return metrics
 
 
+@dataclass(frozen=True)
+class BaseModelResult:
+    output_dir: Path
+    sha256: str
+    source: str
+    name: str
+    parameters: int
+    metrics: dict[str, Any]  # everything written to base_model.metrics_path, environment included
+
+
+def _base_model_in_child(params: Params, root: Path) -> BaseModelResult:
+    from training.environment import environment_record
+
+    p = params.base_model
+    metrics = build_base_model(p, root / params.data.train_path, root / params.data.prompt_path, root / p.output_dir)
+    metrics["environment"] = environment_record()
+    write_json(metrics, root / p.metrics_path)
+    return BaseModelResult(root / p.output_dir, metrics["sha256"], metrics["source"], metrics["name"],
+                           metrics["parameters"], metrics)
+
+
+def base_model_step(params: Params, root: Path = Path(".")) -> BaseModelResult:
+    """Build the base model into base_model.output_dir under `root` with pinned kernels."""
+    return run_pinned(_base_model_in_child, params, Path(root).resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build (embedded) or fetch (hf/path) the base model into models/base.")
-    parser.add_argument("--params", default=DEFAULT_PARAMS_PATH)
-    parser.add_argument("--train", help="train split (default: data.train_path)")
-    parser.add_argument("--out", help="output directory (default: base_model.output_dir)")
-    parser.add_argument("--metrics", help="metrics JSON (default: base_model.metrics_path)")
+    parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    from training.params import load_params
+
     try:
-        data = load_data_params(args.params)
-        params = load_base_model_params(args.params)
-        metrics = build_base_model(params, args.train or data.train_path, data.prompt_path,
-                                   args.out or params.output_dir)
-        write_json(metrics, args.metrics or params.metrics_path)
+        result = base_model_step(load_params(args.params))
     except (TrainingError, PromptError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"base model ({metrics['source']}) saved to {args.out or params.output_dir}, sha256 {metrics['sha256']}")
+    print(f"base model ({result.source}) saved to {result.output_dir}, sha256 {result.sha256}")
     return 0
 
 

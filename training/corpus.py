@@ -17,13 +17,19 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
 from training.errors import TrainingError
 from training.outputs import write_parquet
-from training.params import DEFAULT_PARAMS_PATH, load_data_params
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from training.params import DataParams
 
 LABELS: tuple[str, ...] = ("billing", "technical", "account", "shipping", "refund")
 SEGMENTS: tuple[str, ...] = ("eu", "us", "apac")
@@ -268,19 +274,30 @@ def split_corpus(df: pd.DataFrame, eval_fraction: float = 0.2, seed: int = 42) -
     return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class CorpusResult:
+    path: Path
+    rows: int
+
+
+def corpus_step(data: DataParams, root: Path = Path(".")) -> CorpusResult:
+    """Write the corpus to data.raw_path under `root` (pure Python: no kernels to pin)."""
+    df = build_corpus(data.n_tickets, data.seed)
+    return CorpusResult(write_parquet(df, Path(root) / data.raw_path), len(df))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the synthetic support-ticket corpus (Parquet).")
-    parser.add_argument("--params", default=DEFAULT_PARAMS_PATH, help="params.yaml to read the `data` section from")
-    parser.add_argument("--out", help="output Parquet path (default: data.raw_path)")
+    parser.add_argument("--params", default="params.yaml", help="params.yaml to read the `data` section from")
     args = parser.parse_args(argv)
+    from training.params import load_params
+
     try:
-        params = load_data_params(args.params)
-        df = build_corpus(params.n_tickets, params.seed)
-        out = write_parquet(df, args.out or params.raw_path)
+        result = corpus_step(load_params(args.params).data)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"wrote {len(df)} tickets to {out}")
+    print(f"wrote {result.rows} tickets to {result.path}")
     return 0
 
 

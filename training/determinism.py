@@ -2,13 +2,14 @@
 
 CPU float reductions are split across threads, and a different split gives different
 rounding, so the thread count is part of the reproducibility contract, not a tuning knob.
+The kernel *paths* (ATen dispatch, MKL, oneDNN) are pinned by training/kernels.py before
+torch loads; oneDNN is also switched off here, where torch can still be told at run time.
 """
 from __future__ import annotations
 
-import os
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,17 +23,17 @@ def seed_everything(seed: int) -> None:
 
 @contextmanager
 def deterministic_run(seed: int, threads: int = 1) -> Iterator[None]:
-    """Seed, force deterministic kernels and pin the thread count; restore the old settings after."""
+    """Seed, force deterministic kernels, no oneDNN, pin the thread count; restore after."""
     old_threads = torch.get_num_threads()
     old_deterministic = torch.are_deterministic_algorithms_enabled()
-    if torch.cuda.is_available():
-        # cuBLAS needs a fixed workspace to be deterministic; it is read when cuBLAS starts.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    old_mkldnn = torch.backends.mkldnn.enabled
     torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = False
     torch.use_deterministic_algorithms(True)
     seed_everything(seed)
     try:
         yield
     finally:
+        torch.backends.mkldnn.enabled = old_mkldnn
         torch.use_deterministic_algorithms(old_deterministic)
         torch.set_num_threads(old_threads)

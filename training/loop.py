@@ -34,6 +34,7 @@ class LoopResult:
     final_loss: float
     mean_last_10_loss: float
     seconds: float
+    losses: tuple[float, ...] = ()  # per step: the loss curve DVC plots
 
 
 def pad_right(sequences: Sequence[Sequence[int]], label_sequences: Sequence[Sequence[int]], pad_id: int) -> Batch:
@@ -110,4 +111,5 @@ def train_steps(
         final_loss=losses[-1],
         mean_last_10_loss=sum(tail) / len(tail),
         seconds=time.perf_counter() - started,
+        losses=tuple(losses),
     )

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from llmreg.registry.prompts import PromptError, PromptTemplate, load_prompt
 from training.base_model import logical_base_name
 from training.corpus import LABELS
 from training.errors import TrainingError
-from training.outputs import read_parquet, replaced_directory, write_json
-from training.params import (DEFAULT_PARAMS_PATH, LoraParams, load_base_model_params, load_data_params,
-                             load_lora_params)
+from training.kernels import run_pinned
+from training.outputs import read_parquet, replaced_directory, write_json, write_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # params.py needs pydantic; training/gpu_check.py runs without it
+    from training.params import LoraParams, Params
 
 
 def encode_label_examples(tokenizer, template: PromptTemplate, texts: Sequence[str], labels: Sequence[str]):
@@ -111,6 +116,7 @@ def finetune_lora(
         "steps": result.steps,
         "final_loss": round(result.final_loss, 6),
         "mean_last_10_loss": round(result.mean_last_10_loss, 6),
+        "loss_curve": [round(x, 6) for x in result.losses],
         "seconds": round(result.seconds, 3),
         "train_examples": len(train_texts),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -119,38 +125,58 @@ def finetune_lora(
     }
 
 
+@dataclass(frozen=True)
+class LoraResult:
+    output_dir: Path
+    sha256: str
+    steps: int
+    final_loss: float
+    trainable_parameters: int
+    base_model: str
+    metrics: dict[str, Any]  # everything written to lora.metrics_path, environment included
+
+
+def _lora_in_child(params: Params, root: Path) -> LoraResult:
+    from training.environment import environment_record
+
+    data, base, lora = params.data, params.base_model, params.lora
+    train_path = root / data.train_path
+    if not train_path.exists():
+        raise TrainingError(f"lora: train split {train_path} does not exist; run `python -m training.splits` first")
+    train = read_parquet(train_path)
+    metrics = finetune_lora(
+        root / base.output_dir, train["text"].tolist(), train["label"].tolist(),
+        load_prompt(root / data.prompt_path), lora, root / lora.output_dir,
+        base_name=logical_base_name(base), base_revision=base.revision if base.source == "hf" else None,
+    )
+    metrics["environment"] = environment_record()
+    write_json(metrics, root / lora.metrics_path)
+    write_json({"final_loss": metrics["final_loss"], "mean_last_10_loss": metrics["mean_last_10_loss"]},
+               root / lora.scores_path)
+    write_text("step,loss\n" + "".join(f"{i + 1},{x}\n" for i, x in enumerate(metrics["loss_curve"])),
+               root / lora.loss_plot)
+    return LoraResult(root / lora.output_dir, metrics["adapter_sha256"], metrics["steps"], metrics["final_loss"],
+                      metrics["trainable_parameters"], metrics["base_model"], metrics)
+
+
+def lora_step(params: Params, root: Path = Path(".")) -> LoraResult:
+    """Fine-tune the adapter into lora.output_dir under `root` with pinned kernels; write its metrics."""
+    return run_pinned(_lora_in_child, params, Path(root).resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fine-tune a LoRA adapter on the train split.")
-    parser.add_argument("--params", default=DEFAULT_PARAMS_PATH)
-    parser.add_argument("--base", help="base model directory (default: base_model.output_dir)")
-    parser.add_argument("--train", help="train split (default: data.train_path)")
-    parser.add_argument("--out", help="adapter output directory (default: lora.output_dir)")
-    parser.add_argument("--metrics", help="metrics JSON (default: lora.metrics_path)")
+    parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    from training.params import load_params
+
     try:
-        data = load_data_params(args.params)
-        base = load_base_model_params(args.params)
-        params = load_lora_params(args.params)
-        train_path = Path(args.train or data.train_path)
-        if not train_path.exists():
-            raise TrainingError(f"lora: train split {train_path} does not exist; run `python -m training.splits` first")
-        train = read_parquet(train_path)
-        metrics = finetune_lora(
-            args.base or base.output_dir,
-            train["text"].tolist(),
-            train["label"].tolist(),
-            load_prompt(data.prompt_path),
-            params,
-            args.out or params.output_dir,
-            base_name=logical_base_name(base),
-            base_revision=base.revision if base.source == "hf" else None,
-        )
-        write_json(metrics, args.metrics or params.metrics_path)
+        result = lora_step(load_params(args.params))
     except (TrainingError, PromptError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"adapter saved to {args.out or params.output_dir}: {metrics['steps']} steps, "
-          f"final loss {metrics['final_loss']}, {metrics['seconds']} s")
+    print(f"adapter saved to {result.output_dir}: {result.steps} steps, final loss {result.final_loss}, "
+          f"{result.metrics['seconds']} s")
     return 0
 
 

@@ -56,6 +56,13 @@ def write_json(data: Any, path: str | Path) -> Path:
     return path
 
 
+def write_text(text: str, path: str | Path) -> Path:
+    path = Path(path)
+    with _atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
 @contextmanager
 def _atomic_file(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)

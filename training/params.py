@@ -1,184 +1,165 @@
-"""The `data`, `base_model` and `lora` sections of params.yaml, typed and checked.
+"""params.yaml, typed and checked: one pydantic model per section, one for the whole file.
 
-DVC stages name these keys in `params:`; Dagster assets build the same dataclasses from
-run config. A missing section means "all defaults"; an unknown or mistyped key is an error
-that names the key, so a typo never silently falls back to a default.
+DVC stages name these keys in `params:`; the Dagster run config is built from the same
+models (assets/config.py), so both paths train with the same values. A missing file or
+section means "all defaults"; an unknown or mistyped key is one line naming the key and
+the fix ("params.yaml: lora.steps: ...; fix the value"), raised as ParamsError (exit 2).
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal
 
-import yaml
+from pydantic import Field, field_validator, model_validator
 
+from llmreg.registry.config_models import ConfigModel, load_config
+from llmreg.registry.errors import BadInput
 from training.errors import ParamsError
 
 DEFAULT_PARAMS_PATH = "params.yaml"
 
 
-@dataclass(frozen=True)
-class DataParams:
+class _Section(ConfigModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info) -> Any:
+        # YAML `true` must not pass as 1 or 1.0 for a numeric key.
+        field = cls.model_fields[info.field_name]
+        if isinstance(value, bool) and field.annotation in (int, float):
+            raise ValueError("must be a number, not true/false")
+        return value
+
+
+class DataParams(_Section):
     seed: int = 42
-    n_tickets: int = 4000
-    eval_fraction: float = 0.2
+    n_tickets: int = Field(4000, gt=0)
+    eval_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     raw_path: str = "data/raw/tickets.parquet"
     train_path: str = "data/splits/train.parquet"
     eval_path: str = "data/splits/eval.parquet"
     # The template that turns a ticket into model input; training and evals render through it.
     prompt_path: str = "prompts/triage-prompt.yaml"
 
-    def check(self) -> None:
-        _positive("data", "n_tickets", self.n_tickets)
-        if not 0.0 < self.eval_fraction < 1.0:
-            raise ParamsError(f"params: data.eval_fraction must be between 0 and 1 (exclusive), got {self.eval_fraction}")
 
-
-@dataclass(frozen=True)
-class BaseModelParams:
+class BaseModelParams(_Section):
     # embedded: build and pretrain the small Llama here; hf: a pinned hub snapshot; path: a local directory.
-    source: str = "embedded"
+    source: Literal["embedded", "hf", "path"] = "embedded"
     # Logical name written into configs instead of a machine-specific absolute path.
-    name: str = "llm-registry/triage-base"
-    repo_id: str | None = None
-    revision: str | None = None
-    path: str | None = None
+    name: str = Field("llm-registry/triage-base", min_length=1)
+    repo_id: str | None = Field(None, min_length=1)
+    revision: str | None = Field(None, min_length=1)
+    path: str | None = Field(None, min_length=1)
     output_dir: str = "models/base"
     metrics_path: str = "metrics/base_model.json"
     seed: int = 0
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 256
-    max_position_embeddings: int = 64
-    min_word_frequency: int = 2
-    pretrain_steps: int = 200
-    pretrain_batch_size: int = 32
-    pretrain_lr: float = 3e-3
-    threads: int = 1
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(256, gt=0)
+    max_position_embeddings: int = Field(64, gt=0)
+    min_word_frequency: int = Field(2, gt=0)
+    pretrain_steps: int = Field(200, gt=0)
+    pretrain_batch_size: int = Field(32, gt=0)
+    pretrain_lr: float = Field(3e-3, gt=0)
+    threads: int = Field(1, gt=0)
 
-    def check(self) -> None:
-        if self.source not in ("embedded", "hf", "path"):
-            raise ParamsError(f"params: base_model.source must be one of embedded, hf, path, got {self.source!r}")
-        for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size",
-                    "max_position_embeddings", "min_word_frequency", "pretrain_steps",
-                    "pretrain_batch_size", "threads"):
-            _positive("base_model", key, getattr(self, key))
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> BaseModelParams:
         if self.hidden_size % self.num_heads:
-            raise ParamsError(
-                f"params: base_model.hidden_size ({self.hidden_size}) must be a multiple of base_model.num_heads ({self.num_heads})"
-            )
-        _positive("base_model", "pretrain_lr", self.pretrain_lr)
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of base_model.num_heads "
+                             f"({self.num_heads}); change one of them")
+        return self
 
 
-@dataclass(frozen=True)
-class LoraParams:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-    lr: float = 1e-2
-    warmup_steps: int = 10
-    steps: int = 300
-    batch_size: int = 32
+class LoraParams(_Section):
+    r: int = Field(8, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: tuple[str, ...] = Field(("q_proj", "v_proj"), min_length=1)
+    lr: float = Field(1e-2, gt=0)
+    warmup_steps: int = Field(10, ge=0)
+    steps: int = Field(300, gt=0)
+    batch_size: int = Field(32, gt=0)
     seed: int = 0
-    threads: int = 1
+    threads: int = Field(1, gt=0)
     output_dir: str = "models/adapter"
     metrics_path: str = "metrics/train.json"
-
-    def check(self) -> None:
-        for key in ("r", "alpha", "steps", "batch_size", "threads", "lr"):
-            _positive("lora", key, getattr(self, key))
-        if not 0.0 <= self.dropout < 1.0:
-            raise ParamsError(f"params: lora.dropout must be in [0, 1), got {self.dropout}")
-        if self.warmup_steps < 0:
-            raise ParamsError(f"params: lora.warmup_steps must be >= 0, got {self.warmup_steps}")
-        if not self.target_modules:
-            raise ParamsError("params: lora.target_modules must name at least one module, e.g. [q_proj, v_proj]")
+    # Numbers only, tracked in git: final losses (dvc metrics) and the loss curve (dvc plots).
+    scores_path: str = "reports/train.json"
+    loss_plot: str = "reports/loss.csv"
 
 
-def _positive(section: str, key: str, value: float) -> None:
-    if value <= 0:
-        raise ParamsError(f"params: {section}.{key} must be positive, got {value}")
+class EvalParams(_Section):
+    suite: str = "evals/suites/triage-eval.yaml"
+    out: str = "metrics/eval.json"
+    # Small numbers-only files DVC tracks (`dvc metrics diff`), and the plots' data.
+    scores_path: str = "reports/eval.json"
+    segments_plot: str = "reports/segments.csv"
+    batch_size: int = Field(32, gt=0)
+    threads: int = Field(1, gt=0)
 
 
-def _coerce(section: str, key: str, value: Any, default: Any, annotation: str) -> Any:
-    where = f"params: {section}.{key}"
-    if annotation == "str | None":
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise ParamsError(f"{where} must be a non-empty string or null, got {value!r}")
-        return value
-    if isinstance(default, bool):  # not used today; keeps bool from passing as int below
-        if not isinstance(value, bool):
-            raise ParamsError(f"{where} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{where} must be an integer, got {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamsError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str) or not value:
-            raise ParamsError(f"{where} must be a non-empty string, got {value!r}")
-        return value
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise ParamsError(f"{where} must be a list of strings, got {value!r}")
-        return tuple(value)
-    raise AssertionError(f"no coercion for {where}")  # a field type this module forgot
+class RegistryParams(_Section):
+    name: str = Field("support-triage", min_length=1)
+    env: str = "default"
+    owner: str | None = None
+    contact: str | None = None
+    release_path: str = "release/entry.yaml"
+    # The no-regression check fails when tuned accuracy is more than this below an incumbent.
+    regression_tolerance: float = Field(0.01, ge=0.0, lt=1.0)
 
 
-def section_from_mapping(cls: type, section: str, mapping: Mapping[str, Any] | None):
-    """Build one params dataclass from a mapping; unknown keys and wrong types are errors."""
-    if mapping is None:
-        mapping = {}
-    if not isinstance(mapping, Mapping):
-        raise ParamsError(f"params: {section} must be a mapping of keys to values, got {type(mapping).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - set(fields))
-    if unknown:
-        raise ParamsError(
-            f"params: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}: allowed are {', '.join(fields)}"
-        )
-    values = {}
-    for name, value in mapping.items():
-        f = fields[name]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        values[name] = _coerce(section, name, value, default, str(f.type))
-    params = cls(**values)
-    params.check()
-    return params
+class DataVersioningParams(_Section):
+    backend: Literal["auto", "dvc", "lakefs"] = "auto"
+    root: str | None = None
+    cache_dir: str | None = None
 
 
-def read_params_file(path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
-    """The whole params.yaml as a mapping; a missing file means every section at its defaults."""
+class Params(ConfigModel):
+    """The whole params.yaml."""
+
+    data: DataParams = Field(default_factory=DataParams)
+    base_model: BaseModelParams = Field(default_factory=BaseModelParams)
+    lora: LoraParams = Field(default_factory=LoraParams)
+    eval: EvalParams = Field(default_factory=EvalParams)
+    registry: RegistryParams = Field(default_factory=RegistryParams)
+    data_versioning: DataVersioningParams | None = None
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The plain mapping older readers take (data versioning settings)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
+    """The whole file; a missing file means every section at its defaults."""
     path = Path(path)
     if not path.exists():
-        return {}
+        return Params()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the syntax") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections (data, base_model, lora, ...)")
-    return data
+        return load_config(path, Params, what="params file")
+    except BadInput as exc:
+        raise ParamsError(str(exc)) from None
+
+
+def params_from_mapping(data: dict[str, Any] | None, *, source: str = "params") -> Params:
+    try:
+        return Params.parse(data or {}, source=source)
+    except BadInput as exc:
+        raise ParamsError(str(exc)) from None
 
 
 def load_data_params(path: str | Path = DEFAULT_PARAMS_PATH) -> DataParams:
-    return section_from_mapping(DataParams, "data", read_params_file(path).get("data"))
+    return load_params(path).data
 
 
 def load_base_model_params(path: str | Path = DEFAULT_PARAMS_PATH) -> BaseModelParams:
-    return section_from_mapping(BaseModelParams, "base_model", read_params_file(path).get("base_model"))
+    return load_params(path).base_model
 
 
 def load_lora_params(path: str | Path = DEFAULT_PARAMS_PATH) -> LoraParams:
-    return section_from_mapping(LoraParams, "lora", read_params_file(path).get("lora"))
+    return load_params(path).lora
+
+
+def read_params_file(path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
+    """The whole params.yaml as a validated plain mapping."""
+    return load_params(path).as_mapping()

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from llmreg.registry.prompts import PromptError, load_prompt
 from training.errors import TrainingError
 from training.outputs import read_parquet
-from training.params import DEFAULT_PARAMS_PATH, load_base_model_params, load_data_params, load_lora_params
 
 
 def load_model(base_dir: str | Path, adapter_dir: str | Path | None = None):
@@ -46,7 +45,7 @@ def predict_labels(model, tokenizer, prompts: Sequence[str], batch_size: int = 6
     with torch.inference_mode():
         for start in range(0, len(prompts), batch_size):
             enc = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt",
-                            padding=True, padding_side="left")
+                            padding=True, padding_side="left").to(model.device)
             generated = model.generate(
                 **enc,
                 max_new_tokens=1,
@@ -66,12 +65,18 @@ def accuracy(predictions: Sequence[str], labels: Sequence[str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Exact-match label accuracy of base and tuned model on the eval split.")
-    parser.add_argument("--params", default=DEFAULT_PARAMS_PATH)
+    parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--eval", help="eval split (default: data.eval_path)")
     parser.add_argument("--base", help="base model directory (default: base_model.output_dir)")
     parser.add_argument("--adapter", help="adapter directory (default: lora.output_dir)")
     parser.add_argument("--no-adapter", action="store_true", help="score the base model only")
     args = parser.parse_args(argv)
+    from training.params import (
+        load_base_model_params,
+        load_data_params,
+        load_lora_params,
+    )
+
     try:
         data = load_data_params(args.params)
         base_dir = args.base or load_base_model_params(args.params).output_dir

@@ -14,45 +14,39 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from training.dvc_lock import LockCheck, lock_check, record_in_dvc_lock
 from training.errors import TrainingError
-from training.params import (DEFAULT_PARAMS_PATH, load_base_model_params, load_data_params,
-                             load_lora_params, read_params_file)
+from training.outputs import write_text
+from training.params import DEFAULT_PARAMS_PATH, Params, load_params
 
 # Tuple fields whose change makes a new version; eval and lineage alone only re-evaluate it.
 TUPLE_FIELDS = ("model", "prompt_ref", "prompt_sha256", "params", "artifacts", "datasets",
                 "training", "tools_ref", "retrieval", "policy_ref")
 
 
-def _registry_section(params: Mapping[str, Any]) -> dict[str, Any]:
-    section = dict(params.get("registry") or {})
-    if not section.get("name"):
-        raise TrainingError("params: registry.name is missing; set the registry entry name in params.yaml")
-    return section
-
-
-def build_release_spec(params_path: str | Path = DEFAULT_PARAMS_PATH, *,
+def build_release_spec(params: Params, root: str | Path = ".", *,
                        datasets: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The entry spec for the current outputs; paths resolve against the working directory."""
+    """The entry spec for the outputs under `root` (URIs stay relative to it)."""
     from llmreg.registry.prompts import load_prompt
     from training.dvc_versioning import dvc_version_id
 
-    raw = read_params_file(params_path)
-    reg = _registry_section(raw)
-    data, base, lora = load_data_params(params_path), load_base_model_params(params_path), load_lora_params(params_path)
-    eval_out = Path((raw.get("eval") or {}).get("out", "metrics/eval.json"))
+    root = Path(root)
+    reg, data, base, lora = params.registry, params.data, params.base_model, params.lora
+    eval_out = Path(params.eval.out)
     for path, stage in ((Path(base.metrics_path), "training.base_model"), (Path(lora.metrics_path), "training.lora"),
-                        (eval_out, "evals.run")):
-        if not path.is_file():
+                        (eval_out, "training.evaluation")):
+        if not (root / path).is_file():
             raise TrainingError(f"release: {path} does not exist; run `python -m {stage}` (or `dvc repro`) first")
-    base_metrics = json.loads(Path(base.metrics_path).read_text())
-    train_metrics = json.loads(Path(lora.metrics_path).read_text())
-    report = json.loads(eval_out.read_text())["tuned"]
-    prompt = load_prompt(data.prompt_path)
+    base_metrics = json.loads((root / base.metrics_path).read_text())
+    train_metrics = json.loads((root / lora.metrics_path).read_text())
+    report = json.loads((root / eval_out).read_text())["tuned"]
+    prompt = load_prompt(root / data.prompt_path)
     model: dict[str, Any] = {
         "provider": "hf" if base.source == "hf" else "local",
         "id": base_metrics["name"],
@@ -63,10 +57,10 @@ def build_release_spec(params_path: str | Path = DEFAULT_PARAMS_PATH, *,
     if base.source == "hf":
         model["revision"] = base.revision
     if datasets is None:
-        datasets = {"train": dvc_version_id(data.train_path), "eval": dvc_version_id(data.eval_path)}
-    adapter_size = sum(f.stat().st_size for f in Path(lora.output_dir).rglob("*") if f.is_file())
+        datasets = {"train": dvc_version_id(root / data.train_path), "eval": dvc_version_id(root / data.eval_path)}
+    adapter_size = sum(f.stat().st_size for f in (root / lora.output_dir).rglob("*") if f.is_file())
     return {
-        "name": reg["name"],
+        "name": reg.name,
         "description": "Support-ticket triage: a LoRA-tuned small Llama answering one of five queues.",
         "model": model,
         "framework": "transformers+peft",
@@ -102,7 +96,7 @@ def build_release_spec(params_path: str | Path = DEFAULT_PARAMS_PATH, *,
                 "latency_p99_ms": report["latency_ms"].get("p99"),
             }.items() if v is not None},
         },
-        "owner": reg.get("owner"),
+        "owner": reg.owner,
         "card": {
             "intended_use": "Route English support tickets to one of five queues "
                             "(billing, technical, account, shipping, refund).",
@@ -111,7 +105,7 @@ def build_release_spec(params_path: str | Path = DEFAULT_PARAMS_PATH, *,
             "training_data": f"{data.n_tickets} synthetic tickets (seed {data.seed}), "
                              f"{1 - data.eval_fraction:.0%} train / {data.eval_fraction:.0%} eval, "
                              "stratified by label; segments eu/us/apac.",
-            "contact": reg.get("contact"),
+            "contact": reg.contact,
         },
     }
 
@@ -124,46 +118,55 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-def output_paths(params_path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, str]:
+def output_paths(params: Params) -> dict[str, str]:
     """Where the chain writes each registered component, so `llmreg reproduce` can compare."""
-    data, base, lora = load_data_params(params_path), load_base_model_params(params_path), load_lora_params(params_path)
-    return {"model": base.output_dir, "artifacts.adapter": lora.output_dir,
-            "datasets.train": data.train_path, "datasets.eval": data.eval_path}
+    return {"model": params.base_model.output_dir, "artifacts.adapter": params.lora.output_dir,
+            "datasets.train": params.data.train_path, "datasets.eval": params.data.eval_path}
 
 
-def collect_lineage(root: str | Path = ".", *, run_id: str, pipeline: str,
-                    params_path: str | Path = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
-    """What registration adds: the code commit, the dvc.lock digest, the run that produced it."""
+def environment_of(params: Params, root: Path) -> dict[str, Any] | None:
+    """The environment the training step recorded (the adapter's; the base model's must match)."""
+    train = json.loads((root / params.lora.metrics_path).read_text())
+    return train.get("environment")
+
+
+def collect_lineage(root: str | Path, params: Params, *, run_id: str, pipeline: str,
+                    lock: LockCheck | None = None) -> dict[str, Any]:
+    """What registration adds: the code commit, dvc.lock's record of the outputs, the run, the environment."""
     root = Path(root)
-    lock = root / "dvc.lock"
-    # dvc.lock is the record of the outputs, rewritten by every run; a change there alone
-    # does not make the code that produced them differ from the commit.
+    lock_file = root / "dvc.lock"
+    # dvc.lock is the record of the outputs, checked output by output below; a change there
+    # alone does not make the code that produced them differ from the commit.
     status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock")
-    return {
+    lineage = {
         "git_commit": _git(root, "rev-parse", "HEAD") or "unknown",
         "git_dirty": bool(status) if status is not None else None,
-        "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
+        "dvc_lock_sha256": hashlib.sha256(lock_file.read_bytes()).hexdigest() if lock_file.is_file() else None,
         "params_sha256": hashlib.sha256((root / DEFAULT_PARAMS_PATH).read_bytes()).hexdigest()
         if (root / DEFAULT_PARAMS_PATH).is_file() else None,
         "training_run": run_id,
         "pipeline": pipeline,
-        "outputs": output_paths(params_path),
+        "outputs": output_paths(params),
+        "environment": environment_of(params, root),
     }
+    if lock is not None:
+        lineage.update(lock.to_lineage())
+    return lineage
 
 
-def _store_artifacts(registry, spec: dict[str, Any]) -> dict[str, Any]:
+def _store_artifacts(registry, spec: dict[str, Any], root: Path) -> dict[str, Any]:
     """Copy the model and adapter into the content-addressed store and point the spec there."""
     spec = dict(spec)
     model = dict(spec["model"])
     if model["provider"] == "local":
-        ref = registry.artifacts.put(model["uri"], "base-model", kind="weights")
+        ref = registry.artifacts.put(str(root / model["uri"]), "base-model", kind="weights")
         if ref.sha256 != model["sha256"]:
             raise TrainingError(f"release: base model changed while registering ({model['sha256']} -> {ref.sha256}); rerun the chain")
         model["uri"] = ref.uri
     spec["model"] = model
     artifacts = []
     for art in spec["artifacts"]:
-        ref = registry.artifacts.put(art["uri"], art["name"], kind=art["kind"])
+        ref = registry.artifacts.put(str(root / art["uri"]), art["name"], kind=art["kind"])
         if ref.sha256 != art["sha256"]:
             raise TrainingError(f"release: artifact {art['name']} changed while registering; rerun the chain")
         artifacts.append({**art, "uri": ref.uri, "size": ref.size})
@@ -176,26 +179,47 @@ def _same_tuple(entry, spec: Mapping[str, Any]) -> bool:
     return all(old.get(f) == spec.get(f) for f in TUPLE_FIELDS)
 
 
-def register_release(registry, *, actor: str, run_id: str, pipeline: str = "dagster",
-                     params_path: str | Path = DEFAULT_PARAMS_PATH,
-                     datasets: Mapping[str, str] | None = None, root: str | Path = "."):
-    """Register the current outputs; returns `(entry, created)`.
+@dataclass(frozen=True)
+class Registration:
+    entry: Any  # llmreg.registry Entry
+    created: bool
+    lock: LockCheck
+    report: dict[str, Any]  # the tuned eval report recorded with it
+
+
+def register_release(registry, params: Params, root: str | Path = ".", *, actor: str, run_id: str,
+                     pipeline: str = "dagster", datasets: Mapping[str, str] | None = None,
+                     update_dvc_lock: bool = True, require_dvc_lock: bool = False) -> Registration:
+    """Register the outputs under `root`.
+
+    First dvc.lock is brought up to date (`dvc commit`, as `dvc repro` leaves it) and every
+    output's digest compared with what the working tree's and the commit's dvc.lock record;
+    the result is in the lineage (`reproducible_from_dvc`, `output_digests`). With
+    `require_dvc_lock` a mismatch refuses the registration instead.
 
     A run that reproduces the latest version's tuple exactly (same checksums, data, prompt,
     params) does not make a new version: its eval is recorded against the existing one.
     """
-    spec = _store_artifacts(registry, build_release_spec(params_path, datasets=datasets))
-    spec["lineage"] = collect_lineage(root, run_id=run_id, pipeline=pipeline, params_path=params_path)
-    report = json.loads(Path((read_params_file(params_path).get("eval") or {}).get("out", "metrics/eval.json")).read_text())
+    root = Path(root).resolve()
+    note = record_in_dvc_lock(root) if update_dvc_lock else "dvc.lock not updated by this run"
+    lock = lock_check(root, list(output_paths(params).values()), note)
+    if require_dvc_lock and not lock.reproducible_from_dvc:
+        raise TrainingError(
+            "release: the commit's dvc.lock does not describe "
+            f"{', '.join(lock.committed or lock.working) or 'the outputs'} ({lock.note or 'digests differ'}); "
+            "commit dvc.lock after `dvc commit`, or register without require_dvc_lock")
+    spec = _store_artifacts(registry, build_release_spec(params, root, datasets=datasets), root)
+    spec["lineage"] = collect_lineage(root, params, run_id=run_id, pipeline=pipeline, lock=lock)
+    report = json.loads((root / params.eval.out).read_text())["tuned"]
     versions = registry.versions(spec["name"])
     if versions:
         latest = registry.get(spec["name"], versions[-1])
         if _same_tuple(latest, spec):
-            registry.record_eval(spec["name"], latest.version, report["tuned"], actor=actor)
-            return latest, False
+            registry.record_eval(spec["name"], latest.version, report, actor=actor)
+            return Registration(latest, False, lock, report)
     entry = registry.register(spec, actor=actor)
-    registry.record_eval(entry.spec.name, entry.version, report["tuned"], actor=actor)
-    return entry, True
+    registry.record_eval(entry.spec.name, entry.version, report, actor=actor)
+    return Registration(entry, True, lock, report)
 
 
 def incumbent_scores(registry, *, name: str) -> dict[str, float]:
@@ -213,26 +237,38 @@ def incumbent_scores(registry, *, name: str) -> dict[str, float]:
     return scores
 
 
+@dataclass(frozen=True)
+class ReleaseResult:
+    path: Path
+    spec: dict[str, Any]
+
+
+def release_step(params: Params, root: str | Path = ".") -> ReleaseResult:
+    """Write the release tuple of the outputs under `root` to registry.release_path."""
+    root = Path(root).resolve()
+    spec = build_release_spec(params, root)
+    out = root / params.registry.release_path
+    # The registry reads an entry file's relative paths against the file's own folder and
+    # refuses '..': name the outputs absolutely so `llmreg register` finds them from anywhere.
+    spec["model"]["uri"] = str((root / spec["model"]["uri"]).resolve())
+    for art in spec["artifacts"]:
+        art["uri"] = str((root / art["uri"]).resolve())
+    header = ("# Written by `python -m training.release` (dvc stage release_tuple). Register with:\n#   llmreg register "
+              + str(params.registry.release_path) + "\n")
+    write_text(header + yaml.safe_dump(spec, sort_keys=False), out)
+    return ReleaseResult(out, spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the release tuple of the current outputs (the entry spec) to YAML.")
     parser.add_argument("--params", default=DEFAULT_PARAMS_PATH)
-    parser.add_argument("--out", help="output YAML (default: registry.release_path)")
     args = parser.parse_args(argv)
     try:
-        spec = build_release_spec(args.params)
-        out = Path(args.out or _registry_section(read_params_file(args.params)).get("release_path", "release/entry.yaml"))
+        result = release_step(load_params(args.params))
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # The registry reads an entry file's relative paths against the file's own folder and
-    # refuses '..': name the outputs absolutely so `llmreg register` finds them from anywhere.
-    spec["model"]["uri"] = str(Path(spec["model"]["uri"]).resolve())
-    for art in spec["artifacts"]:
-        art["uri"] = str(Path(art["uri"]).resolve())
-    header = "# Written by `python -m training.release` (dvc stage release_tuple). Register with:\n#   llmreg register " + str(out) + "\n"
-    out.write_text(header + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    print(f"release tuple for {spec['name']} written to {out}")
+    print(f"release tuple for {result.spec['name']} written to {result.path}")
     return 0
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from training.corpus import split_corpus
 from training.errors import TrainingError
 from training.outputs import read_parquet, write_parquet
-from training.params import DEFAULT_PARAMS_PATH, load_data_params
+from training.params import DEFAULT_PARAMS_PATH, DataParams, load_params
 
 
 def write_splits(raw_path: str | Path, train_path: str | Path, eval_path: str | Path,
@@ -25,21 +26,32 @@ def write_splits(raw_path: str | Path, train_path: str | Path, eval_path: str | 
     return len(train_df), len(eval_df)
 
 
+@dataclass(frozen=True)
+class SplitsResult:
+    train_path: Path
+    eval_path: Path
+    train_rows: int
+    eval_rows: int
+
+
+def splits_step(data: DataParams, root: Path = Path(".")) -> SplitsResult:
+    """Split data.raw_path under `root` into data.train_path and data.eval_path."""
+    root = Path(root)
+    train, evals = root / data.train_path, root / data.eval_path
+    n_train, n_eval = write_splits(root / data.raw_path, train, evals, data.eval_fraction, data.seed)
+    return SplitsResult(train, evals, n_train, n_eval)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Split the corpus into stratified train/eval Parquet files.")
     parser.add_argument("--params", default=DEFAULT_PARAMS_PATH)
-    parser.add_argument("--raw", help="input corpus (default: data.raw_path)")
-    parser.add_argument("--train", help="train output (default: data.train_path)")
-    parser.add_argument("--eval", help="eval output (default: data.eval_path)")
     args = parser.parse_args(argv)
     try:
-        p = load_data_params(args.params)
-        n_train, n_eval = write_splits(args.raw or p.raw_path, args.train or p.train_path,
-                                       args.eval or p.eval_path, p.eval_fraction, p.seed)
+        result = splits_step(load_params(args.params).data)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"wrote {n_train} train and {n_eval} eval tickets")
+    print(f"wrote {result.train_rows} train and {result.eval_rows} eval tickets")
     return 0
 
 

@@ -1,10 +1,12 @@
 """promote_on_eval_sensor, one test per cursor scenario, against a real SQLite registry."""
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pytest
 
-from pipelines.resources import RegistryResource
+from assets.resources import RegistryResource
 from pipelines.sensors import promote_on_eval_sensor
 
 SPEC = {
@@ -24,8 +26,9 @@ def _report(run_id: str, passed: bool, accuracy: float) -> dict:
 
 
 def _tick(url: str, cursor: str | None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"registry": RegistryResource(url=url)})
-    return promote_on_eval_sensor(context)
+    # The registry resource closes what it opened when the context exits.
+    with dg.build_sensor_context(cursor=cursor, resources={"registry": RegistryResource(url=url)}) as context:
+        return promote_on_eval_sensor(context)
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def registry(registry_url):
 def test_empty_log_requests_nothing(registry_url, registry):
     result = _tick(registry_url, None)
     assert list(result.run_requests or []) == []
-    assert result.cursor in (None, "0")
+    assert json.loads(result.cursor)["seq"] == 0
 
 
 def test_passing_eval_requests_one_promotion_with_idempotent_run_key(registry_url, registry):
@@ -58,7 +61,7 @@ def test_cursor_moves_past_judged_evals(registry_url, registry):
     registry.record_eval(entry.spec.name, entry.version, _report("run-a", True, 0.95), actor="alice")
     first = _tick(registry_url, None)
     second = _tick(registry_url, first.cursor)
-    assert int(first.cursor) > 0
+    assert json.loads(first.cursor)["seq"] > 0
     assert list(second.run_requests or []) == []
     assert second.cursor == first.cursor
 
@@ -101,3 +104,31 @@ def test_promotion_job_is_idempotent(registry_url, registry):
         assert promote_to_staging_job.execute_in_process(run_config=config, resources=resources).success
     promotions = list(registry.events(types=("stage.promoted",)))
     assert len(promotions) == 1 and registry.status("support-triage").of(entry.version, "default") == "staging"
+
+
+def test_cursor_from_another_store_is_not_applied(registry_url, registry, tmp_path):
+    from llmreg.registry.api import Registry
+
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    other = Registry.open(other_url)
+    for i in range(5):  # a longer log elsewhere: its cursor would skip this store's evals
+        other.register({**SPEC, "params": {"max_tokens": 5 + i}}, actor="bob")
+    far = _tick(other_url, None).cursor
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version, _report("run-a", True, 0.95), actor="alice")
+    with dg.build_sensor_context(cursor=far, resources={"registry": RegistryResource(url=registry_url)}) as context:
+        result = promote_on_eval_sensor(context)
+    assert [r.run_key for r in result.run_requests] == [f"promote:support-triage@{entry.version}:default:run-a"]
+    other.close()
+
+
+def test_failed_gate_says_why_in_the_tick_log(registry_url, registry, capfd):
+    entry = registry.register(SPEC, actor="alice")
+    registry.record_eval(entry.spec.name, entry.version,
+                         {**_report("run-b", False, 0.41),
+                          "checks": {"threshold": {"detail": "accuracy 0.410 < 0.8"}}}, actor="alice")
+    _tick(registry_url, None)
+    log = capfd.readouterr().err  # the tick's log (what the UI shows for the tick)
+    assert "staging gate failed" in log and "threshold (accuracy 0.410 < 0.8)" in log
+    [failed] = registry.events(types=("gate.failed",))
+    assert "threshold (accuracy 0.410 < 0.8)" in failed.payload.get("detail", str(failed.payload))

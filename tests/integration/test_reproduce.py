@@ -57,19 +57,24 @@ def _env(repo: Path) -> dict[str, str]:
 
 def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone: Path):
     from llmreg.registry.api import Registry
+    from training.params import load_params
     from training.release import register_release
     from training.reproduce import compare_outputs
 
     env = _env(clone)
     subprocess.run([DVC, "repro", "--quiet"], cwd=clone, env=env, check=True)
+    # What a team does after `dvc repro`: commit the lock that describes the outputs.
+    _git(clone, "-c", "user.email=t@example.com", "-c", "user.name=test", "commit", "-qam", "dvc.lock")
     reg = Registry.open(env["LLMREG_STORE"], artifacts=str(clone / ".llmreg/artifacts"))
-    cwd = os.getcwd()
-    os.chdir(clone)
-    try:
-        entry, created = register_release(reg, actor="ci", run_id="dvc-test", pipeline="dvc", root=clone)
-    finally:
-        os.chdir(cwd)
-    assert created and entry.spec.lineage["git_commit"] == _git(clone, "rev-parse", "HEAD")
+    os.environ["LLMREG_DVC"] = DVC
+    done = register_release(reg, load_params(clone / "params.yaml"), clone, actor="ci", run_id="dvc-test",
+                            pipeline="dvc")
+    entry = done.entry
+    assert done.created and entry.spec.lineage["git_commit"] == _git(clone, "rev-parse", "HEAD")
+    lineage = entry.spec.lineage
+    assert lineage["reproducible_from_dvc"] is True, lineage["dvc_lock_mismatches"]
+    assert lineage["output_digests"]["data/splits/eval.parquet"] == entry.spec.datasets["eval"]
+    assert lineage["environment"]["dispatch"]["aten_cpu_capability"] == "DEFAULT"
 
     # The CLI verb, keeping the worktree so the tamper check below can reuse the rebuild.
     proc = subprocess.run([sys.executable, "-m", "llmreg.cli", "reproduce", entry.ref, "--json", "--keep"],
@@ -79,6 +84,7 @@ def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone:
     assert report["ok"] is True
     assert {c["component"] for c in report["comparisons"]} == {"model", "artifacts.adapter", "datasets.train", "datasets.eval"}
     assert all(c["expected"] == c["actual"] for c in report["comparisons"])
+    assert report["verdict"] == "bit-for-bit"
 
     # An entry whose adapter checksum differs from what the commit rebuilds: named, with both digests.
     art = entry.spec.artifacts[0]
@@ -88,3 +94,30 @@ def test_registered_version_reproduces_bit_for_bit_and_tampering_is_named(clone:
     [bad] = [c for c in comparisons if not c.ok]
     assert (bad.component, bad.expected, bad.actual) == ("artifacts.adapter", "sha256:" + "0" * 64, "sha256:" + art.sha256)
     subprocess.run(["git", "worktree", "remove", "--force", report["tree"]], cwd=clone, check=True)
+
+
+def test_registration_says_loudly_when_the_commits_dvc_lock_does_not_describe_the_bytes(clone: Path):
+    """The 20-step vs 400-step case: outputs rebuilt with other params, dvc.lock not committed."""
+    from llmreg.registry.api import Registry
+    from training.errors import TrainingError
+    from training.params import load_params
+    from training.release import register_release
+
+    env = _env(clone)
+    subprocess.run([DVC, "repro", "--quiet"], cwd=clone, env=env, check=True)
+    _git(clone, "-c", "user.email=t@example.com", "-c", "user.name=test", "commit", "-qam", "dvc.lock")
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["lora"]["steps"] = 20
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run([DVC, "repro", "--quiet", "lora_adapter"], cwd=clone, env=env, check=True)
+    os.environ["LLMREG_DVC"] = DVC
+    reg = Registry.open(env["LLMREG_STORE"], artifacts=str(clone / ".llmreg/artifacts"))
+    p = load_params(clone / "params.yaml")
+    with pytest.raises(TrainingError, match="the commit's dvc.lock does not describe models/adapter"):
+        register_release(reg, p, clone, actor="ci", run_id="strict", require_dvc_lock=True)
+    assert reg.versions("support-triage") == []  # refused: nothing written
+    done = register_release(reg, p, clone, actor="ci", run_id="loud", pipeline="dvc")
+    lineage = done.entry.spec.lineage
+    assert lineage["reproducible_from_dvc"] is False
+    assert lineage["dvc_lock_mismatches"]["commit"] == ["models/adapter"]
+    assert lineage["dvc_lock_mismatches"]["working_tree"] == []  # dvc repro updated the working lock

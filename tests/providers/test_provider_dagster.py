@@ -9,11 +9,17 @@ import pytest
 
 from assets.provider_evaluation import provider_snapshot_evaluation
 from pipelines.providers import (PARTITIONS, TRIGGER_TAG, ProvidersResource, provider_evaluation_job,
-                                 provider_snapshot_sensor, reevaluate_cron, reevaluate_providers_schedule)
-from pipelines.resources import ProjectResource, RegistryResource
+                                 provider_settings, provider_snapshot_sensor, reevaluate_providers_schedule)
+from assets.resources import ProjectResource, RegistryResource
 from providers.conftest import ENTRY, pin_production, write_providers
 
 KEYS = ["stub/triage-2026-05-01", "stub/triage-2026-06-01", "stub/triage-2026-07-01"]
+
+
+def _evaluate(definition, context):
+    """Run a sensor or schedule in its context's scope: the registry resource closes on exit."""
+    with context:
+        return definition(context)
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def run_partition(resources, instance, key: str, trigger: str) -> dg.ExecuteInPr
 
 def test_sensor_adds_new_snapshots_as_partitions_and_requests_their_qualification(resources, instance, registry):
     context = dg.build_sensor_context(instance=instance, resources=resources)
-    result = provider_snapshot_sensor(context)
+    result = _evaluate(provider_snapshot_sensor, context)
     [add] = result.dynamic_partitions_requests
     assert add.partitions_def_name == PARTITIONS and sorted(add.partition_keys) == KEYS  # no alias among them
     assert sorted(r.partition_key for r in result.run_requests) == KEYS
@@ -47,24 +53,24 @@ def test_sensor_adds_new_snapshots_as_partitions_and_requests_their_qualificatio
     assert [r.snapshot for r in registry.provider_log()] == [k.split("/")[1] for k in KEYS]
 
     instance.add_dynamic_partitions(PARTITIONS, list(add.partition_keys))  # what the daemon does with it
-    again = provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    again = _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
     assert isinstance(again, dg.SkipReason) and again.skip_message == "no new snapshots"
 
 
 def test_sensor_records_a_failing_provider_and_skips(resources, instance, registry, stub):
     stub.queue_get_faults("500", "500")
-    result = provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    result = _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
     assert isinstance(result, dg.SkipReason) and "HTTP 500" in result.skip_message
     assert registry.provider_log() == [] and not registry.provider_discovery()["stub"].ok
 
 
 def test_schedule_requests_one_reevaluation_per_followed_partition(resources, instance, registry):
-    empty = reevaluate_providers_schedule(dg.build_schedule_context(instance=instance, resources=resources))
+    empty = _evaluate(reevaluate_providers_schedule, dg.build_schedule_context(instance=instance, resources=resources))
     assert isinstance(empty, dg.SkipReason)
-    sensor = provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    sensor = _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
     instance.add_dynamic_partitions(PARTITIONS, list(sensor.dynamic_partitions_requests[0].partition_keys))
     when = datetime(2026, 7, 1, 6, 0, tzinfo=timezone.utc)
-    requests = reevaluate_providers_schedule(dg.build_schedule_context(
+    requests = _evaluate(reevaluate_providers_schedule, dg.build_schedule_context(
         instance=instance, resources=resources, scheduled_execution_time=when))
     assert sorted(r.partition_key for r in requests) == KEYS
     assert {r.run_key for r in requests} == {f"reevaluate:{k}:2026-07-01T06:00" for k in KEYS}
@@ -73,7 +79,7 @@ def test_schedule_requests_one_reevaluation_per_followed_partition(resources, in
 
 def test_job_runs_qualify_partitions_and_draft_a_version_never_promoted(resources, instance, registry):
     pin_production(registry, "triage-2026-05-01")
-    sensor = provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    sensor = _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
     instance.add_dynamic_partitions(PARTITIONS, list(sensor.dynamic_partitions_requests[0].partition_keys))
     good = run_partition(resources, instance, "stub/triage-2026-06-01", "new-snapshot")
     assert good.success
@@ -93,13 +99,13 @@ def test_job_runs_qualify_partitions_and_draft_a_version_never_promoted(resource
     # the draft's passing eval is what the staging sensor acts on; staging is as far as it goes
     from pipelines.sensors import promote_on_eval_sensor
 
-    staging = promote_on_eval_sensor(dg.build_sensor_context(resources={"registry": resources["registry"]}))
+    staging = _evaluate(promote_on_eval_sensor, dg.build_sensor_context(resources={"registry": resources["registry"]}))
     assert [r.tags["llmreg/entry"] for r in staging.run_requests] == [f"{ENTRY}@2.0.0"]
     assert {r.job_name for r in staging.run_requests} <= {None, "promote_to_staging_job"}
 
 
 def test_a_provider_failure_fails_the_run_after_recording_it(resources, instance, registry, stub):
-    provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
     instance.add_dynamic_partitions(PARTITIONS, KEYS)
     stub.always_post = "500"
     result = run_partition(resources, instance, "stub/triage-2026-06-01", "schedule")
@@ -109,21 +115,19 @@ def test_a_provider_failure_fails_the_run_after_recording_it(resources, instance
     assert registry.provider_snapshot("stub", "triage-2026-06-01").status == "failed"
 
 
-def test_cron_comes_from_env_then_providers_yaml_then_daily(monkeypatch, project, stub):
-    monkeypatch.setenv("LLMREG_PROJECT_ROOT", str(project))
-    monkeypatch.delenv("LLMREG_PROVIDERS_CRON", raising=False)
-    monkeypatch.delenv("LLMREG_PROVIDERS", raising=False)
-    assert reevaluate_cron() == "0 6 * * *"
+def test_cron_comes_from_env_then_providers_yaml_then_daily(project, stub):
+    # Read when the code location loads (pipelines/definitions.py), from the environment it gets.
+    assert provider_settings({}, project).cron == "0 6 * * *"
     path = write_providers(project, stub.base_url)
     path.write_text(path.read_text() + 'reevaluate_cron: "*/30 * * * *"\n')
-    assert reevaluate_cron() == "*/30 * * * *"
-    monkeypatch.setenv("LLMREG_PROVIDERS_CRON", "0 2 * * 1")
-    assert reevaluate_cron() == "0 2 * * 1"
+    assert provider_settings({}, project).cron == "*/30 * * * *"
+    assert provider_settings({"LLMREG_PROVIDERS_CRON": "0 2 * * 1"}, project).cron == "0 2 * * 1"
 
 
 def test_code_location_wires_sensor_schedule_job_and_partitioned_asset(instance):  # resolving reads the live test instance
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load
 
+    defs = load()
     assert defs.resolve_sensor_def("provider_snapshot_sensor").job_name == "provider_evaluation_job"
     schedule = defs.resolve_schedule_def("reevaluate_providers_schedule")
     assert schedule.job_name == "provider_evaluation_job"

@@ -41,6 +41,11 @@ START_TIMEOUT_S = 300
 FIGURES: dict[str, float] = {}  # measured figures, printed by the last test
 
 
+def _evaluate(definition, context):
+    """Run a sensor or schedule in its context's scope: the registry resource closes on exit."""
+    with context:
+        return definition(context)
+
 def _require_vllm() -> None:
     if not (VLLM_PY.exists() and (ROOT / ".tools/vllm/.installed").exists()):
         pytest.fail(f"the vLLM tool environment {VLLM_PY.parent.parent} is missing or incomplete: run `make vllm` "
@@ -76,8 +81,6 @@ def demo_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def second_adapter(demo_root, tmp_path_factory) -> Path:
     """Another LoRA adapter on the same base (different seed): the provider's newer snapshot."""
-    import dataclasses
-
     import pandas as pd
 
     from llmreg.registry.prompts import load_prompt
@@ -88,7 +91,7 @@ def second_adapter(demo_root, tmp_path_factory) -> Path:
     params_path = demo_root / "params.yaml"
     out = tmp_path_factory.mktemp("adapter-b") / "adapter"
     data = load_data_params(params_path)
-    lora = dataclasses.replace(load_lora_params(params_path), seed=1, output_dir=str(out))
+    lora = load_lora_params(params_path).model_copy(update={"seed": 1, "output_dir": str(out)})
     train = pd.read_parquet(demo_root / data.train_path)
     finetune_lora(demo_root / "models/base", train["text"].tolist(), train["label"].tolist(),
                   load_prompt(demo_root / data.prompt_path), lora, out,
@@ -164,7 +167,7 @@ def test_discovery_schedule_and_qualification_against_a_real_vllm_server(vllm_se
     from llmreg.cli.providers import format_table
     from pipelines.providers import (PARTITIONS, TRIGGER_TAG, ProvidersResource, provider_evaluation_job,
                                      provider_snapshot_sensor, reevaluate_providers_schedule)
-    from pipelines.resources import ProjectResource, RegistryResource
+    from assets.resources import ProjectResource, RegistryResource
     from llmreg.registry.api import Registry
 
     # The server speaks the contract the stub in the unit tests is held to.
@@ -190,14 +193,14 @@ def test_discovery_schedule_and_qualification_against_a_real_vllm_server(vllm_se
 
     with dg.instance_for_test() as instance:
         # the sensor: discovery over HTTP, partitions for the snapshots, never for the alias
-        tick = provider_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        tick = _evaluate(provider_snapshot_sensor, dg.build_sensor_context(instance=instance, resources=resources))
         [add] = tick.dynamic_partitions_requests
         assert sorted(add.partition_keys) == KEYS
         instance.add_dynamic_partitions(PARTITIONS, list(add.partition_keys))
         assert sorted(instance.get_dynamic_partitions(PARTITIONS)) == KEYS
 
         # the schedule: one re-evaluation per followed snapshot, run as the job would be
-        requests = reevaluate_providers_schedule(dg.build_schedule_context(
+        requests = _evaluate(reevaluate_providers_schedule, dg.build_schedule_context(
             instance=instance, resources=resources, scheduled_execution_time=datetime.now(timezone.utc)))
         assert sorted(r.partition_key for r in requests) == KEYS
         defs = dg.Definitions(assets=[provider_snapshot_evaluation], jobs=[provider_evaluation_job],

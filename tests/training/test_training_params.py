@@ -8,7 +8,7 @@ import pytest
 from training import corpus, splits
 from training.errors import ParamsError
 from training.params import (BaseModelParams, DataParams, LoraParams, load_base_model_params, load_data_params,
-                             load_lora_params)
+                             load_lora_params, load_params)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,36 +29,37 @@ def test_repo_params_file_parses_and_keeps_the_documented_defaults():
     assert base.hidden_size // base.num_heads == 32  # vLLM's CPU backend needs a supported head size
 
 
-def test_other_sections_are_ignored(tmp_path):
+def test_sections_not_asked_for_keep_their_own_values(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("eval: {threshold: 0.9}\nlora: {steps: 5}\n")
+    path.write_text("eval: {out: elsewhere.json}\nlora: {steps: 5}\n")
     assert load_lora_params(path).steps == 5
+    assert load_params(path).eval.out == "elsewhere.json"
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("lora: {stepz: 5}", "unknown key(s) lora.stepz"),
-        ("lora: {steps: five}", "lora.steps must be an integer"),
-        ("lora: {steps: 0}", "lora.steps must be positive"),
-        ("lora: {lr: true}", "lora.lr must be a number"),
-        ("lora: {target_modules: q_proj}", "lora.target_modules must be a list of strings"),
-        ("data: {eval_fraction: 1.0}", "data.eval_fraction must be between 0 and 1"),
-        ("data: [1, 2]", "data must be a mapping"),
-        ("base_model: {source: s3}", "base_model.source must be one of embedded, hf, path"),
+        ("lora: {stepz: 5}", "params.yaml: lora.stepz: unknown key; did you mean 'steps'?"),
+        ("lora: {steps: five}", "params.yaml: lora.steps: input should be a valid integer"),
+        ("lora: {steps: 0}", "params.yaml: lora.steps: input should be greater than 0, got 0"),
+        ("lora: {lr: true}", "params.yaml: lora.lr: must be a number, not true/false"),
+        ("lora: {target_modules: q_proj}", "params.yaml: lora.target_modules: input should be a valid tuple"),
+        ("data: {eval_fraction: 1.0}", "params.yaml: data.eval_fraction: input should be less than 1"),
+        ("data: [1, 2]", "params.yaml: data: input should be a valid dictionary"),
+        ("base_model: {source: s3}", "params.yaml: base_model.source: input should be 'embedded', 'hf' or 'path'"),
         ("base_model: {hidden_size: 130}", "must be a multiple of base_model.num_heads"),
-        ("base_model: {revision: 7}", "base_model.revision must be a non-empty string or null"),
-        ("[unclosed", "not valid YAML"),
+        ("base_model: {revision: 7}", "params.yaml: base_model.revision: input should be a valid string"),
+        ("eval: {threshold: 0.9}", "params.yaml: eval.threshold: unknown key"),
+        ("registry: {regression_tolerance: -1}", "params.yaml: registry.regression_tolerance: input should be greater"),
+        ("[unclosed", "malformed YAML"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
     path = tmp_path / "params.yaml"
     path.write_text(text + "\n")
     with pytest.raises(ParamsError) as info:
-        load_data_params(path)
-        load_base_model_params(path)
-        load_lora_params(path)
-    assert message in str(info.value)
+        load_params(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_main_with_bad_params_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -66,7 +67,7 @@ def test_main_with_bad_params_exits_2_with_one_line_and_writes_nothing(tmp_path,
     Path("params.yaml").write_text("data: {n_tickets: -3}\n")
     assert corpus.main([]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "data.n_tickets must be positive" in err
+    assert err.count("\n") == 1 and "data.n_tickets: input should be greater than 0" in err
     assert not Path("data").exists()
 
 

@@ -1,0 +1,81 @@
+"""Pinned CPU kernel paths: the same bytes from the same seed on every x86-64 machine.
+
+PyTorch picks its vectorised kernels by the CPU it finds (ATen dispatch: DEFAULT, AVX2,
+AVX512), and so do MKL (GEMM) and oneDNN; each path rounds differently, so an AVX-512
+machine and an AVX2 one train different weights from one seed. All of them choose their
+path once, when the library first runs a kernel, from environment variables. So every step
+that computes runs its numeric work in a fresh child process whose environment pins them
+before torch loads (`run_pinned`); the parent's own torch, whatever it already chose, never
+touches the weights. Measured cost on the demo chain: see README ("Determinism").
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# The scalar ATen kernels and MKL's compatible code path exist on every x86-64 CPU; oneDNN
+# is capped and, inside the step, switched off for float32 (deterministic_run). One thread:
+# a float reduction split across threads rounds differently per split.
+PINNED_ENV: dict[str, str] = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "MKL_CBWR": "COMPATIBLE",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "DNNL_MAX_CPU_ISA": "SSE41",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "CUBLAS_WORKSPACE_CONFIG": ":4096:8",  # cuBLAS determinism, read when cuBLAS starts
+    "PYTHONHASHSEED": "0",
+}
+_MARK = "LLMREG_PINNED_KERNELS"
+
+
+def in_pinned_process() -> bool:
+    """True inside a child `run_pinned` started (the pins were in force before torch loaded)."""
+    return os.environ.get(_MARK) == "1" and all(os.environ.get(k) == v for k, v in PINNED_ENV.items())
+
+
+def run_pinned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` in a spawned child with the pinned kernel environment; its
+    result or exception comes back as if called here. `fn` must be importable (top level)."""
+    if in_pinned_process():
+        return fn(*args, **kwargs)
+    pins = {**PINNED_ENV, _MARK: "1"}
+    saved = {k: os.environ.get(k) for k in pins}
+    # A spawned child copies os.environ when it starts; the parent's already-loaded
+    # libraries ignore the change, and the previous values come back right after.
+    os.environ.update(pins)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            future = pool.submit(fn, *args, **kwargs)
+            _restore(saved)
+            saved = {}
+            return future.result()
+    finally:
+        _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def kernel_settings() -> dict[str, Any]:
+    """The dispatch settings in force in this process (recorded in the lineage)."""
+    import torch
+
+    return {
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "pinned": in_pinned_process(),
+        **{k.lower(): os.environ.get(k) for k in ("MKL_CBWR", "ONEDNN_MAX_CPU_ISA")},
+        "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "threads": torch.get_num_threads(),
+    }
