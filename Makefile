@@ -86,6 +86,13 @@ ui: install
 repro: install
 	$(DVC) repro
 
+# Base model, LoRA and eval on CUDA in bf16, timed beside the CPU run; fails clearly without a
+# GPU. Needs only torch/transformers/peft/accelerate/tokenizers/safetensors/pandas/pyarrow/pyyaml,
+# so it runs from a stock CUDA image's python too: `python3 -m training.gpu_check`.
+.PHONY: gpu-check
+gpu-check:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m training.gpu_check
+
 # MLflow, the peer the benchmarks measure against, in its own env: it pins pyarrow below the project's.
 MLFLOW_VENV := .tools/mlflow
 $(MLFLOW_VENV)/.installed:

@@ -6,8 +6,6 @@ params.yaml into the job's default run config (built when the code location load
 `ParamsConfig.to_params()` validates whatever the launchpad sent with the same models, so a
 bad value fails with the same one-line error DVC's stages give.
 """
-from __future__ import annotations
-
 import typing
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,16 @@ from typing import Any
 import dagster as dg
 from pydantic import create_model
 
-from training.params import Params, load_params, params_from_mapping
+from training.params import (
+    BaseModelParams,
+    DataParams,
+    EvalParams,
+    LoraParams,
+    Params,
+    RegistryParams,
+    load_params,
+    params_from_mapping,
+)
 
 # The assets that read params (the whole chain: each records the sections it used).
 CHAIN_ASSETS = ("support_tickets", "ticket_splits", "base_model", "lora_adapter", "evaluation_report",
@@ -41,18 +48,23 @@ def _section_config(name: str, model: type) -> type[dg.Config]:
     return create_model(name, __base__=dg.Config, **fields)  # type: ignore[call-overload]
 
 
-_SECTIONS = {name: _section_config(f"{name.title().replace('_', '')}Config", info.annotation)
-             for name, info in Params.model_fields.items() if name != "data_versioning"}
+DataConfig = _section_config("DataConfig", DataParams)
+BaseModelConfig = _section_config("BaseModelConfig", BaseModelParams)
+LoraConfig = _section_config("LoraConfig", LoraParams)
+EvalConfig = _section_config("EvalConfig", EvalParams)
+RegistryConfig = _section_config("RegistryConfig", RegistryParams)
+_SECTIONS = {"data": DataConfig, "base_model": BaseModelConfig, "lora": LoraConfig, "eval": EvalConfig,
+             "registry": RegistryConfig}
 
 
 class ParamsConfig(dg.Config):
     """params.yaml as run config; defaults are the documented defaults of training/params.py."""
 
-    data: _SECTIONS[data] = _SECTIONS["data"]()  # type: ignore[valid-type]
-    base_model: _SECTIONS[base_model] = _SECTIONS["base_model"]()  # type: ignore[valid-type]
-    lora: _SECTIONS[lora] = _SECTIONS["lora"]()  # type: ignore[valid-type]
-    eval: _SECTIONS[eval] = _SECTIONS["eval"]()  # type: ignore[valid-type]
-    registry: _SECTIONS[registry] = _SECTIONS["registry"]()  # type: ignore[valid-type]
+    data: DataConfig = DataConfig()  # type: ignore[valid-type]
+    base_model: BaseModelConfig = BaseModelConfig()  # type: ignore[valid-type]
+    lora: LoraConfig = LoraConfig()  # type: ignore[valid-type]
+    eval: EvalConfig = EvalConfig()  # type: ignore[valid-type]
+    registry: RegistryConfig = RegistryConfig()  # type: ignore[valid-type]
 
     def to_params(self, project_params: Path | None = None) -> Params:
         """The validated params; data_versioning (not run config) comes from the project's file."""

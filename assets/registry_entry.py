@@ -12,6 +12,7 @@ import dagster as dg
 
 from assets.config import ParamsConfig
 from assets.resources import ProjectResource, RegistryResource
+from training.dataset_versions import tag_release
 from training.release import register_release, release_step
 
 GROUP = "registry"
@@ -50,6 +51,7 @@ def registry_entry(context: dg.AssetExecutionContext, config: ParamsConfig, proj
             f"dvc.lock does not describe {', '.join(done.lock.committed or done.lock.working) or 'the outputs'}"
             + (f" ({done.lock.note})" if done.lock.note else "") + "; commit dvc.lock to make it so")
     context.log.info(f"{entry.ref} {'registered' if done.created else 're-evaluated (tuple unchanged)'}")
+    tags = tag_release(dict(spec.datasets), entry.ref, params=params.as_mapping())  # lakeFS versions only
     history = _score_history(reg, spec.name, project.path("metrics/score_history.png"))
     return dg.MaterializeResult(data_version=dg.DataVersion(entry.ref), metadata={
         "entry": entry.ref,
@@ -66,6 +68,7 @@ def registry_entry(context: dg.AssetExecutionContext, config: ParamsConfig, proj
         "dvc_lock_sha256": lineage.get("dvc_lock_sha256"),
         "reproducible_from_dvc": done.lock.reproducible_from_dvc,
         "output_digests": dg.MetadataValue.json(_plain(lineage.get("output_digests") or {})),
+        "dataset_tags": dg.MetadataValue.json(tags),
         **({"score_history": history} if history else {}),
     })
 

@@ -54,9 +54,44 @@ query {
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterWebserver]:
-    with running_webserver(ROOT, tmp_path_factory.mktemp("dagster_home")) as server:
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dagster_home")
+
+
+@pytest.fixture(scope="module")
+def webserver(dagster_home: Path) -> Iterator[DagsterWebserver]:
+    with running_webserver(ROOT, dagster_home) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def audited_entry(dagster_home: Path, webserver: DagsterWebserver, tmp_path_factory) -> str:
+    """A real registry whose entry was registered, promoted and approved twice, reported to the
+    webserver's instance by registry_audit_sensor (as `dagster-daemon` would)."""
+    import dagster as dg
+
+    from assets.resources import RegistryResource
+    from llmreg.registry.api import Registry
+    from pipelines.audit import registry_audit_sensor
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.db'}"
+    with Registry.open(url) as reg:
+        entry = reg.register({"name": "support-triage", "model": {"provider": "openai", "id": "gpt-5-mini-2026-06-01"},
+                              "prompt_ref": "triage-prompt@v1", "params": {"max_tokens": 5}}, actor="alice")
+        reg.record_eval("support-triage", entry.version,
+                        {"run_id": "run-a", "passed": True, "accuracy": 0.95, "failed_checks": [],
+                         "suite": {"name": "triage-eval", "version": "1.0.0", "threshold": 0.8}}, actor="alice")
+        reg.promote("support-triage", entry.version, "staging", actor="system:promote-on-eval",
+                    evidence={"eval_run": "run-a"})
+        for approver in ("bob", "carol"):
+            reg.approve("support-triage", entry.version, "production", actor=approver)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("registry_entry", metadata={
+            "entry": entry.ref}))
+        with dg.build_sensor_context(instance=instance, resources={"registry": RegistryResource(url=url)}) as ctx:
+            for event in registry_audit_sensor(ctx).asset_events:
+                instance.report_runless_asset_event(event)
+    return entry.ref
 
 
 @pytest.fixture
@@ -88,7 +123,7 @@ def test_location_loads_with_sensor_and_eval_checks(webserver: DagsterWebserver)
 
     repos = location["repositories"]
     sensors = {s["name"] for repo in repos for s in repo["sensors"]}
-    assert "promote_on_eval_sensor" in sensors
+    assert {"promote_on_eval_sensor", "registry_audit_sensor"} <= sensors
     nodes = {"/".join(n["assetKey"]["path"]): n for repo in repos for n in repo["assetNodes"]}
     # providers: the snapshot-partitioned evaluation, kept apart from the unpartitioned chain
     assert {n["groupName"] for n in nodes.values()} == set(STAGE_GROUPS) | {"providers"}
@@ -151,3 +186,36 @@ def test_global_lineage_page_shows_every_stage(chromium: Path, webserver: Dagste
     assert shot.stat().st_size > 100_000, f"{shot} is only {shot.stat().st_size} bytes"
     assert _png_size(shot)[0] == VIEWPORT["width"]
     assert render_seconds < 45, f"page took {render_seconds:.1f}s to render"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_registry_entry_timeline_shows_promotion_and_approvals(chromium: Path, webserver: DagsterWebserver,
+                                                               audited_entry: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert webserver.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = OUTPUT_DIR / "registry_entry_timeline.png"
+    shot.unlink(missing_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(f"{webserver.url}/assets/registry_entry?view=events", wait_until="domcontentloaded")
+            try:
+                # Each registry event is an observation whose description names it and its actor.
+                expect(page.get_by_text("stage.promoted", exact=False).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                approvals = page.get_by_text("approval.granted", exact=False)
+                expect(approvals.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+                assert approvals.count() >= 2, "both approvals should be on the timeline"
+                for approver in ("by bob", "by carol"):
+                    expect(page.get_by_text(approver, exact=False).first).to_be_visible()
+            except AssertionError as exc:
+                page.screenshot(path=str(OUTPUT_DIR / "registry_entry_timeline_failure.png"), full_page=True)
+                raise AssertionError(f"timeline incomplete; server log {webserver.log_path}") from exc
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.is_file() and _png_size(shot)[0] == VIEWPORT["width"]

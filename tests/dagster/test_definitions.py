@@ -103,3 +103,13 @@ def test_deployment_values_come_in_as_env_vars_not_values():
     assert embedded["registry"].url == ""
     team = deployment_resources({"LLMREG_STORE": "postgresql+psycopg://u:secret@db/reg"})
     assert isinstance(team["registry"].url, dg.EnvVar) and "secret" not in repr(team["registry"])
+
+
+def test_dagster_cli_validates_the_code_location():
+    """What `dagster dev` and the daemon load: the workspace, through Dagster's own loader."""
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "All code locations passed validation" in out, out[-3000:]
+    assert "does not match the name" not in out
