@@ -10,10 +10,13 @@ touches the weights. Measured cost on the demo chain: see README ("Determinism")
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,31 +43,39 @@ def in_pinned_process() -> bool:
 
 
 def run_pinned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` in a spawned child with the pinned kernel environment; its
-    result or exception comes back as if called here. `fn` must be importable (top level)."""
+    """`fn(*args, **kwargs)` in a fresh `python -m training.kernels` child whose environment
+    pins the kernels before torch loads; its result or exception comes back as if called
+    here. `fn` must be importable (top level). A plain child process, not multiprocessing's
+    spawn, so the caller's own `__main__` is never re-run in it."""
     if in_pinned_process():
         return fn(*args, **kwargs)
-    pins = {**PINNED_ENV, _MARK: "1"}
-    saved = {k: os.environ.get(k) for k in pins}
-    # A spawned child copies os.environ when it starts; the parent's already-loaded
-    # libraries ignore the change, and the previous values come back right after.
-    os.environ.update(pins)
+    env = {**os.environ, **PINNED_ENV, _MARK: "1",
+           # the caller's import path (a checkout run with -m, pytest's rootdir, PYTHONPATH)
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with tempfile.TemporaryDirectory(prefix="llmreg-pinned-") as tmp:
+        call, result = Path(tmp) / "call.pkl", Path(tmp) / "result.pkl"
+        call.write_bytes(pickle.dumps((fn, args, kwargs)))
+        proc = subprocess.run([sys.executable, "-m", "training.kernels", str(call), str(result)], env=env,
+                              check=False)
+        if not result.exists():
+            from training.errors import TrainingError
+
+            raise TrainingError(f"{getattr(fn, '__qualname__', fn)}: the pinned-kernel process exited "
+                                f"{proc.returncode} without a result; its error is in the log above")
+        ok, value = pickle.loads(result.read_bytes())
+    if ok:
+        return value
+    raise value
+
+
+def _child(call: Path, result: Path) -> int:
+    fn, args, kwargs = pickle.loads(call.read_bytes())
     try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            future = pool.submit(fn, *args, **kwargs)
-            _restore(saved)
-            saved = {}
-            return future.result()
-    finally:
-        _restore(saved)
-
-
-def _restore(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        outcome = (True, fn(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 (handed back to the caller, which raises it)
+        outcome = (False, exc)
+    result.write_bytes(pickle.dumps(outcome))
+    return 0
 
 
 def kernel_settings() -> dict[str, Any]:
@@ -79,3 +90,7 @@ def kernel_settings() -> dict[str, Any]:
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "threads": torch.get_num_threads(),
     }
+
+
+if __name__ == "__main__":
+    sys.exit(_child(Path(sys.argv[1]), Path(sys.argv[2])))
