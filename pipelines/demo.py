@@ -162,7 +162,10 @@ def main() -> int:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster").resolve()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # a demo must not phone home
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
 
