@@ -54,7 +54,7 @@ def run_pinned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     with tempfile.TemporaryDirectory(prefix="llmreg-pinned-") as tmp:
         call, result = Path(tmp) / "call.pkl", Path(tmp) / "result.pkl"
-        call.write_bytes(pickle.dumps((fn, args, kwargs)))
+        call.write_bytes(pickle.dumps((_import_name(fn), args, kwargs)))
         proc = subprocess.run([sys.executable, "-m", "training.kernels", str(call), str(result)], env=env,
                               check=False)
         if not result.exists():
@@ -68,8 +68,25 @@ def run_pinned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     raise value
 
 
+def _import_name(fn: Callable[..., Any]) -> tuple[str, str]:
+    """(module, qualname) the child imports `fn` by; a step run as `python -m training.x` has
+    `__main__` as its module, which names another program in the child."""
+    module = fn.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        if spec is None:
+            raise TypeError(f"{fn.__qualname__} is defined in a script; define it in an importable module")
+        module = spec.name
+    return module, fn.__qualname__
+
+
 def _child(call: Path, result: Path) -> int:
-    fn, args, kwargs = pickle.loads(call.read_bytes())
+    import importlib
+
+    (module, qualname), args, kwargs = pickle.loads(call.read_bytes())
+    fn = importlib.import_module(module)
+    for part in qualname.split("."):
+        fn = getattr(fn, part)
     try:
         outcome = (True, fn(*args, **kwargs))
     except Exception as exc:  # noqa: BLE001 (handed back to the caller, which raises it)
