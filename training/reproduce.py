@@ -234,7 +234,8 @@ def reproduce(entry, *, repo: str | Path = ".", dvc: str | None = None, keep: bo
             url = remote[1] if "://" in remote[1] else str((repo / ".dvc" / remote[1]).resolve())
             _run([dvc, "cache", "dir", "--local", str(work / "cache")], tree, env, log)
             _run([dvc, "remote", "modify", "--local", remote[0], "url", url], tree, env, log)
-            _run([dvc, "pull", "--quiet"], tree, env, log)
+            # Only the registered outputs: run records (metrics, the release file) are per run.
+            _run([dvc, "pull", "--quiet", *sorted(set(outputs.values()))], tree, env, log)
         else:
             if cache.is_dir():
                 _run([dvc, "cache", "dir", "--local", str(cache)], tree, env, log)

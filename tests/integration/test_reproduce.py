@@ -137,10 +137,11 @@ def test_committed_dvc_lock_is_what_a_clean_build_produces(tmp_path: Path):
     env = {**_env(repo), "LLMREG_STORE": f"sqlite:///{tmp_path / 'unused.db'}"}
     subprocess.run([DVC, "repro", "--quiet"], cwd=repo, env=env, check=True)
     rebuilt = lock_outputs((repo / "dvc.lock").read_text())
-    # The release tuple file names this checkout's absolute paths and the eval run's id: it
-    # describes a run, not bytes to reproduce. Everything else must match exactly.
+    # Run records name this checkout's absolute paths, timings and the eval run's id: they
+    # describe a run, not bytes to reproduce. Everything else must match exactly.
     for lock in (committed, rebuilt):
-        lock.pop("release/entry.yaml", None)
+        for record in ("release/entry.yaml", "metrics/base_model.json", "metrics/train.json", "metrics/eval.json"):
+            lock.pop(record, None)
     assert {"models/base", "models/adapter", "data/splits/train.parquet", "reports/eval.json"} <= set(committed)
     assert rebuilt == committed, {k: (committed.get(k), v) for k, v in rebuilt.items() if committed.get(k) != v}
     diff = subprocess.run([DVC, "metrics", "diff", "--json"], cwd=repo, env=env, capture_output=True, text=True,
