@@ -203,11 +203,13 @@ class BaseModelResult:
 
 
 def _base_model_in_child(params: Params, root: Path) -> BaseModelResult:
+    from training.determinism import deterministic_run
     from training.environment import environment_record
 
     p = params.base_model
     metrics = build_base_model(p, root / params.data.train_path, root / params.data.prompt_path, root / p.output_dir)
-    metrics["environment"] = environment_record()
+    with deterministic_run(p.seed, p.threads):  # recorded under the settings the step ran with
+        metrics["environment"] = environment_record()
     write_json(metrics, root / p.metrics_path)
     return BaseModelResult(root / p.output_dir, metrics["sha256"], metrics["source"], metrics["name"],
                            metrics["parameters"], metrics)

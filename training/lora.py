@@ -137,6 +137,7 @@ class LoraResult:
 
 
 def _lora_in_child(params: Params, root: Path) -> LoraResult:
+    from training.determinism import deterministic_run
     from training.environment import environment_record
 
     data, base, lora = params.data, params.base_model, params.lora
@@ -149,7 +150,8 @@ def _lora_in_child(params: Params, root: Path) -> LoraResult:
         load_prompt(root / data.prompt_path), lora, root / lora.output_dir,
         base_name=logical_base_name(base), base_revision=base.revision if base.source == "hf" else None,
     )
-    metrics["environment"] = environment_record()
+    with deterministic_run(lora.seed, lora.threads):  # recorded under the settings the step ran with
+        metrics["environment"] = environment_record()
     write_json(metrics, root / lora.metrics_path)
     write_json({"final_loss": metrics["final_loss"], "mean_last_10_loss": metrics["mean_last_10_loss"]},
                root / lora.scores_path)

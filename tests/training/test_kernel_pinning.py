@@ -65,7 +65,10 @@ def test_steps_give_identical_bytes_under_every_dispatch_setting(prepared, tmp_p
             assert proc.returncode == 0, proc.stderr[-2000:]
         digests[capability] = _digests(root)
         env = json.loads((root / "metrics/train.json").read_text())["environment"]
-        assert env["dispatch"]["aten_cpu_capability"] == "DEFAULT" and env["dispatch"]["pinned"] is True
+        dispatch = env["dispatch"]
+        assert dispatch["aten_cpu_capability"] == "DEFAULT" and dispatch["pinned"] is True
+        assert dispatch["deterministic_algorithms"] is True and dispatch["mkldnn_enabled"] is False
+        assert (dispatch["mkl_cbwr"], dispatch["threads"]) == ("COMPATIBLE", 1)
     assert len(set(digests.values())) == 1, digests
 
     # In this process torch already chose its kernels (AVX-512 here): the step still pins.
