@@ -7,17 +7,15 @@ webhook subscribed to rollback.drill hears about it from the registry's outbox).
 
 The drill's actor needs `rollback` in roles.yaml (e.g. `system:rollback-drill: [slo-guard]`).
 
-To load it, the code location adds (pipelines/definitions.py):
-    jobs=[..., rollback_drill_job], schedules=[*schedules, rollback_drill_schedule]
+The code location (pipelines/definitions.py) builds the schedule with the cron it reads
+when it loads (`build_rollback_drill_schedule`); nothing here reads the environment at import.
 """
-
-import os
 
 import dagster as dg
 
-from pipelines.resources import RegistryResource
+from assets.resources import RegistryResource
 
-DRILL_CRON = os.environ.get("LLMREG_DRILL_CRON", "0 6 * * 1")
+DRILL_CRON = "0 6 * * 1"  # Monday 06:00 UTC; LLMREG_DRILL_CRON overrides it when the location loads
 
 
 class RollbackDrillConfig(dg.Config):
@@ -36,12 +34,9 @@ def rollback_drills(context: dg.OpExecutionContext, config: RollbackDrillConfig,
         from llmreg.serving.config import GatewayConfig
 
         gateway = GatewayConfig.from_file(config.gateway_config)
-    reg = registry.open()
-    try:
-        results = reg.drill_all(actor=config.actor,
-                                checks=gateway_checks(reg, prompts_dir=config.prompts_dir or None, config=gateway))
-    finally:
-        reg.close()
+    reg = registry.open()  # closed by the resource's teardown
+    results = reg.drill_all(actor=config.actor,
+                            checks=gateway_checks(reg, prompts_dir=config.prompts_dir or None, config=gateway))
     rows = ["| name | env | rollback | result | failed checks |", "|---|---|---|---|---|"]
     for result in results:
         (context.log.info if result.ok else context.log.error)(result.summary())
@@ -63,8 +58,12 @@ def rollback_drill_job():
     rollback_drills()
 
 
-rollback_drill_schedule = dg.ScheduleDefinition(
-    name="rollback_drill_schedule", job=rollback_drill_job, cron_schedule=DRILL_CRON, execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Weekly rollback drill of every production version (llmreg drill --all).",
-)
+def build_rollback_drill_schedule(cron: str = DRILL_CRON) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="rollback_drill_schedule", job=rollback_drill_job, cron_schedule=cron, execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Weekly rollback drill of every production version (llmreg drill --all).",
+    )
+
+
+rollback_drill_schedule = build_rollback_drill_schedule()

@@ -5,7 +5,7 @@ import dagster as dg
 
 from llmreg.registry.api import Registry
 from pipelines.ops_schedules import rollback_drill_job, rollback_drill_schedule
-from pipelines.resources import RegistryResource
+from assets.resources import RegistryResource
 
 SPEC = {"name": "drilled", "model": "gpt-5-mini-2026-06-01",
         "eval": {"suite": "s", "score": 0.95, "run": "r", "segments": {"eu": 0.95, "us": 0.95}}}
