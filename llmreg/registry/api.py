@@ -28,6 +28,7 @@ from llmreg.registry.gate_evidence import normalise_evidence, split_promotion_ev
 from llmreg.registry.gates_config import GatesConfig
 from llmreg.registry.handlers import configuration, provider_snapshots, records, register, reviews, stages
 from llmreg.registry.handlers.guard import Deps, check_actor
+from llmreg.registry.identity import KeySource, authenticate, bound_signers
 from llmreg.registry.integrity import VerifyReport
 from llmreg.registry.ops_facade import RegistryOps
 from llmreg.registry.read_facade import RegistryReads
@@ -45,23 +46,28 @@ class Registry(RegistryOps, RegistryReads):
     reads (get, resolve, status, events, ...) are `RegistryReads`' (read_facade.py), gc and
     rollback drills `RegistryOps`' (ops_facade.py)."""
 
-    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5):
+    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5,
+                 keys: KeySource | None = None):
         super().__init__(store, artifacts, cache=cache, refresh_interval=refresh_interval)
         self._deps = Deps(config=lambda uow: self.queries.config(uow.head.config_seq, uow), entry=self._stored_entry)
         self._last_registered: dict[str, Entry] = {}
+        self.keys = keys or KeySource()  # identity.py: which key signs each actor's writes
+        self._signers_cache: dict = {}
+        self._known_keys: dict[str, str] = {}
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, artifacts: str | os.PathLike | None = None,
-             cache: bool = True, refresh_interval: float = 0.5) -> "Registry":
+             cache: bool = True, refresh_interval: float = 0.5, keys: KeySource | None = None) -> "Registry":
         """url: sqlite:///path.db | a file path | postgresql+psycopg://... | None (LLMREG_STORE or
         .llmreg/registry.db). artifacts: a directory or fsspec URL (LLMREG_ARTIFACTS, else
-        `artifacts/` beside the SQLite file, else .llmreg/artifacts)."""
+        `artifacts/` beside the SQLite file, else .llmreg/artifacts). keys: where signing keys
+        come from (default: $LLMREG_KEYRING, $LLMREG_SIGNING_KEY, the per-user key)."""
         store = SQLStore(url)
         root = artifacts or os.environ.get("LLMREG_ARTIFACTS")
         if root is None:
             base = os.path.dirname(store.url.path) if store.url.path else os.path.abspath(".llmreg")
             root = os.path.join(base, "artifacts")
-        return cls(store, ArtifactStore(root), cache=cache, refresh_interval=refresh_interval)
+        return cls(store, ArtifactStore(root), cache=cache, refresh_interval=refresh_interval, keys=keys)
 
     def close(self) -> None:
         self.store.close()
@@ -78,8 +84,15 @@ class Registry(RegistryOps, RegistryReads):
     # ================================================================== writes
 
     def _run(self, handler: Callable[[C, UnitOfWork, Deps], Any], command: C) -> Any:
+        asserted = command.actor  # type: ignore[attr-defined]  # every command names its actor
+        key = self.keys.key_for(asserted)  # before the transaction: no key, nothing written
         try:
             with self.store.unit_of_work() as uow:
+                signers = bound_signers(uow, self._signers_cache)
+                member = authenticate(uow, asserted, key, signers, self._known_keys)
+                if member != asserted:
+                    command = dataclasses.replace(command, actor=member)  # type: ignore[type-var]
+                uow.key = key
                 return handler(command, uow, self._deps)
         finally:
             seq = self.store.committed_seq()

@@ -46,3 +46,7 @@ class Conflict(Refused):
 
 class IntegrityError(Refused):
     """A checksum or the audit hash chain does not match what was recorded."""
+
+
+class Unauthenticated(Forbidden):
+    """No usable signing key, or the key is not the acting member's: refused before anything is written."""

@@ -6,6 +6,11 @@ stored event breaks the chain at that point:
 
     hash = sha256(prev_hash (64 hex chars, ASCII) + canonical_json(event without "hash"))
 
+A signed event also has `"signer": "SHA256:..."` (its key's fingerprint) in that JSON, and
+`signature`: an SSHSIG over the hash (signatures.py), stored beside it and not hashed.
+`body_bytes` is the one encoder: append, sign and verify (`verify_rows`, the audit export,
+tools/verify_audit_export.py re-implements it) all hash its bytes.
+
 The projection (entries, stage pointers, approvals, ...) is derived from this log; the log
 is the source of truth and the audit trail.
 """
@@ -76,27 +81,26 @@ def _json_or_null(value: str | None) -> str:
 
 def body_bytes(seq: int, time: str, actor: str, type: str, name: str | None,
                version: str | None, env: str | None, payload_json: str,
-               evidence_json: str, prev_hash: str) -> bytes:
+               evidence_json: str, prev_hash: str, signer: str | None = None) -> bytes:
     """canonical_json of the event without its hash, assembled from already-canonical parts.
 
     Equal to canonical_json({...}) when payload_json/evidence_json are the canonical JSON of
     their mappings (the store only ever writes them that way); hashing the stored text
     itself means a changed byte anywhere in a stored row changes the hash input.
     """
-    # Keys in sorted order: actor env evidence name payload prev_hash seq time type version.
+    # Keys in sorted order: actor env evidence name payload prev_hash seq [signer] time type
+    # version. One f-string: the audit walks every event through here.
+    enc = _encode_str
     return (
-        '{"actor":' + _encode_str(actor)
-        + ',"env":' + _json_or_null(env)
-        + ',"evidence":' + evidence_json
-        + ',"name":' + _json_or_null(name)
-        + ',"payload":' + payload_json
-        + ',"prev_hash":' + _encode_str(prev_hash)
-        + ',"seq":' + str(int(seq))
-        + ',"time":' + _encode_str(time)
-        + ',"type":' + _encode_str(type)
-        + ',"version":' + _json_or_null(version)
-        + "}"
+        f'{{"actor":{enc(actor)},"env":{"null" if env is None else enc(env)},'
+        f'"evidence":{evidence_json},"name":{"null" if name is None else enc(name)},"payload":{payload_json},'
+        f'"prev_hash":{enc(prev_hash)},"seq":{int(seq)}{"" if signer is None else _SIGNER + enc(signer)},'
+        f'"time":{enc(time)},"type":{enc(type)},'
+        f'"version":{"null" if version is None else enc(version)}}}'
     ).encode("utf-8")
+
+
+_SIGNER = ',"signer":'
 
 
 def chain_hash(prev_hash: str, body: bytes) -> str:
@@ -116,23 +120,30 @@ class Event:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    signer: str | None = None  # key fingerprint SHA256:..., hashed with the body
+    signature: str | None = None  # base64 SSHSIG (namespace llmreg-event) over `hash`
 
     @property
     def ref(self) -> str | None:
         return f"{self.name}@{self.version}" if self.name and self.version else self.name
 
     def body(self) -> dict[str, Any]:
-        """Every field except `hash`, as plain JSON types: what the hash covers."""
-        return {
+        """Every field except `hash` and `signature`, as plain JSON types: what the hash covers."""
+        body = {
             "seq": self.seq, "time": self.time, "actor": self.actor, "type": self.type,
             "name": self.name, "version": self.version, "env": self.env,
             "payload": _plain(self.payload), "evidence": _plain(self.evidence),
             "prev_hash": self.prev_hash,
         }
+        if self.signer is not None:
+            body["signer"] = self.signer
+        return body
 
     def to_dict(self) -> dict[str, Any]:
         data = self.body()
         data["hash"] = self.hash
+        data.setdefault("signer", None)
+        data["signature"] = self.signature
         return data
 
     @classmethod
@@ -143,18 +154,23 @@ class Event:
             payload=MappingProxyType(dict(data.get("payload") or {})),
             evidence=MappingProxyType(dict(data.get("evidence") or {})),
             prev_hash=data["prev_hash"], hash=data.get("hash", ""),
+            signer=data.get("signer"), signature=data.get("signature"),
         )
 
     def computed_hash(self) -> str:
-        return chain_hash(self.prev_hash, canonical_json(self.body()))
+        return chain_hash(self.prev_hash, body_bytes(
+            self.seq, self.time, self.actor, self.type, self.name, self.version, self.env,
+            canonical_json(_plain(self.payload)).decode("utf-8"), canonical_json(_plain(self.evidence)).decode("utf-8"),
+            self.prev_hash, self.signer))
 
 
 def make_event(*, seq: int, time: str, actor: str, type: str, name: str | None = None,
                version: str | None = None, env: str | None = None,
                payload: Mapping[str, Any] | None = None,
                evidence: Mapping[str, Any] | None = None,
-               prev_hash: str = GENESIS_HASH) -> tuple[Event, str, str]:
-    """Build a hashed event; also returns the canonical payload/evidence text the store keeps."""
+               prev_hash: str = GENESIS_HASH, key: Any = None) -> tuple[Event, str, str]:
+    """Build a hashed event, signed when `key` (keys.SigningKey) is given; also returns the
+    canonical payload/evidence text the store keeps."""
     # _plain returns fresh JSON-shaped copies (str keys, lists), so the event can hold them
     # as they are instead of re-parsing the text it just wrote. An Encoded payload is plain
     # JSON with its text already built (a registration's release tuple): used as it is.
@@ -168,22 +184,29 @@ def make_event(*, seq: int, time: str, actor: str, type: str, name: str | None =
         evidence_json = canonical_json(plain_evidence).decode("utf-8")
     else:
         plain_evidence, evidence_json = {}, "{}"
+    signer = signature = None
+    if key is not None:
+        signer = key.fingerprint
     digest = chain_hash(prev_hash, body_bytes(seq, time, actor, type, name, version, env,
-                                              payload_json, evidence_json, prev_hash))
+                                              payload_json, evidence_json, prev_hash, signer))
+    if key is not None:
+        from llmreg.registry.signatures import sign_event_hash  # cryptography: write paths only
+
+        signature, _ = sign_event_hash(key, digest)
     event = Event(seq=seq, time=time, actor=actor, type=type, name=name, version=version,
                   env=env, payload=MappingProxyType(plain_payload),
                   evidence=MappingProxyType(plain_evidence),
-                  prev_hash=prev_hash, hash=digest)
+                  prev_hash=prev_hash, hash=digest, signer=signer, signature=signature)
     return event, payload_json, evidence_json
 
 
 def row_to_event(row: Sequence[Any]) -> Event:
     """A stored row (seq, time, actor, type, name, version, env, payload_json, evidence_json,
-    prev_hash, hash) as an Event."""
-    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_ = row
+    prev_hash, hash, signer, signature) as an Event."""
+    seq, time, actor, type_, name, version, env, payload, evidence, prev_hash, hash_, signer, signature = row
     return Event(seq=seq, time=time, actor=actor, type=type_, name=name, version=version, env=env,
                  payload=MappingProxyType(json.loads(payload)), evidence=MappingProxyType(json.loads(evidence)),
-                 prev_hash=prev_hash, hash=hash_)
+                 prev_hash=prev_hash, hash=hash_, signer=signer, signature=signature)
 
 
 def verify_chain(events: Iterable[Event], *, start_hash: str = GENESIS_HASH,
@@ -205,22 +228,16 @@ def verify_chain(events: Iterable[Event], *, start_hash: str = GENESIS_HASH,
 def verify_rows(rows: Iterable[tuple], *, start_hash: str = GENESIS_HASH,
                 start_seq: int = 1) -> tuple[bool, int | None, str, int, str]:
     """Fast path over stored rows (seq, time, actor, type, name, version, env, payload_json,
-    evidence_json, prev_hash, hash): (ok, first_bad_seq, reason, count, last_hash)."""
+    evidence_json, prev_hash, hash, signer, signature): (ok, first_bad_seq, reason, count,
+    last_hash). Checks the chain only; audit_check.py checks signatures and rules."""
     prev_hash, expected_seq, count = start_hash, start_seq, 0
     sha = hashlib.sha256
-    enc = _encode_str
-    for seq, time, actor, type_, name, version, env, payload, evidence, row_prev, row_hash in rows:
+    for seq, time, actor, type_, name, version, env, payload, evidence, row_prev, row_hash, signer, _ in rows:
         if seq != expected_seq or row_prev != prev_hash:
             return False, seq, _check_link(seq, expected_seq, row_prev, prev_hash), count, prev_hash
         try:
-            # The bytes chain_hash(prev_hash, body_bytes(...)) hashes, built as one f-string:
-            # this loop is the audit's throughput, and chained `+` copies the body 20 times.
-            digest = sha((
-                f'{row_prev}{{"actor":{enc(actor)},"env":{"null" if env is None else enc(env)},'
-                f'"evidence":{evidence},"name":{"null" if name is None else enc(name)},"payload":{payload},'
-                f'"prev_hash":{enc(row_prev)},"seq":{seq},"time":{enc(time)},"type":{enc(type_)},'
-                f'"version":{"null" if version is None else enc(version)}}}'
-            ).encode("utf-8")).hexdigest()
+            digest = sha(row_prev.encode("ascii") + body_bytes(
+                seq, time, actor, type_, name, version, env, payload, evidence, row_prev, signer)).hexdigest()
         except (UnicodeError, TypeError, ValueError) as exc:
             return False, seq, f"event {seq}: unreadable stored field ({exc})", count, prev_hash
         if digest != row_hash:

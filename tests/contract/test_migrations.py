@@ -83,7 +83,8 @@ def test_0003_round_trip_keeps_the_log_and_the_answers(open_registry, backend):
     again = open_registry()  # opening upgrades to head
     assert "body" not in columns(backend, "entries")
     if isinstance(backend, SqliteFile):  # seq is the rowid: no separate key index
-        assert sqlite_event_indexes(backend) == ["ix_events_name_env_seq", "ix_events_name_version_seq", "ix_events_time"]
+        assert sqlite_event_indexes(backend) == ["ix_events_name_env_seq", "ix_events_name_version_seq", "ix_events_signer",
+                                                  "ix_events_time"]
     after = snapshot(again)
     assert after == before
     assert again.verify_audit().ok

@@ -131,6 +131,10 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
         now = utc_now()
         self.time = now if now > state.head.time else state.head.time
         self.events: list[Event] = []
+        self.key = None  # the actor's keys.SigningKey: every event appended is signed with it
+
+    def signed_as(self, fingerprint: str) -> str | None:
+        return next((r[2] for r in self.work.rows if r[11] == fingerprint), None)
 
     def _state(self) -> _State:
         return self.work
@@ -145,9 +149,9 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
         head = self.work.head
         event, payload_json, evidence_json = make_event(
             seq=head.seq + 1, time=self.time, actor=actor, type=type, name=name, version=version, env=env,
-            payload=payload, evidence=evidence, prev_hash=head.hash)
+            payload=payload, evidence=evidence, prev_hash=head.hash, key=self.key)
         self.work.rows.append((event.seq, event.time, actor, type, name, version, env, payload_json, evidence_json,
-                               event.prev_hash, event.hash))
+                               event.prev_hash, event.hash, event.signer, event.signature))
         apply(self.work, event.seq, event.time, actor, type, name, version, env, json.loads(payload_json))
         config_seq = event.seq if type in (ev.CONFIG_ROLES, ev.CONFIG_GATES) else head.config_seq
         self.work.head = Head(event.seq, event.hash, event.time, config_seq)
@@ -215,6 +219,10 @@ class MemoryStore(_MemoryReads, Store):
         ok, bad_seq, reason, count, _ = verify_rows(self.iter_event_rows(until=head.seq))
         return AuditReport(ok, count, head.seq, head.hash, bad_seq, reason)
 
+    def hash_at(self, seq: int) -> str | None:
+        rows = self._committed.rows
+        return rows[seq - 1][10] if 0 < seq <= len(rows) else None
+
     def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]:
         return fold_stages((r[0], r[1], r[3], r[5], json.loads(r[7])) for r in self._committed.rows
                            if r[4] == name and r[6] == env and r[3] in ev.STAGE_TYPES
@@ -280,6 +288,8 @@ def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any,
     elif type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
         key = "roles" if type_ == ev.CONFIG_ROLES else "gates"
         state.config[key] = (copy.deepcopy(payload[key]), seq)
+        if type_ == ev.CONFIG_ROLES and "signers" in payload:
+            state.config["signers"] = (copy.deepcopy(payload["signers"]), seq)
     elif type_ == pv.PROVIDER_SNAPSHOT:
         if payload.get("provider") and payload.get("snapshot") and payload.get("status") in pv.EVENT_STATUSES:
             key = pv.snapshot_key(payload["provider"], payload["snapshot"])

@@ -160,6 +160,11 @@ class UnitOfWork(Reads):
     head: Head
     time: str  # one timestamp per transaction, never before the previous event's
     events: list[Event]
+    key: Any  # keys.SigningKey that signs every event appended (set by the facade), or None
+
+    @abstractmethod
+    def signed_as(self, fingerprint: str) -> str | None:
+        """The actor of the first event the key with this fingerprint signed, or None."""
 
     @property
     @abstractmethod
@@ -197,10 +202,14 @@ class Store(Reads):
     @abstractmethod
     def iter_event_rows(self, after: int = 0, until: int | None = None) -> Iterator[tuple]:
         """Stored rows (seq, time, actor, type, name, version, env, payload_json, evidence_json,
-        prev_hash, hash) in seq order."""
+        prev_hash, hash, signer, signature) in seq order."""
 
     @abstractmethod
     def verify_chain(self) -> AuditReport: ...
+
+    @abstractmethod
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of event `seq`, or None when the log has no such event."""
 
     @abstractmethod
     def stages_at(self, name: str, env: str, until_time: str | None = None) -> dict[str, tuple]:

@@ -174,6 +174,8 @@ def _suite(cur, sql, seq, time, actor, name, version, env, payload):
 def _config(key: str):
     def handler(cur, sql, seq, time, actor, name, version, env, payload):
         cur.execute(sql["upsert_config"], (key, seq, _text(payload[key])))
+        if key == "roles" and "signers" in payload:  # member -> public keys, bound with the roles
+            cur.execute(sql["upsert_config"], ("signers", seq, _text(payload["signers"])))
     return handler
 
 

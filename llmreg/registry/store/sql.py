@@ -33,19 +33,21 @@ from llmreg.registry.store.sql_reads import READ_SQL, SQLReads, dialect_read_sql
 
 T = TypeVar("T")
 PAGE = 5000
-EVENT_COLUMNS = "seq, time, actor, type, name, version, env, payload, evidence, prev_hash, hash"
+EVENT_COLUMNS = "seq, time, actor, type, name, version, env, payload, evidence, prev_hash, hash, signer, signature"
 
 _SQL = {
     "head": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1",
     "head_lock": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1 FOR UPDATE",
     "head_seq": "SELECT seq FROM head WHERE id = 1",
     "set_head": "UPDATE head SET seq = ?, hash = ?, time = ?, config_seq = ? WHERE id = 1",
-    "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "events_page": f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT {PAGE}",
     "stage_rows": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
                   "AND type IN (?, ?, ?) AND time <= ? ORDER BY seq",
     "stage_rows_all": "SELECT seq, time, type, version, payload FROM events WHERE name = ? AND env = ? "
                       "AND type IN (?, ?, ?) ORDER BY seq",
+    "signed_as": "SELECT actor FROM events WHERE signer = ? ORDER BY seq LIMIT 1",
+    "hash_at": "SELECT hash FROM events WHERE seq = ?",
     **READ_SQL,
 }
 
@@ -65,6 +67,12 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
         now = utc_now()
         self.time = now if now > head.time else head.time
         self.events: list[Event] = []
+        self.key = None  # the actor's keys.SigningKey: every event appended is signed with it
+
+    def signed_as(self, fingerprint: str) -> str | None:
+        """The actor of the first event this key signed, or None (identity.py)."""
+        row = self._row("signed_as", (fingerprint,))
+        return row[0] if row else None
 
     def _rows(self, key: str, params: tuple = ()) -> list[tuple]:
         self.cur.execute(self.store._q[key], params)
@@ -83,11 +91,11 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
                evidence: Mapping[str, Any] | None = None) -> Event:
         event, payload_json, evidence_json = make_event(
             seq=self.seq + 1, time=self.time, actor=actor, type=type, name=name, version=version,
-            env=env, payload=payload, evidence=evidence, prev_hash=self.hash)
+            env=env, payload=payload, evidence=evidence, prev_hash=self.hash, key=self.key)
         store = self.store
         self.cur.execute(store._q["insert_event"], (
             event.seq, event.time, actor, type, name, version, env, payload_json, evidence_json,
-            event.prev_hash, event.hash))
+            event.prev_hash, event.hash, event.signer, event.signature))
         apply_event(self.cur, store._p, event.seq, event.time, actor, type, name, version, env, event.payload)
         self.seq, self.hash = event.seq, event.hash
         if type in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
@@ -348,6 +356,11 @@ class SQLStore(SQLReads, Store):
             ok, bad_seq, reason = False, head.seq, "the head hash does not match the last event's hash"
         return AuditReport(ok, count, head.seq, head.hash, bad_seq, reason)
 
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of event `seq`, or None (checkpoint checks)."""
+        row = self._row("hash_at", (seq,))
+        return row[0] if row else None
+
     # ------------------------------------------------------------------ projection reads
 
     def pointer(self, name: str, env: str, stage: str) -> tuple | None:
@@ -389,7 +402,7 @@ class SQLStore(SQLReads, Store):
             count = 0
             config_seq = 0
             for row in self.iter_event_rows():
-                seq, time, actor, type_, name, version, env, payload, _, _, _ = row
+                seq, time, actor, type_, name, version, env, payload = row[:8]
                 apply_event(cur, self._p, seq, time, actor, type_, name, version, env, json.loads(payload))
                 if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
                     config_seq = seq

@@ -31,6 +31,11 @@ EVENT_INDEXES = (("ix_events_name_env_seq", ["name", "env", "seq"]),
 
 
 def _rebuild_sqlite_events(seq_type) -> None:
+    # Columns a later revision added and its downgrade kept (0005's signer/signature, when
+    # events were signed) are copied too: nothing recorded is lost on the way down or up.
+    later = [c["name"] for c in sa.inspect(op.get_bind()).get_columns("events")
+             if c["name"] not in EVENT_COLUMNS.split(", ")]
+    columns = ", ".join([EVENT_COLUMNS, *later])
     for action in ("update", "delete"):
         op.execute(f"DROP TRIGGER IF EXISTS events_append_only_{action}")
     op.create_table(
@@ -46,8 +51,9 @@ def _rebuild_sqlite_events(seq_type) -> None:
         sa.Column("evidence", sa.Text, nullable=False),
         sa.Column("prev_hash", sa.Text, nullable=False),
         sa.Column("hash", sa.Text, nullable=False),
+        *(sa.Column(name, sa.Text) for name in later),
     )
-    op.execute(f"INSERT INTO events_rebuilt ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM events ORDER BY seq")
+    op.execute(f"INSERT INTO events_rebuilt ({columns}) SELECT {columns} FROM events ORDER BY seq")
     op.drop_table("events")  # its indexes go with it
     op.rename_table("events_rebuilt", "events")
     for index, columns in EVENT_INDEXES:
