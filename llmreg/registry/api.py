@@ -93,6 +93,7 @@ class Registry(RegistryOps, RegistryReads):
                 if member != asserted:
                     command = dataclasses.replace(command, actor=member)  # type: ignore[type-var]
                 uow.key = key
+                uow.remember_key(key.public)
                 return handler(command, uow, self._deps)
         finally:
             seq = self.store.committed_seq()
@@ -227,9 +228,13 @@ class Registry(RegistryOps, RegistryReads):
         cmd = stages.pull_canary_command(self.queries, name, env, actor=actor, reason=reason, evidence=evidence)
         return self._run(stages.pull_canary, cmd)[-1]
 
-    def configure_roles(self, roles: Roles | Mapping[str, Any] | str | os.PathLike, *, actor: str) -> Event:
-        """Replace the roles (a Roles, a mapping or a roles.yaml path); audited as config.roles."""
-        return self._run(configuration.configure_roles, configuration.roles_command(roles, actor=actor))[-1]
+    def configure_roles(self, roles: Roles | Mapping[str, Any] | str | os.PathLike, *, actor: str,
+                        signers: Any = None) -> Event:
+        """Replace the roles (a Roles, a mapping or a roles.yaml path) and, with `signers:` in it or
+        `signers` (AllowedSigners, {member: [key lines]} or an allowed-signers file), the keys bound
+        to members; audited as config.roles, signed by a key allowed to configure."""
+        cmd = configuration.roles_command(roles, actor=actor, signers=signers)
+        return self._run(configuration.configure_roles, cmd)[-1]
 
     def configure_gates(self, gates: GatesConfig | Mapping[str, Any] | str | os.PathLike, *, actor: str) -> Event:
         """Replace the gates config (a GatesConfig, a mapping or a gates.yaml path); audited."""

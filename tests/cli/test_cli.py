@@ -26,7 +26,7 @@ card: { intended_use: ticket triage, limitations: English only, contact: support
 class Cli:
     def __init__(self, root: Path):
         self.root = root
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREG_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREG_") or k == "LLMREG_KEYRING"}
         self.env["LLMREG_STORE"] = f"sqlite:///{root / '.llmreg' / 'registry.db'}"
 
     def __call__(self, *args: str, actor: str | None = None, code: int = 0, as_json: bool = False):

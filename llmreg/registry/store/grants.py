@@ -6,7 +6,7 @@ table's owner (or a superuser) can `ALTER TABLE events DISABLE TRIGGER`, drop a 
 the table, so the append-only triggers stay in force for it. A *reader* role (applications
 that only resolve) may only SELECT.
 
-    app role:    events SELECT, INSERT (never UPDATE, DELETE, TRUNCATE)
+    app role:    events, signing_keys SELECT, INSERT (never UPDATE, DELETE, TRUNCATE)
                  head SELECT, UPDATE (the single row every writer locks and moves)
                  llmreg_alembic_version SELECT (it sees the schema version, cannot migrate)
                  projection tables SELECT, INSERT, UPDATE, DELETE (rebuilt from the log)
@@ -27,7 +27,7 @@ from llmreg.registry.store.connection import PostgresConnector, parse_url
 from llmreg.registry.store.migrate import VERSION_TABLE
 from llmreg.registry.store.schema import metadata
 
-APPEND_ONLY = ("events",)
+APPEND_ONLY = ("events", "signing_keys")
 # Operational logs the app role appends to and never rewrites (the gateway's per-call log).
 CALL_LOGS = ("gateway_calls",)
 HEAD = ("head",)

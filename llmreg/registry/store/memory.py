@@ -42,9 +42,10 @@ class _State:
     config: dict[str, tuple[Any, int]] = field(default_factory=dict)
     providers: dict[str, pv.SnapshotRecord] = field(default_factory=dict)
     discovery: dict[str, pv.DiscoveryRecord] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # signing_keys: fingerprint -> public key line
 
     def fresh_projection(self) -> "_State":
-        return _State(head=self.head, rows=self.rows)
+        return _State(head=self.head, rows=self.rows, keys=self.keys)
 
 
 class _MemoryReads(Reads):
@@ -136,6 +137,9 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
     def signed_as(self, fingerprint: str) -> str | None:
         return next((r[2] for r in self.work.rows if r[11] == fingerprint), None)
 
+    def remember_key(self, public) -> None:
+        self.work.keys.setdefault(public.fingerprint, public.openssh())
+
     def _state(self) -> _State:
         return self.work
 
@@ -218,6 +222,9 @@ class MemoryStore(_MemoryReads, Store):
         head = self._committed.head
         ok, bad_seq, reason, count, _ = verify_rows(self.iter_event_rows(until=head.seq))
         return AuditReport(ok, count, head.seq, head.hash, bad_seq, reason)
+
+    def public_keys(self) -> dict[str, str]:
+        return dict(self._committed.keys)
 
     def hash_at(self, seq: int) -> str | None:
         rows = self._committed.rows

@@ -166,6 +166,10 @@ class UnitOfWork(Reads):
     def signed_as(self, fingerprint: str) -> str | None:
         """The actor of the first event the key with this fingerprint signed, or None."""
 
+    @abstractmethod
+    def remember_key(self, public: Any) -> None:
+        """Keep the public key (keys.PublicKey) of a signer, once; audits read them back."""
+
     @property
     @abstractmethod
     def next_seq(self) -> int: ...
@@ -206,6 +210,10 @@ class Store(Reads):
 
     @abstractmethod
     def verify_chain(self) -> AuditReport: ...
+
+    @abstractmethod
+    def public_keys(self) -> dict[str, str]:
+        """{fingerprint: 'ssh-ed25519 AAAA...'} of every key that signed an event."""
 
     @abstractmethod
     def hash_at(self, seq: int) -> str | None:

@@ -155,6 +155,16 @@ suites = Table(
     Column("definition", Text, nullable=False),
 )
 
+# The public half of every key that signed an event, written with its first event. Not
+# hashed, and it needs not be: an event's hash covers its signer's fingerprint, the SHA-256
+# of the key, so a substituted key cannot match. Not projection: rebuilds keep it.
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("fingerprint", Text, primary_key=True),
+    Column("public_key", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
 config = Table(
     "config", metadata,
     Column("key", Text, primary_key=True),

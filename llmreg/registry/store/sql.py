@@ -48,6 +48,9 @@ _SQL = {
                       "AND type IN (?, ?, ?) ORDER BY seq",
     "signed_as": "SELECT actor FROM events WHERE signer = ? ORDER BY seq LIMIT 1",
     "hash_at": "SELECT hash FROM events WHERE seq = ?",
+    "key_known": "SELECT 1 FROM signing_keys WHERE fingerprint = ?",
+    "insert_key": "INSERT INTO signing_keys (fingerprint, public_key, seq) VALUES (?, ?, ?)",
+    "public_keys": "SELECT fingerprint, public_key FROM signing_keys",
     **READ_SQL,
 }
 
@@ -68,12 +71,22 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
         self.time = now if now > head.time else head.time
         self.events: list[Event] = []
         self.key = None  # the actor's keys.SigningKey: every event appended is signed with it
+        self.new_keys: list[str] = []
 
     def signed_as(self, fingerprint: str) -> str | None:
         """The actor of the first event this key signed, or None (identity.py)."""
         row = self._row("signed_as", (fingerprint,))
         return row[0] if row else None
 
+    def remember_key(self, public) -> None:
+        """Keep `public` (keys.PublicKey) in signing_keys unless it is there (once per store and key)."""
+        known = self.store._keys_known
+        fp = public.fingerprint
+        if fp in known:
+            return
+        if self._row("key_known", (fp,)) is None:
+            self.cur.execute(self.store._q["insert_key"], (fp, public.openssh(), self.seq + 1))
+        self.new_keys.append(fp)  # known to the store once this transaction commits
     def _rows(self, key: str, params: tuple = ()) -> list[tuple]:
         self.cur.execute(self.store._q[key], params)
         return self.cur.fetchall()
@@ -118,6 +131,7 @@ class SQLStore(SQLReads, Store):
         self._p = statements(self.dialect)
         self._pg = PostgresConnector(self.url) if self.dialect == "postgresql" else None
         self._local = threading.local()
+        self._keys_known: set[str] = set()
         self._all: list[Any] = []
         self._lock = threading.Lock()
         try:
@@ -225,6 +239,7 @@ class SQLStore(SQLReads, Store):
                     if pipe is not None:
                         pipe.sync()  # the commit's outcome, and any queued statement's error, here
                 local.committed = uow.seq
+                self._keys_known.update(uow.new_keys)
             except BaseException:
                 try:
                     cur.execute("ROLLBACK")
@@ -360,6 +375,10 @@ class SQLStore(SQLReads, Store):
         """The stored hash of event `seq`, or None (checkpoint checks)."""
         row = self._row("hash_at", (seq,))
         return row[0] if row else None
+
+    def public_keys(self) -> dict[str, str]:
+        """{fingerprint: 'ssh-ed25519 AAAA...'} of every key that signed an event."""
+        return dict(self._rows("public_keys"))
 
     # ------------------------------------------------------------------ projection reads
 
