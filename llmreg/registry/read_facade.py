@@ -72,7 +72,14 @@ class RegistryReads:
         return self.queries.events(name=name, version=version, env=env, types=types, after=after, since=since,
                                    until=until, limit=limit, newest_first=newest_first)
 
-    def verify_audit(self) -> AuditReport:  # walk the whole hash chain; it must end at the head
+    def verify_audit(self, *, after_seq: int = 0, projection: bool = True):
+        """The full audit (audit_check.py): chain, signatures, identities, the log's rules, projection.
+        after_seq: a trusted checkpoint's seq (signatures up to it are not checked again)."""
+        from llmreg.registry.audit_check import verify_store
+
+        return verify_store(self.store, after_seq=after_seq, projection=projection)
+
+    def verify_chain(self) -> AuditReport:  # the hash chain only (fast; what `audit verify` did before)
         return self.store.verify_chain()
 
     def diff(self, a: Entry | EntrySpec | str, b: Entry | EntrySpec | str):

@@ -594,6 +594,8 @@ def test_unknown_event_types_are_kept_and_ignored(reg):
     reg.register(spec(), actor=AUTHOR)
     before = reg.store.dump_projection()
     with reg.store.unit_of_work() as uow:
+        uow.key = reg.keys.key_for("system:watcher")  # what the facade does for every write
+        uow.remember_key(uow.key.public)
         uow.append("provider.snapshot", actor="system:watcher", name="gpt-5-mini",
                    payload={"snapshot": "gpt-5-mini-2026-08-01"})
     assert reg.store.dump_projection() == before

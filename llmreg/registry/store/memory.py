@@ -248,9 +248,23 @@ class MemoryStore(_MemoryReads, Store):
             self._committed = state
             return len(state.rows)
 
-    def dump_projection(self) -> dict[str, Any]:
+    def projection_differs(self) -> str | None:
+        from llmreg.registry.audit_check import first_difference
+
+        committed = self._committed
+        fresh = committed.fresh_projection()
+        config_seq = 0
+        for seq, time, actor, type_, name, version, env, payload, *_ in fresh.rows:
+            apply(fresh, seq, time, actor, type_, name, version, env, json.loads(payload))
+            if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                config_seq = seq
+        if config_seq != committed.head.config_seq:
+            return f"head.config_seq is {committed.head.config_seq}, the log's last config event is {config_seq}"
+        return first_difference(self.dump_projection(), self.dump_projection(fresh))
+
+    def dump_projection(self, state: Any = None) -> dict[str, Any]:
         """The projection by the SQL store's table names (its own row shapes)."""
-        state = self._committed
+        state = state or self._committed
         return {table: sorted(held.items()) if isinstance(held, dict) else list(held)
                 for table, held in (("entries", state.entries), ("stage_pointers", state.pointers),
                                     ("version_states", state.states), ("approvals", state.approvals),

@@ -235,4 +235,8 @@ class Store(Reads):
     def dump_projection(self) -> dict[str, list[tuple]]: ...
 
     @abstractmethod
+    def projection_differs(self) -> str | None:
+        """None when the projection equals a fresh fold of the log, else the first difference."""
+
+    @abstractmethod
     def close(self) -> None: ...

@@ -431,13 +431,42 @@ class SQLStore(SQLReads, Store):
             return count
         return self.write(rebuild)
 
-    def dump_projection(self) -> dict[str, list[tuple]]:
-        cur = self.conn().cursor()
+    def dump_projection(self, cur=None) -> dict[str, list[tuple]]:
+        cur = cur or self.conn().cursor()
         out = {}
         for table in PROJECTION_TABLES:
             cur.execute(f"SELECT * FROM {table} ORDER BY {TABLE_ORDER[table]}")
             out[table] = [tuple(row) for row in cur.fetchall()]
         return out
+
+    def projection_differs(self) -> str | None:
+        """Fold the log afresh inside a transaction that is rolled back, and compare it with
+        the stored projection and the head's config seq: None, or the first difference."""
+        cur = self.conn().cursor()
+        self._begin(cur)
+        try:
+            head = self._row_on(cur, "head")
+            stored = self.dump_projection(cur)
+            for table in PROJECTION_TABLES:
+                cur.execute(f"DELETE FROM {table}")
+            config_seq = 0
+            for row in self.iter_event_rows(until=head[0]):
+                seq, time, actor, type_, name, version, env, payload = row[:8]
+                apply_event(cur, self._p, seq, time, actor, type_, name, version, env, json.loads(payload))
+                if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                    config_seq = seq
+            folded = self.dump_projection(cur)
+        finally:
+            cur.execute("ROLLBACK")
+        if config_seq != head[3]:
+            return f"head.config_seq is {head[3]}, the log's last config event is {config_seq}"
+        from llmreg.registry.audit_check import first_difference
+
+        return first_difference(stored, folded)
+
+    def _row_on(self, cur, key: str) -> tuple:
+        cur.execute(self._q[key])
+        return cur.fetchone()
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

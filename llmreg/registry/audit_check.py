@@ -1,0 +1,250 @@
+"""`llmreg audit verify`: everything a reader relies on, checked against the log.
+
+One pass over the stored events, stopping at the first that fails and saying why:
+
+1. the hash chain: seq 1, 2, ...; each prev_hash the hash before it; each hash over
+   `events.body_bytes` (the one encoder append, sign and verify share); the head row at the end;
+2. every signature (SSHSIG, namespace llmreg-event, over the hash) by its signer's key; once
+   one event is signed, an unsigned one after it is a stripped signature;
+3. identity: with signers bound (config.roles `signers`), the recorded actor is the member the
+   key is bound to at that point; without, one key never signs under two names;
+4. the log's own rules, replayed: times never go backwards; every approval, review,
+   promotion, archive, rollback and config change comes from a member the roles in force
+   allowed; every promotion passes its gates again, judged on what was recorded before it;
+5. the projection (entries, stage pointers, states, approvals, evidence, config incl. roles,
+   signers and gates, ...) equals a fresh fold of the log.
+
+Incremental (`after_seq`, from a trusted checkpoint): events up to it are folded for the rule
+state but their signatures are not checked again (the checkpoint vouches for their hashes).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmreg.registry import events as ev
+from llmreg.registry.events import GENESIS_HASH, body_bytes
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    reason: str
+    signed: int = 0
+    unsigned: int = 0  # written before signing existed (migration 0005)
+    checked_from: int = 1
+    signers: dict[str, str] = field(default_factory=dict)  # fingerprint -> member it signed as
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "head_seq": self.head_seq, "head_hash": self.head_hash,
+                "first_bad_seq": self.first_bad_seq, "reason": self.reason, "signed": self.signed,
+                "unsigned": self.unsigned, "checked_from": self.checked_from, "signers": self.signers}
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"audit FAILED at event {self.first_bad_seq}: {self.reason}"
+        scope = f", signatures checked from #{self.checked_from}" if self.checked_from > 1 else ""
+        legacy = f", {self.unsigned} unsigned from before signing" if self.unsigned else ""
+        return (f"audit ok: {self.events} events, chain intact, {self.signed} signed by "
+                f"{len(self.signers)} keys{legacy}{scope}, rules hold, projection matches the log, "
+                f"head #{self.head_seq} {self.head_hash}")
+
+
+class _Fail(Exception):
+    def __init__(self, seq: int | None, reason: str):
+        super().__init__(reason)
+        self.seq, self.reason = seq, reason
+
+
+def first_difference(stored: dict, folded: dict) -> str | None:
+    """The first table and row where the stored projection and the fold of the log differ."""
+    for table in folded:
+        have, want = stored.get(table, []), folded[table]
+        if have == want:
+            continue
+        extra = [row for row in have if row not in want]
+        missing = [row for row in want if row not in have]
+        if extra and missing:
+            return f"{table} holds {str(extra[0])[:160]} where the log says {str(missing[0])[:160]}"
+        if extra:
+            return f"{table} holds {str(extra[0])[:160]}, which no event wrote"
+        return f"{table} lacks {str(missing[0])[:160]}, which the log holds"
+    return None
+
+
+
+def _action(type_: str, payload: dict, evidence: dict) -> str | None:
+    """The roles action an event of this type needed when it was written (None: not checked here:
+    refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
+    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+        return "configure"
+    if type_ == ev.ENTRY_REGISTERED:
+        return "configure" if (payload.get("entry") or {}).get("imported") else "register"
+    if type_ in (ev.APPROVAL_GRANTED, ev.APPROVAL_WITHDRAWN):
+        return f"approve:{payload.get('stage')}"
+    if type_ == ev.REVIEW_RECORDED:
+        return "approve:canary"
+    if type_ == ev.STAGE_PROMOTED:
+        return "configure" if evidence.get("imported") else f"promote:{payload.get('stage')}"
+    if type_ == ev.STAGE_ARCHIVED:
+        return "configure" if evidence.get("imported") else "archive"
+    if type_ == ev.STAGE_ROLLED_BACK:
+        return "rollback"
+    return None
+
+
+def verify_store(store, *, after_seq: int = 0, projection: bool = True) -> TrustReport:
+    head = store.head()
+    counts = {"events": 0, "signed": 0, "unsigned": 0}
+    signers: dict[str, str] = {}
+    try:
+        _walk(store, head, after_seq, counts, signers)
+        if projection:
+            differs = store.projection_differs()
+            if differs:
+                raise _Fail(None, f"the projection does not match the log: {differs} (someone edited the tables "
+                                  "resolve and the gates read; `llmreg db rebuild` restores them from the log)")
+    except _Fail as failed:
+        return TrustReport(False, counts["events"], head.seq, head.hash, failed.seq, failed.reason,
+                           counts["signed"], counts["unsigned"], max(after_seq + 1, 1), signers)
+    return TrustReport(True, counts["events"], head.seq, head.hash, None, "ok", counts["signed"], counts["unsigned"],
+                       max(after_seq + 1, 1), signers)
+
+
+def _walk(store, head, after_seq: int, counts: dict, seen: dict) -> None:
+    from llmreg.registry.gates_config import GatesConfig
+    from llmreg.registry.roles import Roles
+    from llmreg.registry.signers import AllowedSigners
+    from llmreg.registry.store.memory import _State, apply
+
+    keys = _KeyCache(store.public_keys())
+    bound: AllowedSigners | None = None
+    first_name: dict[str, str] = {}
+    roles, gates = Roles.open(), GatesConfig()
+    state = _State()
+    replay = _Replay(state)
+    prev_hash, expected, last_time, any_signed = GENESIS_HASH, 1, "", False
+    for row in store.iter_event_rows(until=head.seq):
+        seq, time, actor, type_, name, version, env, payload_json, evidence_json, prev, digest, signer, sig = row
+        if seq != expected or prev != prev_hash:
+            raise _Fail(seq, ev._check_link(seq, expected, prev, prev_hash))
+        try:
+            computed = ev.chain_hash(prev, body_bytes(seq, time, actor, type_, name, version, env, payload_json,
+                                                      evidence_json, prev, signer))
+        except (UnicodeError, TypeError, ValueError) as exc:
+            raise _Fail(seq, f"event {seq}: unreadable stored field ({exc})") from None
+        if computed != digest:
+            raise _Fail(seq, f"event {seq}: content does not match its hash (edited after it was written)")
+        if time < last_time:
+            raise _Fail(seq, f"event {seq}: time {time} is before event {seq - 1}'s {last_time} (backdated or "
+                             "reordered)")
+        # 2-3. signature and identity
+        if signer is None:
+            if any_signed:
+                raise _Fail(seq, f"event {seq} is not signed, but events before it are (a signature was stripped)")
+            counts["unsigned"] += 1
+        else:
+            any_signed = True
+            if seq > after_seq:
+                public = bound.public_key(signer) if bound is not None else None
+                crypto = keys.get(signer, public)
+                if crypto is None:
+                    raise _Fail(seq, f"event {seq}: no public key for its signer {signer}")
+                from llmreg.registry.signatures import verify_event_signature
+
+                if not sig or not verify_event_signature(crypto, digest, sig):
+                    raise _Fail(seq, f"event {seq}: the signature by {signer} does not verify (rewritten without "
+                                     "the signer's private key)")
+            counts["signed"] += 1
+            if bound is not None:
+                member = bound.member_for(signer)
+                if member is None:
+                    raise _Fail(seq, f"event {seq}: signed by {signer}, a key bound to no member at that point")
+                if member != actor:
+                    raise _Fail(seq, f"event {seq}: recorded actor {actor!r}, but its key {signer} is {member!r}'s")
+            else:
+                first = first_name.setdefault(signer, actor)
+                if first != actor:
+                    raise _Fail(seq, f"event {seq}: key {signer} signs as {actor!r} here and as {first!r} before: "
+                                     "one key, two names")
+            seen.setdefault(signer, actor)
+        # 4. rules
+        payload = json.loads(payload_json)
+        evidence = json.loads(evidence_json)
+        action = _action(type_, payload, evidence)
+        if action is not None and not roles.allows(actor, action):
+            raise _Fail(seq, f"event {seq}: {actor!r} may not {action} under the roles in force then")
+        if type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
+            _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
+        state.rows.append(row)
+        apply(state, seq, time, actor, type_, name, version, env, payload)
+        if type_ == ev.CONFIG_ROLES:
+            roles = Roles.from_dict(payload["roles"])
+            if payload.get("signers"):
+                bound = AllowedSigners.from_payload(payload["signers"])
+        elif type_ == ev.CONFIG_GATES:
+            gates = GatesConfig.from_dict(payload["gates"])
+        prev_hash, expected, last_time = digest, seq + 1, time
+        counts["events"] += 1
+    if counts["events"] != head.seq:
+        raise _Fail(counts["events"] + 1, f"the head says {head.seq} events but the log ends at event "
+                                          f"{counts['events']}: events were removed from the end")
+    if prev_hash != head.hash:
+        raise _Fail(head.seq, "the head hash does not match the last event's hash")
+
+
+def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: str, stage: str, gates) -> None:
+    from llmreg.registry.handlers.guard import promotion_context
+    from llmreg.registry.lifecycle import check_promotion, summarize
+    from llmreg.registry.spec import Entry
+
+    data = replay.entry_data(name, version)
+    if data is None:
+        raise _Fail(seq, f"event {seq}: promotes {name}@{version}, which no event before it registered")
+    ctx = promotion_context(replay, Entry.from_dict(data), env, stage, actor, gates)
+    results = check_promotion(ctx)
+    if not all(r.passed for r in results):
+        raise _Fail(seq, f"event {seq}: promotion of {name}@{version} to {stage} in {env} does not pass its gates "
+                         f"on what was recorded before it: {summarize(results)}")
+
+
+class _KeyCache:
+    """fingerprint -> cryptography public key, parsed once."""
+
+    def __init__(self, lines: dict[str, str]):
+        self.lines, self.parsed = lines, {}
+
+    def get(self, fingerprint: str, bound=None):
+        found = self.parsed.get(fingerprint)
+        if found is None:
+            from llmreg.registry.keys import PublicKey
+
+            public = bound
+            if public is None and fingerprint in self.lines:
+                public = PublicKey.parse(self.lines[fingerprint])
+            if public is None or public.fingerprint != fingerprint:
+                return None
+            found = self.parsed[fingerprint] = public.crypto_key()
+        return found
+
+
+def _replay_reads():
+    from llmreg.registry.store.memory import _MemoryReads
+
+    class Replay(_MemoryReads):
+        def __init__(self, folded):
+            self.folded = folded
+
+        def _state(self):
+            return self.folded
+
+    return Replay
+
+
+def _Replay(state):  # noqa: N802 - a class built lazily (the memory store imports nothing heavy)
+    return _replay_reads()(state)
