@@ -19,6 +19,13 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 export LLMREG_STORE="sqlite:///$work/registry.db" LLMREG_ARTIFACTS="$work/artifacts"
+# Every write is signed by its actor's key. A key per person and per bot, as a team holds
+# them; here all in one throwaway keyring ($LLMREG_KEYRING/<name>.key picks --actor's key).
+# Each person would run `llmreg keys new` once on their own machine instead.
+export LLMREG_KEYRING="$work/keys"
+for who in admin alice bob carol dana ci ci-bot system:slo-guard; do
+  [ -f "$LLMREG_KEYRING/$who.key" ] || "$LLMREG" keys new --out "$LLMREG_KEYRING/$who.key" --comment "$who@example" >/dev/null
+done
 cd "$here"
 
 run() { printf '\n$ llmreg %s\n' "$*"; "$LLMREG" "$@"; }

@@ -12,6 +12,7 @@ the draft with the `llmreg` commands a user would type.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import tempfile
@@ -103,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             return code
 
+        # One signing key per identity, as a team would hold them: the admin, the discovery
+        # watcher and the CI bot each have their own (a throwaway keyring here).
+        from llmreg.registry.keys import write_new_key
+
+        os.environ.setdefault("LLMREG_KEYRING", f"{tmp}/keys")
+        for who in ("admin", WATCHER, "ci-bot"):
+            path = os.path.join(os.environ["LLMREG_KEYRING"], f"{who}.key")
+            if not os.path.exists(path):
+                write_new_key(path, comment=f"{who}@example")
         with Registry.open(store, artifacts=artifacts) as reg:
             result = run(reg, llmreg)
         print(f"\nqualified -> drafted {', '.join(result['drafts'])}; rejected snapshots drafted nothing")

@@ -66,8 +66,15 @@ VERBS: dict[str, Verb] = {
                            "llmreg retention show", existing_store=True),
     "audit log": Verb("llmreg.cli.audit", "AuditLog", "Show the audit log's events, oldest first.",
                       "llmreg audit log --name support-triage --type stage.promoted --limit 20", existing_store=True),
-    "audit verify": Verb("llmreg.cli.audit", "AuditVerify", "Walk the audit log's hash chain; exit 1 on tampering.",
-                         "llmreg audit verify --json", existing_store=True),
+    "audit verify": Verb("llmreg.audit_verbs", "AuditVerify", "Check the chain, signatures, signers, the log's rules "
+                         "and the projection; exit 1 naming the first failing event.",
+                         "llmreg audit verify --checkpoint cp.json", existing_store=True),
+    "audit checkpoint": Verb("llmreg.audit_verbs", "AuditCheckpoint", "Write a signed checkpoint of a log that verifies.",
+                             "llmreg audit checkpoint --out cp.json --actor admin", existing_store=True),
+    "audit export": Verb("llmreg.audit_verbs", "AuditExport", "Write the log as JSON Lines for the offline verifier.",
+                         "llmreg audit export registry-audit.jsonl", existing_store=True),
+    "db grant": Verb("llmreg.audit_verbs", "DbGrant", "Create the PostgreSQL app (read + append) and reader roles.",
+                     "llmreg db grant --store postgresql+psycopg://owner@db/registry"),
     "lineage": Verb("llmreg.cli.lineage", "Lineage", "Export a version's lineage (JSON, Mermaid, Graphviz DOT).",
                     "llmreg lineage support-triage@1.2.0 --format mermaid", existing_store=True),
     "card": Verb("llmreg.cli.lineage", "Card", "Print a version's model card (Markdown).",
@@ -121,6 +128,7 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "providers": "Provider model snapshots: the change log and its actions.",
           "keys": "Create and show your signing key (ed25519, OpenSSH format).",
           "api-key": "The gateway's API keys: who may call which entries and stages.",
+          "db": "PostgreSQL roles for the store (run as the owning role).",
           "retention": "Which versions' stored artifact copies gc keeps (retention.yaml)."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"

@@ -51,6 +51,9 @@ def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
     group.add_argument("--actor", default=None,
                        help="who is acting (recorded on the event); default: $LLMREG_ACTOR" if writes
                        else argparse.SUPPRESS)
+    if writes:  # every write is signed by the actor's key (llmreg/registry/identity.py)
+        group.add_argument("--key", default=None, help="private key that signs (ed25519, OpenSSH); default: "
+                           "$LLMREG_KEYRING/ACTOR.key, $LLMREG_SIGNING_KEY, ~/.config/llmreg/signing_key")
 
 
 # ---------------------------------------------------------------------- the store
@@ -80,8 +83,9 @@ def open_registry(args):
     if getattr(args, "existing_store", False):
         require_existing_store(args)
     from llmreg.registry.api import Registry
+    from llmreg.registry.identity import KeySource
 
-    reg = Registry.open(args.store, artifacts=args.artifacts)
+    reg = Registry.open(args.store, artifacts=args.artifacts, keys=KeySource(key=getattr(args, "key", None)))
     opened = getattr(args, "opened", None)
     if opened is None:
         opened = args.opened = []

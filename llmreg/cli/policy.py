@@ -9,10 +9,12 @@ class RolesSet:
 
     def arguments(self, p) -> None:
         p.add_argument("file")
+        p.add_argument("--signers", metavar="FILE", help="allowed-signers file binding members to public keys "
+                       "(git's format); or `signers:` in the roles file")
 
     def run(self, args) -> int:
         reg = open_registry(args)
-        event = reg.configure_roles(read_mapping(args.file, "roles"), actor=actor(args))
+        event = reg.configure_roles(read_mapping(args.file, "roles"), actor=actor(args), signers=args.signers)
         emit(args, event.to_dict(), f"roles configured from {args.file} (event #{event.seq})")
         return EXIT_OK
 

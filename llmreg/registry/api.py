@@ -23,6 +23,7 @@ from llmreg.registry.artifact_ingest import ingest
 from llmreg.registry.artifacts import ArtifactStore
 from llmreg.registry.entry import Entry, EntrySpec, load_entry_file, parse_entry
 from llmreg.registry.eval_reports import normalise_eval_report
+from llmreg.registry.errors import IntegrityError
 from llmreg.registry.events import Event
 from llmreg.registry.gate_evidence import normalise_evidence, split_promotion_evidence
 from llmreg.registry.gates_config import GatesConfig
@@ -54,6 +55,7 @@ class Registry(RegistryOps, RegistryReads):
         self.keys = keys or KeySource()  # identity.py: which key signs each actor's writes
         self._signers_cache: dict = {}
         self._known_keys: dict[str, str] = {}
+        self._high_water: tuple[int, str] = (0, "")  # the newest head this object saw (see _check_head)
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, artifacts: str | os.PathLike | None = None,
@@ -88,16 +90,33 @@ class Registry(RegistryOps, RegistryReads):
         key = self.keys.key_for(asserted)  # before the transaction: no key, nothing written
         try:
             with self.store.unit_of_work() as uow:
+                self._check_head(uow)
                 signers = bound_signers(uow, self._signers_cache)
                 member = authenticate(uow, asserted, key, signers, self._known_keys)
                 if member != asserted:
                     command = dataclasses.replace(command, actor=member)  # type: ignore[type-var]
                 uow.key = key
                 uow.remember_key(key.public)
-                return handler(command, uow, self._deps)
+                events = handler(command, uow, self._deps)
+            if uow.events:
+                self._high_water = (uow.events[-1].seq, uow.events[-1].hash)
+            return events
         finally:
             seq = self.store.committed_seq()
             self.resolver.invalidate(seq if seq is not None else self._head_seq_or_none())
+
+    def _check_head(self, uow: UnitOfWork) -> None:
+        """Before appending: the head must be the last stored event, and never behind a head this
+        object saw (a truncated log with its head row reset is refused, not extended)."""
+        head = uow.head
+        if head.seq < self._high_water[0] or (head.seq == self._high_water[0] and head.hash != self._high_water[1]
+                                              and head.seq):
+            raise IntegrityError(f"the log's head is #{head.seq}, but this process saw #{self._high_water[0]}: "
+                                 "events were removed or rewritten; run `llmreg audit verify --checkpoint FILE`")
+        if head.seq and uow.stored_hash(head.seq) != head.hash:
+            raise IntegrityError(f"the head row says #{head.seq} {head.hash[:16]}..., the log does not end there; "
+                                 "run `llmreg audit verify`")
+        self._high_water = (head.seq, head.hash)
 
     def _head_seq_or_none(self) -> int | None:
         try:

@@ -137,6 +137,10 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
     def signed_as(self, fingerprint: str) -> str | None:
         return next((r[2] for r in self.work.rows if r[11] == fingerprint), None)
 
+    def stored_hash(self, seq: int) -> str | None:
+        rows = self.work.rows
+        return rows[seq - 1][10] if 0 < seq <= len(rows) else None
+
     def remember_key(self, public) -> None:
         self.work.keys.setdefault(public.fingerprint, public.openssh())
 

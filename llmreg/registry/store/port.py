@@ -167,6 +167,10 @@ class UnitOfWork(Reads):
         """The actor of the first event the key with this fingerprint signed, or None."""
 
     @abstractmethod
+    def stored_hash(self, seq: int) -> str | None:
+        """The hash of stored event `seq` as this transaction sees it, or None."""
+
+    @abstractmethod
     def remember_key(self, public: Any) -> None:
         """Keep the public key (keys.PublicKey) of a signer, once; audits read them back."""
 

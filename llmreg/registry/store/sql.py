@@ -78,6 +78,10 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
         row = self._row("signed_as", (fingerprint,))
         return row[0] if row else None
 
+    def stored_hash(self, seq: int) -> str | None:
+        row = self._row("hash_at", (seq,))
+        return row[0] if row else None
+
     def remember_key(self, public) -> None:
         """Keep `public` (keys.PublicKey) in signing_keys unless it is there (once per store and key)."""
         known = self.store._keys_known
