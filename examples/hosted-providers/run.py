@@ -12,8 +12,8 @@ the draft with the `llmreg` commands a user would type.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path

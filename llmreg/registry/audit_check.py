@@ -98,12 +98,15 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     return None
 
 
-def verify_store(store, *, after_seq: int = 0, projection: bool = True) -> TrustReport:
+def verify_store(store, *, after_seq: int = 0, projection: bool = True, legacy_unsigned: int = 0) -> TrustReport:
+    """legacy_unsigned: events up to this seq may be unsigned (written before migration 0005;
+    check them against a head or checkpoint you kept from then). Any other unsigned event
+    fails: stripping every signature and rehashing must not pass as an old log."""
     head = store.head()
     counts = {"events": 0, "signed": 0, "unsigned": 0}
     signers: dict[str, str] = {}
     try:
-        _walk(store, head, after_seq, counts, signers)
+        _walk(store, head, after_seq, counts, signers, legacy_unsigned)
         if projection:
             differs = store.projection_differs()
             if differs:
@@ -116,7 +119,7 @@ def verify_store(store, *, after_seq: int = 0, projection: bool = True) -> Trust
                        max(after_seq + 1, 1), signers)
 
 
-def _walk(store, head, after_seq: int, counts: dict, seen: dict) -> None:
+def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned: int) -> None:
     from llmreg.registry.gates_config import GatesConfig
     from llmreg.registry.roles import Roles
     from llmreg.registry.signers import AllowedSigners
@@ -147,6 +150,9 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict) -> None:
         if signer is None:
             if any_signed:
                 raise _Fail(seq, f"event {seq} is not signed, but events before it are (a signature was stripped)")
+            if seq > legacy_unsigned:
+                raise _Fail(seq, f"event {seq} is not signed (signatures stripped and rehashed, or written before "
+                                 "signing: then pass --legacy-unsigned SEQ after checking them against a kept head)")
             counts["unsigned"] += 1
         else:
             any_signed = True

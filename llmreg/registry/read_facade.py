@@ -72,12 +72,12 @@ class RegistryReads:
         return self.queries.events(name=name, version=version, env=env, types=types, after=after, since=since,
                                    until=until, limit=limit, newest_first=newest_first)
 
-    def verify_audit(self, *, after_seq: int = 0, projection: bool = True):
+    def verify_audit(self, *, after_seq: int = 0, projection: bool = True, legacy_unsigned: int = 0):
         """The full audit (audit_check.py): chain, signatures, identities, the log's rules, projection.
         after_seq: a trusted checkpoint's seq (signatures up to it are not checked again)."""
         from llmreg.registry.audit_check import verify_store
 
-        return verify_store(self.store, after_seq=after_seq, projection=projection)
+        return verify_store(self.store, after_seq=after_seq, projection=projection, legacy_unsigned=legacy_unsigned)
 
     def verify_chain(self) -> AuditReport:  # the hash chain only (fast; what `audit verify` did before)
         return self.store.verify_chain()
