@@ -59,6 +59,9 @@ class KeySource:
             ring = self.keyring
             if ring:
                 path = os.path.join(ring, f"{actor}.key")
+                cached = self._cache.get(path)
+                if cached is not None:
+                    return cached
                 if not os.path.exists(path) and KeySource.on_missing is not None:
                     KeySource.on_missing(ring, actor)
                 if os.path.exists(path):
@@ -83,20 +86,20 @@ class KeySource:
         return key
 
 
-def bound_signers(reads, cache: dict) -> Any:
-    """The AllowedSigners bound as of `reads` (a unit of work), or None in embedded mode.
-    `cache` keeps the parsed list per config seq."""
-    row = reads.config("signers")
-    if not row or not row[0]:
-        return None
-    value, seq = row
-    found = cache.get(seq)
-    if found is None:
+def bound_signers(uow, cache: dict) -> Any:
+    """The AllowedSigners bound as of the unit of work, or None in embedded mode. `cache` keeps
+    the answer per head config seq (bindings change only with a config event)."""
+    config_seq = uow.head.config_seq
+    if config_seq in cache:
+        return cache[config_seq]
+    row = uow.config("signers")
+    found = None
+    if row and row[0]:
         from llmreg.registry.signers import AllowedSigners
 
-        found = AllowedSigners.from_payload(value)
-        cache.clear()
-        cache[seq] = found
+        found = AllowedSigners.from_payload(row[0])
+    cache.clear()
+    cache[config_seq] = found
     return found
 
 

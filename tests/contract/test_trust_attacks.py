@@ -310,3 +310,22 @@ def test_refusals_by_an_authenticated_member_are_still_recorded(reg):
     with pytest.raises(Forbidden):
         reg.approve(NAME, "1.0.0", "production", actor="release-bot")
     assert reg.store.head_seq() == head + 1
+
+
+def test_a_clock_far_behind_the_head_is_refused_not_pinned(reg, backend, monkeypatch):
+    from contract.backends import SqliteFile
+    from llmreg.registry.errors import Refused
+    from llmreg.registry.store import sql
+
+    sql_only(reg)
+    reg.register(spec(), actor=AUTHOR)
+    head = reg.store.head_seq()
+    monkeypatch.setattr(sql, "utc_now", lambda: "2020-01-01T00:00:00.000000Z")
+    if isinstance(backend, SqliteFile):
+        with pytest.raises(Refused, match="behind the log's last event"):
+            reg.register(spec(params={"max_tokens": 1}), actor=AUTHOR)
+        assert reg.store.head_seq() == head
+    else:  # PostgreSQL stamps events with the server's clock: the client's does not matter
+        event = reg.register(spec(params={"max_tokens": 1}), actor=AUTHOR)
+        assert reg.events(name=NAME)[-1].time > "2026"
+        assert event.version == "1.0.1"

@@ -37,7 +37,9 @@ EVENT_COLUMNS = "seq, time, actor, type, name, version, env, payload, evidence, 
 
 _SQL = {
     "head": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1",
-    "head_lock": "SELECT seq, hash, time, config_seq FROM head WHERE id = 1 FOR UPDATE",
+    # PostgreSQL: the server's clock stamps the transaction, not the client's.
+    "head_lock": "SELECT seq, hash, time, config_seq, to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                 "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM head WHERE id = 1 FOR UPDATE",
     "head_seq": "SELECT seq FROM head WHERE id = 1",
     "set_head": "UPDATE head SET seq = ?, hash = ?, time = ?, config_seq = ? WHERE id = 1",
     "insert_event": f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -58,7 +60,7 @@ _SQL = {
 class SQLUnitOfWork(SQLReads, UnitOfWork):
     """One write transaction holding the head lock; its reads run on the transaction's cursor."""
 
-    def __init__(self, store: "SQLStore", cur, head: Head):
+    def __init__(self, store: "SQLStore", cur, head: Head, server_time: str | None = None):
         self.store = store
         self.cur = cur
         self.head = head
@@ -66,8 +68,10 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
         self.hash = head.hash
         self.config_seq = head.config_seq
         # One timestamp per transaction, never earlier than the previous event: event
-        # time order is seq order, which time travel relies on.
-        now = utc_now()
+        # time order is seq order, which time travel relies on. A clock far behind the head
+        # is refused rather than silently pinned (clock_check).
+        now = server_time or utc_now()
+        clock_check(now, head.time)
         self.time = now if now > head.time else head.time
         self.events: list[Event] = []
         self.key = None  # the actor's keys.SigningKey: every event appended is signed with it
@@ -231,7 +235,7 @@ class SQLStore(SQLReads, Store):
                 if row is None:
                     cur.execute(self._q["head"])
                     row = cur.fetchone()
-                uow = SQLUnitOfWork(self, cur, Head(*row))
+                uow = SQLUnitOfWork(self, cur, Head(*row[:4]), row[4] if len(row) > 4 else None)
                 with self._pipeline(cur) as pipe:
                     try:
                         yield uow
@@ -471,6 +475,26 @@ class SQLStore(SQLReads, Store):
     def _row_on(self, cur, key: str) -> tuple:
         cur.execute(self._q[key])
         return cur.fetchone()
+
+
+SKEW_ENV = "LLMREG_MAX_CLOCK_SKEW"
+
+
+def clock_check(now: str, head_time: str) -> None:
+    """Refuse a write whose clock is behind the log's head by more than $LLMREG_MAX_CLOCK_SKEW
+    seconds (default 5): its events would carry a time that is not when they happened."""
+    if not head_time or now >= head_time:
+        return
+    from datetime import datetime
+
+    from llmreg.registry.errors import Refused
+
+    allowed = float(os.environ.get(SKEW_ENV) or 5)
+    behind = (datetime.fromisoformat(head_time.replace("Z", "+00:00"))
+              - datetime.fromisoformat(now.replace("Z", "+00:00"))).total_seconds()
+    if behind > allowed:
+        raise Refused(f"clock: this machine's clock ({now}) is {behind:.1f} s behind the log's last event ({head_time}), "
+                      f"more than the {allowed:g} s allowed ({SKEW_ENV}); fix the clock (NTP) and retry")
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
