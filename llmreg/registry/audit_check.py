@@ -84,7 +84,7 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
         return "configure"
     if type_ == ev.ENTRY_REGISTERED:
-        return "configure" if (payload.get("entry") or {}).get("imported") else "register"
+        return "configure" if payload.get("imported") else "register"
     if type_ in (ev.APPROVAL_GRANTED, ev.APPROVAL_WITHDRAWN):
         return f"approve:{payload.get('stage')}"
     if type_ == ev.REVIEW_RECORDED:

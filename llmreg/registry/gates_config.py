@@ -151,19 +151,45 @@ class GatesConfig:
 
     def fairness_bound(self, entry_gates: Mapping[str, Any] = EMPTY, suite_max_gap: float | None = None,
                        suite_ref: str | None = None) -> tuple[float, str]:
-        """(bound, where it came from): entry gates > suite definition > gates.yaml > built-in default."""
-        if entry_gates.get("fairness_max_gap") is not None:
-            return float(entry_gates["fairness_max_gap"]), "entry gates.fairness_max_gap"
+        """(bound, where it came from). The registry's bound (suite definition, else gates.yaml,
+        else the built-in default) is a floor: an entry's own bound counts only when tighter."""
         if suite_max_gap is not None:
-            return float(suite_max_gap), f"suite {suite_ref or 'definition'} fairness.max_gap"
-        gap = DEFAULT_FAIRNESS_MAX_GAP if self.fairness_max_gap is None else self.fairness_max_gap
-        return gap, "gates.yaml fairness_max_gap" if self.fairness_configured else "built-in default"
+            gap, source = float(suite_max_gap), f"suite {suite_ref or 'definition'} fairness.max_gap"
+        else:
+            gap = DEFAULT_FAIRNESS_MAX_GAP if self.fairness_max_gap is None else self.fairness_max_gap
+            source = "gates.yaml fairness_max_gap" if self.fairness_configured else "built-in default"
+        own = entry_gates.get("fairness_max_gap")
+        if own is not None and float(own) < gap:
+            return float(own), "entry gates.fairness_max_gap"
+        return gap, source
 
     def slo_bounds(self, entry_gates: Mapping[str, Any] = EMPTY) -> dict[str, float | int]:
-        """The canary SLO: the entry's keys over this file's (which are over the defaults)."""
+        """The canary SLO: this file's bounds (over the defaults) are a floor; an entry's own bound
+        replaces one only when it is stricter."""
         bounds = dict(self.canary_slo)
-        bounds.update(entry_gates.get("canary_slo") or {})
+        for key, value in (entry_gates.get("canary_slo") or {}).items():
+            floor = bounds.get(key)
+            if floor is None or (value < floor if key.startswith("max_") else value > floor):
+                bounds[key] = value
         return bounds
+
+    def looser_than_floor(self, entry_gates: Mapping[str, Any], threshold_floor: tuple[float | None, str] = (None, ""),
+                          suite_max_gap: float | None = None) -> tuple[str, str] | None:
+        """(field, message) for the first entry gate that loosens the registry's policy, else None."""
+        own = entry_gates.get("eval_threshold")
+        floor, source = threshold_floor
+        if own is not None and floor is not None and float(own) < floor:
+            return "gates.eval_threshold", f"{own:g} is below the registry's floor {floor:g} ({source})"
+        gap, source = self.fairness_bound(EMPTY, suite_max_gap)
+        own = entry_gates.get("fairness_max_gap")
+        if own is not None and float(own) > gap:
+            return "gates.fairness_max_gap", f"{own:g} is above the registry's floor {gap:g} ({source})"
+        for key, value in (entry_gates.get("canary_slo") or {}).items():
+            floor = self.canary_slo.get(key)
+            if floor is not None and (value > floor if key.startswith("max_") else value < floor):
+                word = "above" if key.startswith("max_") else "below"
+                return f"gates.canary_slo.{key}", f"{value:g} is {word} the registry's floor {floor:g} (gates.yaml)"
+        return None
 
     # -- (de)serialisation ---------------------------------------------------
 

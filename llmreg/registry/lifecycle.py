@@ -225,15 +225,16 @@ def _gate_eval_threshold(ctx: PromotionContext) -> GateResult:
 
 
 def resolve_threshold(ctx: PromotionContext, suite: str | None, recorded: Any = None) -> tuple[float | None, str]:
-    """(threshold, source): suite definition > entry gates > the eval's recorded threshold > gates.yaml."""
+    """(threshold, source): the registry's floor (the suite definition, else gates.yaml); the
+    entry's gates and the eval's recorded threshold count only when stricter than it."""
     if ctx.suite_threshold is not None:
-        return float(ctx.suite_threshold), f"suite {suite} definition"
-    entry_gates = ctx.entry.spec.gates
-    if entry_gates.get("eval_threshold") is not None:
-        return float(entry_gates["eval_threshold"]), "entry gates.eval_threshold"
-    if _number(recorded) is not None:
-        return float(recorded), "threshold recorded with the eval"
-    value, source = ctx.gates.config_threshold(suite)
+        value, source = float(ctx.suite_threshold), f"suite {suite} definition"
+    else:
+        value, source = ctx.gates.config_threshold(suite)
+    own = ctx.entry.spec.gates.get("eval_threshold")
+    for candidate, where in ((own, "entry gates.eval_threshold"), (_number(recorded), "threshold recorded with the eval")):
+        if candidate is not None and (value is None or float(candidate) > value):
+            value, source = float(candidate), where
     return value, source
 
 

@@ -104,19 +104,22 @@ def test_the_registered_suite_fairness_bound_applies(reg):
     assert "the bound 0.06 (suite asr-eval@2.0.0 fairness.max_gap)" in reg.card(NAME, "1.0.0")
 
 
-def test_the_suite_bound_is_over_gates_yaml_and_under_the_entry(reg):
+def test_the_suite_bound_is_over_gates_yaml_and_an_entry_may_only_tighten_it(reg):
     reg.configure_gates({"eval_threshold": 0.8, "fairness_max_gap": 0.2}, actor="admin")
     reg.register_suite("asr-eval", "2.0.0", 0.88, SUITE, actor="admin")
     _to_review(reg, run_report(segments={"en-US": 0.95, "en-IN": 0.87}))
     with pytest.raises(GateFailed, match="exceeds bound 0.06"):
         reg.promote(NAME, "1.0.0", "canary", actor="ci")
-    entry = reg.register(spec(eval=None, gates={"fairness_max_gap": 0.09}), actor=AUTHOR)
+    head = reg.store.head_seq()
+    with pytest.raises(BadInput, match=r"gates.fairness_max_gap: 0.85 is above the registry's floor 0.2"):
+        reg.register(spec(eval=None, gates={"fairness_max_gap": 0.85}), actor=AUTHOR)
+    assert reg.store.head_seq() == head
+    entry = reg.register(spec(eval=None, gates={"fairness_max_gap": 0.09}), actor=AUTHOR)  # under gates.yaml
     reg.record_eval(NAME, entry.version, run_report(segments={"en-US": 0.95, "en-IN": 0.87}), actor="ci")
     reg.promote(NAME, entry.version, "staging", actor="ci")
     reg.review(NAME, entry.version, actor="bob")
-    event = reg.promote(NAME, entry.version, "canary", actor="ci")
-    fairness = next(g for g in event.evidence["gates"] if g["gate"] == "fairness")
-    assert "<= bound 0.09 (entry gates.fairness_max_gap)" in fairness["detail"]
+    with pytest.raises(GateFailed, match=r"exceeds bound 0.06 \(suite asr-eval@2.0.0"):  # not loosened to 0.09
+        reg.promote(NAME, entry.version, "canary", actor="ci")
 
 
 def test_without_a_gates_file_the_bound_is_credited_to_the_default(reg):

@@ -41,10 +41,16 @@ def test_fairness_bound_credits_where_it_came_from():
     configured = GatesConfig.from_dict({"fairness_max_gap": 0.1})
     assert configured.fairness_bound({}) == (0.1, "gates.yaml fairness_max_gap")
     assert GatesConfig.from_dict(configured.to_dict()) == configured != GatesConfig()
-    # entry gates > suite definition > gates.yaml > built-in default
+    # suite definition > gates.yaml > built-in default; an entry's bound only when tighter (a floor)
     assert configured.fairness_bound({}, 0.06, "asr-eval@2.0.0") == (0.06, "suite asr-eval@2.0.0 fairness.max_gap")
     assert GatesConfig().fairness_bound({}, 0.06, "asr-eval@2.0.0") == (0.06, "suite asr-eval@2.0.0 fairness.max_gap")
-    assert configured.fairness_bound({"fairness_max_gap": 0.2}, 0.06, "asr-eval@2.0.0") == (0.2, "entry gates.fairness_max_gap")
+    assert configured.fairness_bound({"fairness_max_gap": 0.2}, 0.06, "asr-eval@2.0.0") == (0.06, "suite asr-eval@2.0.0 fairness.max_gap")
+    assert configured.fairness_bound({"fairness_max_gap": 0.03}, 0.06, "asr-eval@2.0.0") == (0.03, "entry gates.fairness_max_gap")
+    assert configured.looser_than_floor({"fairness_max_gap": 0.85}) == (
+        "gates.fairness_max_gap", "0.85 is above the registry's floor 0.1 (gates.yaml fairness_max_gap)")
+    assert configured.looser_than_floor({"eval_threshold": 0.05}, (0.9, "gates.yaml eval_threshold"))[0] == "gates.eval_threshold"
+    assert GatesConfig().looser_than_floor({"canary_slo": {"max_error_rate": 0.95}})[0] == "gates.canary_slo.max_error_rate"
+    assert configured.looser_than_floor({"fairness_max_gap": 0.05, "eval_threshold": 0.95}, (0.9, "x")) is None
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,10 @@ def test_unknown_status_is_bad_input():
         ({"suite_threshold": 0.9}, True, "suite triage-eval-v4 definition"),
         ({"suite_threshold": 0.94}, True, "suite triage-eval-v4 definition"),  # >= is inclusive
         ({"suite_threshold": 0.95}, False, "suite triage-eval-v4 definition"),
-        ({"suite_threshold": 0.9, "entry_gates": {"eval_threshold": 0.99}}, True, "suite triage-eval-v4 definition"),
+        # the registry's threshold is a floor: an entry's own counts only when stricter
+        ({"suite_threshold": 0.9, "entry_gates": {"eval_threshold": 0.99}}, False, "entry gates.eval_threshold"),
+        ({"suite_threshold": 0.9, "entry_gates": {"eval_threshold": 0.05}}, True, "suite triage-eval-v4 definition"),
+        ({"eval": {**EVAL, "threshold": 0.05}, "gates": GatesConfig(eval_threshold=0.95)}, False, "gates.yaml eval_threshold"),
         ({"entry_gates": {"eval_threshold": 0.99}, "gates": GatesConfig(eval_threshold=0.5)}, False, "entry gates.eval_threshold"),
         ({"eval": {**EVAL, "threshold": 0.96}, "gates": GatesConfig(eval_threshold=0.5)}, False, "threshold recorded with the eval"),
         ({"gates": GatesConfig(eval_threshold=0.5, suite_thresholds={"triage-eval-v4": 0.97})}, False, "gates.yaml suite_thresholds.triage-eval-v4"),
@@ -226,17 +229,17 @@ def test_review_gate(reviews, passes, fragment):
     [
         ({"en": 0.95, "es": 0.91}, {}, True, "segment gap 0.040 (es 0.91 .. en 0.95) <= bound 0.1 (built-in default)"),
         ({"en": 0.95, "es": 0.91}, {"gates": GatesConfig(fairness_max_gap=0.1)}, True, "<= bound 0.1 (gates.yaml fairness_max_gap)"),
-        # the registered suite's fairness.max_gap: over gates.yaml, under the entry's own gates
+        # the registered suite's fairness.max_gap: over gates.yaml; an entry's own bound only when tighter
         ({"en": 0.95, "es": 0.91}, {"suite_fairness_max_gap": 0.03, "suite_ref": "triage-eval-v4@4.0.0",
                                     "gates": GatesConfig(fairness_max_gap=0.2)}, False,
          "exceeds bound 0.03 (suite triage-eval-v4@4.0.0 fairness.max_gap)"),
-        ({"en": 0.95, "es": 0.80}, {"suite_fairness_max_gap": 0.03, "entry_gates": {"fairness_max_gap": 0.2}}, True,
-         "<= bound 0.2 (entry gates.fairness_max_gap)"),
+        ({"en": 0.95, "es": 0.80}, {"suite_fairness_max_gap": 0.03, "entry_gates": {"fairness_max_gap": 0.2}}, False,
+         "exceeds bound 0.03 (suite definition fairness.max_gap)"),
         ({"en": 0.95, "es": 0.80}, {}, False, "segment gap 0.150 (es 0.8 .. en 0.95) exceeds bound 0.1"),
         ({"a": 0.8, "b": 0.7}, {}, True, "<= bound 0.1"),  # 0.8 - 0.7 == 0.10000000000000009 in floats: still at the bound
         ({"a": 0.7, "b": 0.6, "c": 0.8}, {"gates": GatesConfig(fairness_max_gap=0.19)}, False, "exceeds bound 0.19"),
         ({"en": 0.95, "es": 0.91}, {"entry_gates": {"fairness_max_gap": 0.03}}, False, "exceeds bound 0.03 (entry gates.fairness_max_gap)"),
-        ({"en": 0.95, "es": 0.80}, {"entry_gates": {"fairness_max_gap": 0.2}}, True, "(entry gates.fairness_max_gap)"),
+        ({"en": 0.95, "es": 0.80}, {"entry_gates": {"fairness_max_gap": 0.2}}, False, "exceeds bound 0.1 (built-in default)"),
         ({}, {}, False, "cannot assess fairness: entry eval has 0 segment scores; need scores for at least 2 segments"),
         ({"en": 0.9}, {}, False, "entry eval has 1 segment score;"),
     ],

@@ -7,9 +7,9 @@ from typing import Any, Mapping
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import Encoded
 from llmreg.registry.entry import Entry, EntrySpec
-from llmreg.registry.errors import BadInput
+from llmreg.registry.errors import BadInput, Refused
 from llmreg.registry.events import Event
-from llmreg.registry.handlers.guard import Deps, authorize
+from llmreg.registry.handlers.guard import Deps, authorize, refuse
 from llmreg.registry.resolve import DEFAULT_ENV, check_env
 from llmreg.registry.semver import diff_specs, next_version, parse_version, refuse_identical
 from llmreg.registry.store.port import UnitOfWork
@@ -51,11 +51,38 @@ def register(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list[Ev
     return register_in(cmd, uow, deps)
 
 
+def _check_floor(uow: UnitOfWork, deps: Deps, spec) -> None:
+    """An entry's own gates may only tighten the registry's policy (gates.yaml, the registered suite)."""
+    if not spec.gates:
+        return
+    from llmreg.registry.gates_config import suite_fairness_max_gap
+
+    _, gates = deps.config(uow)
+    suite = spec.eval.suite if getattr(spec, "eval", None) is not None else None
+    threshold_floor = gates.config_threshold(suite)
+    suite_gap = None
+    registered = uow.suite(suite) if suite else None
+    if registered is not None:
+        if registered["threshold"] is not None:
+            threshold_floor = (float(registered["threshold"]), f"suite {registered['name']}@{registered['version']}")
+        suite_gap = suite_fairness_max_gap(registered["definition"])
+    found = gates.looser_than_floor(spec.gates, threshold_floor, suite_gap)
+    if found is not None:
+        field, message = found
+        raise BadInput(f"{field}: {message}; an entry's gates may only tighten the registry's policy", field=field)
+
+
 def register_in(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list[Event]]:
     """The registration itself, once authorized (provider drafts call it inside their own write)."""
     parsed, name, bump, version, assigned = cmd.spec, cmd.spec.name, cmd.bump, cmd.version, cmd.assigned
     latest = uow.latest_version(name)
     previous = deps.entry(uow, name, latest) if latest else None
+    if cmd.import_history and previous is not None and previous.bump != "import":
+        # Imports come first and natives after, so the latest tells whether any is native.
+        refuse(uow, Refused(f"import: {name} already has native versions (latest {previous.version}); history is "
+                            "imported only into a name before its first native version"), actor=cmd.actor,
+               action="configure", name=name, version=None, env=cmd.env)
+    _check_floor(uow, deps, parsed)
     diff = diff_specs(previous.spec if previous else None, parsed)
     if previous is not None and diff.identical:
         refuse_identical(diff, name=name, latest=previous.version)
