@@ -599,7 +599,22 @@ def machine() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- main
 
+def _bench_keyring() -> None:
+    """Every write is signed by its actor's key: a throwaway key per bench actor (trust helper)."""
+    if os.environ.get("LLMREG_KEYRING"):
+        return
+    import tempfile
+
+    from llmreg.registry.keys import write_new_key
+
+    ring = tempfile.mkdtemp(prefix="llmreg-bench-keys-")
+    os.environ["LLMREG_KEYRING"] = ring
+    for actor in ("alice", "bob", "carol", "dave", "ci", "rm", "admin", "system:slo-guard"):
+        write_new_key(os.path.join(ring, f"{actor}.key"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _bench_keyring()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples and a 256 MiB file (a smoke run)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per store (default 5)")

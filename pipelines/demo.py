@@ -166,6 +166,16 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():  # a demo must not phone home
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    # Every registry write is signed by its actor's key: one key per bot, in a keyring beside
+    # the demo's store (a real deployment supplies them as secrets). Kept out of git by .llmreg/.
+    os.environ.setdefault("LLMREG_KEYRING", str(Path(".llmreg/keys").resolve()))
+    from llmreg.registry.keys import write_new_key
+
+    for bot in ("system:pipeline", "system:promote-on-eval", "system:provider-discovery",
+                "system:provider-qualification", "ci"):
+        key = Path(os.environ["LLMREG_KEYRING"]) / f"{bot}.key"
+        if not key.exists():
+            write_new_key(str(key), comment=f"{bot}@demo")
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
 
