@@ -329,3 +329,22 @@ def test_a_clock_far_behind_the_head_is_refused_not_pinned(reg, backend, monkeyp
         event = reg.register(spec(params={"max_tokens": 1}), actor=AUTHOR)
         assert reg.events(name=NAME)[-1].time > "2026"
         assert event.version == "1.0.1"
+
+
+def test_history_import_is_refused_onto_a_native_name_and_marked_where_shown(reg):
+    from llmreg.registry.errors import Refused
+
+    reg.register(spec(), actor=AUTHOR)
+    head = reg.store.head_seq()
+    imported = {**spec(params={"max_tokens": 7}), "version": "0.9.0", "status": "production"}
+    with pytest.raises(Refused, match="already has native versions"):
+        reg.register(imported, actor="admin", import_history=True)
+    assert reg.store.head_seq() == head + 1  # the refusal is recorded, nothing else
+    other = {**spec(params={"max_tokens": 7}), "name": "legacy-bot", "version": "3.1.0", "status": "production"}
+    entry = reg.register(other, actor="admin", import_history=True)
+    assert entry.imported
+    assert reg.resolve("legacy-bot").to_dict()["imported"] is True
+    assert "Imported history" in reg.card("legacy-bot", "3.1.0")
+    graph = reg.lineage("legacy-bot", "3.1.0")
+    assert "imported by admin" in str(graph.to_dict() if hasattr(graph, "to_dict") else graph)
+    assert reg.verify_audit().ok
