@@ -158,12 +158,10 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             any_signed = True
             if seq > after_seq:
                 public = bound.public_key(signer) if bound is not None else None
-                crypto = keys.get(signer, public)
-                if crypto is None:
+                check = keys.get(signer, public)
+                if check is None:
                     raise _Fail(seq, f"event {seq}: no public key for its signer {signer}")
-                from llmreg.registry.signatures import verify_event_signature
-
-                if not sig or not verify_event_signature(crypto, digest, sig):
+                if not sig or not check(digest, sig):
                     raise _Fail(seq, f"event {seq}: the signature by {signer} does not verify (rewritten without "
                                      "the signer's private key)")
             counts["signed"] += 1
@@ -220,7 +218,9 @@ def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: st
 
 
 class _KeyCache:
-    """fingerprint -> cryptography public key, parsed once."""
+    """fingerprint -> check(event hash, signature b64) -> bool, the key parsed once. Uses
+    PyNaCl (libsodium, ~1.9x faster) when installed (`pip install llm-registry[fast-audit]`),
+    else `cryptography`; both check the same SSHSIG bytes."""
 
     def __init__(self, lines: dict[str, str]):
         self.lines, self.parsed = lines, {}
@@ -235,8 +235,34 @@ class _KeyCache:
                 public = PublicKey.parse(self.lines[fingerprint])
             if public is None or public.fingerprint != fingerprint:
                 return None
-            found = self.parsed[fingerprint] = public.crypto_key()
+            found = self.parsed[fingerprint] = _checker(public)
         return found
+
+
+def _checker(public):
+    import base64
+    import binascii
+
+    from llmreg.registry.signatures import EVENT_NAMESPACE, signed_data, verify_event_signature
+
+    try:
+        from nacl.exceptions import BadSignatureError
+        from nacl.signing import VerifyKey
+    except ImportError:
+        crypto = public.crypto_key()
+        return lambda digest, sig: verify_event_signature(crypto, digest, sig)
+    key = VerifyKey(public.raw)
+
+    def check(digest: str, sig: str) -> bool:
+        try:
+            raw = base64.b64decode(sig, validate=True)
+            if len(raw) != 64 or len(digest) != 64:
+                return False
+            key.verify(signed_data(EVENT_NAMESPACE, digest.encode("ascii")), raw)
+        except (BadSignatureError, binascii.Error, ValueError, UnicodeError):
+            return False
+        return True
+    return check
 
 
 def _replay_reads():
