@@ -348,3 +348,22 @@ def test_history_import_is_refused_onto_a_native_name_and_marked_where_shown(reg
     graph = reg.lineage("legacy-bot", "3.1.0")
     assert "imported by admin" in str(graph.to_dict() if hasattr(graph, "to_dict") else graph)
     assert reg.verify_audit().ok
+
+
+def test_checkpoints_published_to_git_witness_the_store(reg, tmp_path):
+    import subprocess
+
+    from llmreg.registry.witness import check_against_newest, take_checkpoint, write_checkpoint_to_git
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    released(reg)
+    assert check_against_newest(reg, str(repo)).kind == "none"  # nothing published yet
+    cp = take_checkpoint(reg, reg.keys.key_for("admin"))
+    path, sha = write_checkpoint_to_git(str(repo), cp)
+    assert sha and path.endswith(f"{cp.seq:012d}.json")
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s"], capture_output=True, text=True).stdout
+    assert f"audit checkpoint #{cp.seq}" in log
+    reg.register(spec(params={"max_tokens": 5}), actor=AUTHOR)  # the log grows past it: still extends it
+    check = check_against_newest(reg, str(repo))
+    assert check.ok and check.kind == "ok", check.reason
