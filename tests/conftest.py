@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 
-ACTORS = ("alice", "bob", "carol", "dana", "dave", "eve", "mallory", "admin", "ci", "ci-bot", "oncall",
+ACTORS = ("a", "b", "alice", "bob", "carol", "dana", "dave", "eve", "mallory", "admin", "ci", "ci-bot", "oncall",
           "release-bot", "rm", "ops", "root", "writer", "watcher", "other", "slo", "slo-guard",
           "system:slo-guard", "system:promote-on-eval", "system:watcher", "system:provider-watch",
           *(f"worker-{n}" for n in range(16)))

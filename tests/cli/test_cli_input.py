@@ -51,7 +51,8 @@ def test_audit_log_limit_keeps_the_newest(capsys, store):
 
 
 # Each read verb with the arguments it needs; the store is missing, so none gets that far.
-READ_ARGS = {"show": ["x"], "resolve": ["x"], "lineage": ["x@1.0.0"], "card": ["x@1.0.0"], "vllm-command": ["x"]}
+READ_ARGS = {"show": ["x"], "resolve": ["x"], "lineage": ["x@1.0.0"], "card": ["x@1.0.0"], "vllm-command": ["x"],
+             "audit export": ["out.jsonl"]}
 
 
 @pytest.mark.parametrize("key", READ_VERBS)
