@@ -223,7 +223,8 @@ class _KeyCache:
     else `cryptography`; both check the same SSHSIG bytes."""
 
     def __init__(self, lines: dict[str, str]):
-        self.lines, self.parsed = lines, {}
+        self.lines = lines
+        self.parsed: dict[str, Any] = {}
 
     def get(self, fingerprint: str, bound=None):
         found = self.parsed.get(fingerprint)

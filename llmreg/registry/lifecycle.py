@@ -227,6 +227,7 @@ def _gate_eval_threshold(ctx: PromotionContext) -> GateResult:
 def resolve_threshold(ctx: PromotionContext, suite: str | None, recorded: Any = None) -> tuple[float | None, str]:
     """(threshold, source): the registry's floor (the suite definition, else gates.yaml); the
     entry's gates and the eval's recorded threshold count only when stricter than it."""
+    value: float | None
     if ctx.suite_threshold is not None:
         value, source = float(ctx.suite_threshold), f"suite {suite} definition"
     else:
