@@ -109,7 +109,7 @@ class Show:
         reg = open_registry(args)
         name, version = parse_ref(args.ref, version_required=False)
         entry = reg.get(name, version)
-        data = {"ref": entry.ref, **entry.to_dict(), "imported": entry.imported,
+        data = {"ref": entry.ref, **entry.to_dict(), "imported": entry.bump == "import",
                 "status": reg.status(entry.name).versions.get(entry.version, {})}
 
         def text() -> str:

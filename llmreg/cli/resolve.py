@@ -31,7 +31,7 @@ def describe(resolved) -> str:
     spec = resolved.spec
     when = f" at {resolved.at}" if resolved.at else ""
     weight = f" weight {resolved.weight:g}" if resolved.weight is not None else ""
-    weight += ", IMPORTED history: never gated here" if resolved.entry.imported else ""
+    weight += ", IMPORTED history: never gated here" if resolved.entry.bump == "import" else ""
     lines = [f"{resolved.ref}  ({resolved.stage} in {resolved.env}{when}, since {resolved.since}, "
              f"event #{resolved.seq}{weight})",
              f"  model:      {resolved.model} ({spec.model.provider})"]

@@ -146,7 +146,7 @@ def render_card(
     out.append("")
     where = ", ".join(f"{env}: {status}" for env, status in statuses.items()) or "not promoted anywhere"
     out.append(f"Registered by {entry.author} on {entry.created_at} ({entry.bump_summary}). Status: {where}. Digest `{spec.digest}`.")
-    if entry.imported:
+    if entry.bump == "import":
         out.append("")
         out.append("**Imported history**: this version and its status were imported from a file; it was not "
                    "evaluated, reviewed or approved through this registry's gates.")

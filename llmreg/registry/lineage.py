@@ -119,9 +119,9 @@ def build_lineage(entry: "Entry", events: Sequence[Any] = ()) -> Lineage:
         if training is not None and artifact.kind in TRAINED_KINDS:
             g.edge(training, node, "produces")
 
-    entry_node = g.node(f"entry:{entry.ref}", "entry", f"{entry.ref}\n{'imported by' if entry.imported else 'by'} {entry.author}",
+    entry_node = g.node(f"entry:{entry.ref}", "entry", f"{entry.ref}\n{'imported by' if entry.bump == 'import' else 'by'} {entry.author}",
                         {"version": entry.version, "digest": spec.digest, "author": entry.author, "created_at": entry.created_at,
-                         "imported": entry.imported})
+                         "imported": entry.bump == "import"})
 
     evals: list[tuple[str, str, Any, dict[str, Any]]] = []
     if spec.eval is not None:

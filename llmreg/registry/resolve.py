@@ -85,7 +85,7 @@ class Resolved:
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "version": self.version, "env": self.env, "stage": self.stage,
                "weight": self.weight, "seq": self.seq, "since": self.since, "model": self.model,
-               "spec": self.entry.spec.to_dict(), "imported": self.entry.imported}
+               "spec": self.entry.spec.to_dict(), "imported": self.entry.bump == "import"}
         if self.at is not None:
             out["at"] = self.at
         return out

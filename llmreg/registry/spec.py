@@ -473,11 +473,6 @@ class Entry:
     def bump_summary(self) -> str:
         return bump_summary(self.bump, self.bump_reason)
 
-    @property
-    def imported(self) -> bool:
-        """Imported history (`--import-history`): never evaluated or approved through this registry."""
-        return self.bump == "import"
-
     def to_dict(self) -> dict[str, Any]:
         return self._with_spec(self.spec.to_dict())
 

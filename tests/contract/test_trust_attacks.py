@@ -342,7 +342,7 @@ def test_history_import_is_refused_onto_a_native_name_and_marked_where_shown(reg
     assert reg.store.head_seq() == head + 1  # the refusal is recorded, nothing else
     other = {**spec(params={"max_tokens": 7}), "name": "legacy-bot", "version": "3.1.0", "status": "production"}
     entry = reg.register(other, actor="admin", import_history=True)
-    assert entry.imported
+    assert entry.bump == "import"
     assert reg.resolve("legacy-bot").to_dict()["imported"] is True
     assert "Imported history" in reg.card("legacy-bot", "3.1.0")
     graph = reg.lineage("legacy-bot", "3.1.0")
