@@ -62,7 +62,9 @@ def _guard(registry, store_url):
 
 
 def test_a_version_restored_by_rollback_is_not_rolled_back_further(registry, store_url):
-    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    # The SLO policy is the registry's (gates.yaml): an entry's gates may only tighten it.
+    registry.configure_gates({"canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}, actor="root")
+    gates = {"eval_threshold": 0.8}
     v1 = release(registry, make_spec(gates=gates))
     release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
     registry.rollback(NAME, "default", actor="oncall")  # a person restored v1
@@ -74,7 +76,9 @@ def test_a_version_restored_by_rollback_is_not_rolled_back_further(registry, sto
 
 
 def test_fresh_production_breach_rolls_back_once(registry, store_url):
-    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    # The SLO policy is the registry's (gates.yaml): an entry's gates may only tighten it.
+    registry.configure_gates({"canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}, actor="root")
+    gates = {"eval_threshold": 0.8}
     v1 = release(registry, make_spec(gates=gates))
     v2 = release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
     routes, writer, guard = _guard(registry, store_url)
@@ -90,7 +94,9 @@ def test_fresh_production_breach_rolls_back_once(registry, store_url):
 
 
 def test_healthy_canary_gets_evidence_only_with_enough_calls(registry, store_url):
-    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 10}}
+    # The SLO policy is the registry's (gates.yaml): an entry's gates may only tighten it.
+    registry.configure_gates({"canary_slo": {"max_error_rate": 0.05, "min_calls": 10}}, actor="root")
+    gates = {"eval_threshold": 0.8}
     release(registry, make_spec(gates=gates))
     canary = release(registry, make_spec(params={"max_tokens": 6}, gates=gates), to="canary")
     routes, writer, guard = _guard(registry, store_url)
@@ -113,7 +119,9 @@ def test_guard_acts_under_the_shipped_roles(registry, store_url):
                "dave": ["reviewer"], "ops": ["reviewer"], "release-bot": ["release-manager"],
                "system:slo-guard": ["slo-guard"], "root": ["admin"]}
     registry.configure_roles(Roles.default(members=members).to_dict(), actor="root")
-    gates = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}
+    # The SLO policy is the registry's (gates.yaml): an entry's gates may only tighten it.
+    registry.configure_gates({"canary_slo": {"max_error_rate": 0.05, "min_calls": 5}}, actor="root")
+    gates = {"eval_threshold": 0.8}
     v1 = release(registry, make_spec(gates=gates))
     v2 = release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
     routes, writer, guard = _guard(registry, store_url)
