@@ -19,6 +19,13 @@ MSG = [{"role": "user", "content": "my card was charged twice"}]
 FAST_SLO = {"eval_threshold": 0.8, "canary_slo": {"max_error_rate": 0.05, "max_p99_ms": 5000, "min_calls": 10}}
 
 
+def fast_slo(registry) -> dict:
+    """A canary policy fast enough for a test, set as the registry's (an entry's gates may only tighten it)."""
+    if registry.gates().canary_slo != FAST_SLO["canary_slo"]:
+        registry.configure_gates({"canary_slo": FAST_SLO["canary_slo"]}, actor="admin")
+    return {"eval_threshold": 0.8}
+
+
 @BOTH_STORES
 def test_canary_split_is_sticky_proportional_and_logged_exactly(registry, start_gateway):
     stable = release(registry, make_spec())
@@ -132,8 +139,8 @@ def _guarded(start_gateway):
 
 @BOTH_STORES
 def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, start_gateway, upstream):
-    stable = release(registry, make_spec(gates=FAST_SLO))
-    bad = release(registry, make_spec(model="gpt-5-broken-2026-03-01", gates=FAST_SLO), to="canary", weight=0.5)
+    stable = release(registry, make_spec(gates=fast_slo(registry)))
+    bad = release(registry, make_spec(model="gpt-5-broken-2026-03-01", gates=fast_slo(registry)), to="canary", weight=0.5)
     upstream.fail_models.add("gpt-5-broken-2026-03-01")
     gw = _guarded(start_gateway)
     http = httpx.Client(base_url=gw.base_url)
@@ -164,11 +171,11 @@ def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, sta
 
 
 def test_failing_fresh_production_is_rolled_back_by_the_guard(registry, start_gateway, upstream):
-    stable = release(registry, make_spec(gates=FAST_SLO))
+    stable = release(registry, make_spec(gates=fast_slo(registry)))
     gw = _guarded(start_gateway)
     client = gw.client()
     assert client.chat.completions.create(model=NAME, messages=MSG).llmreg["version"] == stable.version
-    bad = release(registry, make_spec(model="gpt-5-broken-2026-03-01", gates=FAST_SLO))
+    bad = release(registry, make_spec(model="gpt-5-broken-2026-03-01", gates=fast_slo(registry)))
     upstream.fail_models.add("gpt-5-broken-2026-03-01")
     http = httpx.Client(base_url=gw.base_url)
 
@@ -187,8 +194,8 @@ def test_failing_fresh_production_is_rolled_back_by_the_guard(registry, start_ga
 
 
 def test_guard_evidence_lets_a_healthy_canary_pass_the_production_gate(registry, start_gateway):
-    release(registry, make_spec(gates=FAST_SLO))
-    good = release(registry, make_spec(params={"max_tokens": 6}, gates=FAST_SLO), to="canary", weight=1.0)
+    release(registry, make_spec(gates=fast_slo(registry)))
+    good = release(registry, make_spec(params={"max_tokens": 6}, gates=fast_slo(registry)), to="canary", weight=1.0)
     gw = _guarded(start_gateway)
     client = gw.client()
     for i in range(12):
