@@ -14,9 +14,9 @@ def _signing_key(args):
     from llmreg.registry.keys import load_signing_key
 
     who = getattr(args, "actor", None) or os.environ.get("LLMREG_ACTOR")
-    if who and not getattr(args, "key", None):
+    if who and not getattr(args, "signing_key", None):
         return KeySource().key_for(who)
-    return load_signing_key(getattr(args, "key", None))
+    return load_signing_key(getattr(args, "signing_key", None))
 
 
 class AuditVerify:
@@ -64,7 +64,7 @@ class AuditCheckpoint:
 
     def arguments(self, p) -> None:
         p.add_argument("--out", metavar="FILE", help="where to write it; default: stdout")
-        p.add_argument("--key", default=None, help="private key that signs; default: --actor's key")
+        p.add_argument("--key", dest="signing_key", default=None, help="private key that signs; default: --actor's key")
 
     def run(self, args) -> int:
         from llmreg.registry.checkpoint import write_checkpoint

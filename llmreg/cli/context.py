@@ -52,7 +52,7 @@ def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
                        help="who is acting (recorded on the event); default: $LLMREG_ACTOR" if writes
                        else argparse.SUPPRESS)
     if writes:  # every write is signed by the actor's key (llmreg/registry/identity.py)
-        group.add_argument("--key", default=None, help="private key that signs (ed25519, OpenSSH); default: "
+        group.add_argument("--key", dest="signing_key", default=None, help="private key that signs (ed25519, OpenSSH); default: "
                            "$LLMREG_KEYRING/ACTOR.key, $LLMREG_SIGNING_KEY, ~/.config/llmreg/signing_key")
 
 
@@ -85,7 +85,7 @@ def open_registry(args):
     from llmreg.registry.api import Registry
     from llmreg.registry.identity import KeySource
 
-    reg = Registry.open(args.store, artifacts=args.artifacts, keys=KeySource(key=getattr(args, "key", None)))
+    reg = Registry.open(args.store, artifacts=args.artifacts, keys=KeySource(key=getattr(args, "signing_key", None)))
     opened = getattr(args, "opened", None)
     if opened is None:
         opened = args.opened = []
