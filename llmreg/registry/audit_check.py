@@ -36,7 +36,7 @@ class TrustReport:
     first_bad_seq: int | None
     reason: str
     signed: int = 0
-    unsigned: int = 0  # written before signing existed (migration 0006)
+    unsigned: int = 0  # written before signing existed (migration 0007)
     checked_from: int = 1
     signers: dict[str, str] = field(default_factory=dict)  # fingerprint -> member it signed as
 
@@ -99,7 +99,7 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
 
 
 def verify_store(store, *, after_seq: int = 0, projection: bool = True, legacy_unsigned: int = 0) -> TrustReport:
-    """legacy_unsigned: events up to this seq may be unsigned (written before migration 0006;
+    """legacy_unsigned: events up to this seq may be unsigned (written before migration 0007;
     check them against a head or checkpoint you kept from then). Any other unsigned event
     fails: stripping every signature and rehashing must not pass as an old log."""
     head = store.head()

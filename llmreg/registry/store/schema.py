@@ -38,7 +38,7 @@ events = Table(
     Column("evidence", Text, nullable=False),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
-    Column("signer", Text),  # key fingerprint, hashed with the body (NULL on events from before 0006)
+    Column("signer", Text),  # key fingerprint, hashed with the body (NULL on events from before 0007)
     Column("signature", Text),  # base64 SSHSIG over `hash`
     Index("ix_events_name_env_seq", "name", "env", "seq"),
     Index("ix_events_name_version_seq", "name", "version", "seq"),

@@ -1,7 +1,7 @@
 """Events carry their signer's key fingerprint and signature.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 `signer` (SHA256:... of the ed25519 key) is part of the hashed body of a signed event;
 `signature` (base64 SSHSIG over the hash) is stored beside it. Events written before this
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
