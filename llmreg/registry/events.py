@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -67,6 +68,24 @@ _encode_str = json.encoder.encode_basestring
 def utc_now() -> str:
     """Fixed-width UTC timestamp, so string order is time order (the store relies on it)."""
     return format_time(datetime.now(timezone.utc))
+
+
+SKEW_ENV = "LLMREG_MAX_CLOCK_SKEW"
+
+
+def clock_check(now: str, head_time: str) -> None:
+    """Refuse a write whose clock is behind the log's head by more than $LLMREG_MAX_CLOCK_SKEW
+    seconds (default 5): its events would carry a time that is not when they happened."""
+    if not head_time or now >= head_time:
+        return
+    from llmreg.registry.errors import Refused
+
+    allowed = float(os.environ.get(SKEW_ENV) or 5)
+    behind = (datetime.fromisoformat(head_time.replace("Z", "+00:00"))
+              - datetime.fromisoformat(now.replace("Z", "+00:00"))).total_seconds()
+    if behind > allowed:
+        raise Refused(f"clock: this machine's clock ({now}) is {behind:.1f} s behind the log's last event ({head_time}), "
+                      f"more than the {allowed:g} s allowed ({SKEW_ENV}); fix the clock (NTP) and retry")
 
 
 def format_time(moment: datetime) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from llmreg.registry import events as ev
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.errors import Conflict, RegistryError
-from llmreg.registry.events import Event, make_event, row_to_event, utc_now, verify_rows
+from llmreg.registry.events import Event, clock_check, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.store.connection import PostgresConnector, StoreURL, connect_sqlite, parse_url, placeholders
 from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
@@ -475,26 +475,6 @@ class SQLStore(SQLReads, Store):
     def _row_on(self, cur, key: str) -> tuple:
         cur.execute(self._q[key])
         return cur.fetchone()
-
-
-SKEW_ENV = "LLMREG_MAX_CLOCK_SKEW"
-
-
-def clock_check(now: str, head_time: str) -> None:
-    """Refuse a write whose clock is behind the log's head by more than $LLMREG_MAX_CLOCK_SKEW
-    seconds (default 5): its events would carry a time that is not when they happened."""
-    if not head_time or now >= head_time:
-        return
-    from datetime import datetime
-
-    from llmreg.registry.errors import Refused
-
-    allowed = float(os.environ.get(SKEW_ENV) or 5)
-    behind = (datetime.fromisoformat(head_time.replace("Z", "+00:00"))
-              - datetime.fromisoformat(now.replace("Z", "+00:00"))).total_seconds()
-    if behind > allowed:
-        raise Refused(f"clock: this machine's clock ({now}) is {behind:.1f} s behind the log's last event ({head_time}), "
-                      f"more than the {allowed:g} s allowed ({SKEW_ENV}); fix the clock (NTP) and retry")
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
