@@ -166,3 +166,21 @@ def model_from_shorthand(text: str) -> ModelRef:
         if exc.field in ("id", "snapshot"):
             fail("model", exc.detail or str(exc))
         fail(f"model.{exc.field}", exc.detail or str(exc))
+
+
+# A pinned reference: name@version (prompt, tools, policy, eval suite refs).
+REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/:-]{0,199})@(?P<version>[A-Za-z0-9][A-Za-z0-9._+:-]{0,127})$")
+
+
+def check_ref(value: Any, field_name: str) -> str | None:
+    """A pinned reference 'name@version'; 'latest', 'main', 'head' and friends are refused."""
+    ref = as_token(value, field_name, optional=True)
+    if ref is None:
+        return None
+    match = REF_RE.match(ref)
+    if match is None:
+        base = ref.split("@", 1)[0] or "name"
+        fail(field_name, f"{ref!r} is not a pinned reference; write it as 'name@version' (e.g. '{base}@v1')")
+    if is_floating(match["version"]):
+        fail(field_name, f"{ref!r} is a floating alias; pin a fixed version such as '{match['name']}@v1'")
+    return ref

@@ -45,12 +45,11 @@ from .fields import (
     validate_actor,
 )
 from .gates_config import validate_entry_gates
-from .model_ref import ModelRef, model_from_shorthand
+from .model_ref import REF_RE, ModelRef, check_ref, model_from_shorthand  # noqa: F401 - REF_RE, check_ref re-exported
 from .release_parts import RELEASE_PARTS
 from .semver import parse_version
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/:-]{0,199})@(?P<version>[A-Za-z0-9][A-Za-z0-9._+:-]{0,127})$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 ARTIFACT_KINDS = ("adapter", "weights", "index", "policy", "acoustic-model", "tokenizer", "other")
@@ -88,20 +87,6 @@ def _score_map(value: Any, field_name: str, *, lo: float | None, hi: float | Non
             fail(field_name, f"key {show(key)} is not a non-empty string; quote it")
         out[key] = as_number(item, f"{field_name}.{key}", lo=lo, hi=hi)
     return MappingProxyType(out)
-
-
-def check_ref(value: Any, field_name: str) -> str | None:
-    """A pinned reference 'name@version'; 'latest', 'main', 'head' and friends are refused."""
-    ref = as_token(value, field_name, optional=True)
-    if ref is None:
-        return None
-    match = REF_RE.match(ref)
-    if match is None:
-        base = ref.split("@", 1)[0] or "name"
-        fail(field_name, f"{ref!r} is not a pinned reference; write it as 'name@version' (e.g. '{base}@v1')")
-    if is_floating(match["version"]):
-        fail(field_name, f"{ref!r} is a floating alias; pin a fixed version such as '{match['name']}@v1'")
-    return ref
 
 
 # ---------------------------------------------------------------------------- artifacts, eval
