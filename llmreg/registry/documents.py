@@ -49,10 +49,12 @@ def _yaml_loader() -> Any:
 
             @staticmethod
             def _bounded_int(node: Any, where: str) -> None:
-                from .fields import int_from_text
+                from .fields import MAX_INT_DIGITS, int_from_text
 
                 text = str(node.value)
-                if text.lstrip("+-").replace("_", "").isdigit():  # decimal: bounded before int() runs
+                digits = text.lstrip("+-").replace("_", "")
+                # bounded before int() runs; YAML's own constructor reads what fits ("0_" is octal 0)
+                if digits.isdigit() and len(digits) > MAX_INT_DIGITS:
                     int_from_text(text, where)
 
             def construct_yaml_int(self, node: Any) -> Any:

@@ -250,3 +250,8 @@ def test_any_json_document_loads_or_is_one_bad_input_line(value, json_only):
         freeze(loaded, "doc")
     except BadInput as exc:
         _one_line(exc)
+
+
+def test_yaml_integers_with_underscores_load_as_yaml_reads_them():
+    # found by the CLI fuzz suite: "0_" is YAML 1.1 octal 0, not an internal error
+    assert load_document("a: 0_\nb: 1_000\nc: -0_7") == {"a": 0, "b": 1000, "c": -7}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import queue
 import threading
 import warnings
@@ -30,6 +31,8 @@ from llmreg.serving.api_errors import ApiError, bad_request, server_error
 from llmreg.serving.backends.base import (Generation, GenerationRequest, StreamPart, apply_stop, delta_choice,
                                           held_back, text_choice)
 from llmreg.serving.backends.local_files import LocalModelFiles
+
+log = logging.getLogger("llmreg.gateway")
 
 
 MAX_BATCH = 8
@@ -214,10 +217,7 @@ class TransformersBackend:
             if not batch:
                 continue
             try:
-                if len(batch) == 1:
-                    results: list[Any] = [self._generate_sync(batch[0].request, batch[0].cancel)]
-                else:
-                    results = self._generate_batch(batch)
+                results: list[Any] = self._batched_or_one_by_one(batch)
             except BaseException as exc:  # noqa: BLE001 - every waiting request gets the error
                 error = exc if isinstance(exc, ApiError) else server_error(
                     f"local model {self.files.base_dir}: generation failed: {exc}", code="backend_error")
@@ -226,6 +226,20 @@ class TransformersBackend:
                 continue
             for job, result in zip(batch, results, strict=True):
                 job.settle(result)
+
+    def _batched_or_one_by_one(self, batch: list[_Job]) -> list[Any]:
+        """One left-padded generate when the batch allows it; a batch the tokenizer cannot pad
+        (no pad/eos token, rows it cannot stack) is answered one request at a time instead of
+        failing every caller in it: the answers are the same greedy ones either way."""
+        if len(batch) > 1 and self.tokenizer.pad_token_id is not None:
+            try:
+                return self._generate_batch(batch)
+            except ApiError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - fall back below, and say so
+                log.warning("local model %s: batch of %d not stackable (%s); answering one by one",
+                            self.files.base_dir, len(batch), " ".join(str(exc).split())[:160])
+        return [self._generate_sync(job.request, job.cancel) for job in batch]
 
     def _generate_batch(self, batch: list[_Job]) -> list[Generation]:
         """Greedy requests in one left-padded `generate` (as the eval runner batches), each row
