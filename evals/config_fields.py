@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 from pydantic import AfterValidator, BaseModel, Strict, StrictStr, ValidationError
 
 from evals.schema import SEMVER, SHA256, SchemaError
-from llmreg.registry.config_models import ConfigModel, validation_error
+from llmreg.registry.config_models import ConfigModel, _model_in, validation_error
 from llmreg.registry.documents import read_document
 from llmreg.registry.errors import BadInput
 
@@ -74,16 +74,6 @@ def _fix_at(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
         fix = info.description
         current = _model_in(info.annotation)
     return fix
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _typos_first(exc: ValidationError) -> ValidationError:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .fields import EMPTY, as_int, as_mapping, as_number, as_str, check_keys, fail, show, under
+from .fields import EMPTY, rule_from_dict, as_int, as_mapping, as_number, as_str, check_keys, fail, show, under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,11 +50,7 @@ class DriftRule:
 
     @classmethod
     def from_dict(cls, data: Any, *, base: "DriftRule | None" = None) -> "DriftRule":
-        data = as_mapping(data, "")
-        check_keys(data, RULE_KEYS)
-        values = (base or cls()).to_dict()
-        values.update({k: v for k, v in data.items() if v is not None})
-        return cls(**values)
+        return rule_from_dict(cls, data, RULE_KEYS, base)
 
 
 @dataclass(frozen=True, slots=True)

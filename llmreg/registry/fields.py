@@ -424,3 +424,13 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw(item) for item in value]
     return value
+
+
+def rule_from_dict(cls: Any, data: Any, keys: Iterable[str], base: Any = None) -> Any:
+    """A policy rule (a frozen dataclass with `to_dict()`) from a mapping: unknown keys are
+    refused, keys left out or null keep `base`'s (or the class default's) value."""
+    data = as_mapping(data, "")
+    check_keys(data, keys)
+    values = (base or cls()).to_dict()
+    values.update({k: v for k, v in data.items() if v is not None})
+    return cls(**values)

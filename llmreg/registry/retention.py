@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 
-from .fields import EMPTY, as_int, as_mapping, as_str, check_keys, fail, type_name, under
+from .fields import EMPTY, rule_from_dict, as_int, as_mapping, as_str, check_keys, fail, type_name, under
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,11 +87,7 @@ class RetentionRule:
 
     @classmethod
     def from_dict(cls, data: Any, *, base: "RetentionRule | None" = None) -> "RetentionRule":
-        data = as_mapping(data, "")
-        check_keys(data, RULE_KEYS)
-        values = (base or cls()).to_dict()
-        values.update({k: v for k, v in data.items() if v is not None})
-        return cls(**values)
+        return rule_from_dict(cls, data, RULE_KEYS, base)
 
 
 @dataclass(frozen=True, slots=True)
