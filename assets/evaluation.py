@@ -1,9 +1,10 @@
 """Evaluation: the eval suite on the tuned and the base model, and the gates as blocking checks.
 
 The checks run inside the asset (`check_specs`), so they read the same run config. A
-candidate stopped by `no_regression_vs_incumbent` is still put on the record: it is
-registered as a development version whose recorded eval names the failed check, so the
-audit trail shows the attempt and the promotion sensor records the failed gate.
+candidate stopped by `no_regression_vs_incumbent` is still put on the record, as a signed
+`candidate.rejected` registry event (the tuple's digests, the check, the scores, the
+incumbent it lost to, the eval report as evidence), not as a version: it never gets a version
+number or a stage, so nothing can promote it, and the audit timeline shows the attempt.
 """
 
 import dagster as dg
@@ -11,7 +12,7 @@ import dagster as dg
 from assets.config import ParamsConfig
 from assets.resources import ProjectResource, RegistryResource
 from training.evaluation import evaluation_step
-from training.release import incumbent_scores, register_release
+from training.release import incumbents, reject_release
 
 GROUP = "evaluation"
 SUITE_COMPLETED = "suite_completed"
@@ -59,34 +60,28 @@ def evaluation_report(context: dg.AssetExecutionContext, config: ParamsConfig, p
         "failed_checks": dg.MetadataValue.json(tuned["failed_checks"]),
         "dataset_version": tuned["dataset"].get("version"),
     })
-    yield dg.AssetCheckResult(check_name=SUITE_COMPLETED, passed=tuned["n"] > 0 and tuned["errors"] == 0,
-                              metadata={"rows": tuned["n"], "errors": tuned["errors"]})
     reg = registry.open()
-    incumbents = incumbent_scores(reg, name=params.registry.name)
-    passed, why = regression_verdict(tuned["accuracy"], incumbents, params.registry.regression_tolerance)
-    metadata = {"accuracy": tuned["accuracy"], "incumbents": dg.MetadataValue.json(incumbents),
-                "tolerance": params.registry.regression_tolerance, "why": why}
+
+    def reject(check: str, why: str, incumbent: str | None = None, **settings) -> str:
+        """A stopped candidate goes on the record as a candidate.rejected event; nothing is registered."""
+        event = reject_release(reg, params, project.root_path, actor=registry.actor, run_id=context.run.run_id,
+                               check=check, detail=why, incumbent=incumbent, context=settings)
+        context.log.warning(f"{check} failed: {why}; recorded as registry event #{event.seq} candidate.rejected")
+        return f"#{event.seq} {event.type}"
+
+    completed = tuned["n"] > 0 and tuned["errors"] == 0
+    metadata = {"rows": tuned["n"], "errors": tuned["errors"]}
+    if not completed:
+        metadata["rejection"] = reject(SUITE_COMPLETED, f"{tuned['errors']} runner errors over {tuned['n']} rows")
+    yield dg.AssetCheckResult(check_name=SUITE_COMPLETED, passed=completed, metadata=metadata)
+    held = incumbents(reg, name=params.registry.name)
+    tolerance = params.registry.regression_tolerance
+    passed, why = regression_verdict(tuned["accuracy"], {where: score for where, (_, score) in held.items()},
+                                     tolerance)
+    metadata = {"accuracy": tuned["accuracy"], "tolerance": tolerance, "why": why,
+                "incumbents": dg.MetadataValue.json({where: {"version": v, "score": score}
+                                                     for where, (v, score) in held.items()})}
     if not passed:
-        candidate = record_rejected_candidate(context, params, project, registry, why)
-        metadata["candidate"] = candidate
-        context.log.warning(f"{NO_REGRESSION} failed: {why}; candidate {candidate} recorded in the registry")
-    yield dg.AssetCheckResult(check_name=NO_REGRESSION, passed=passed, metadata=metadata,
-                              description=why)
-
-
-def record_rejected_candidate(context, params, project: ProjectResource, registry: RegistryResource,
-                              why: str) -> str:
-    """Register the stopped candidate (development) with an eval that names the failed check."""
-    import json
-
-    reg = registry.open()
-    out = project.path(params.eval.out)
-    report = json.loads(out.read_text(encoding="utf-8"))
-    tuned = report["tuned"]
-    tuned["passed"] = False
-    tuned["failed_checks"] = [*tuned["failed_checks"], NO_REGRESSION]
-    tuned.setdefault("pipeline_checks", {})[NO_REGRESSION] = {"passed": False, "detail": why}
-    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    registration = register_release(reg, params, project.root_path, actor=registry.actor,
-                                    run_id=context.run.run_id, pipeline="dagster")
-    return registration.entry.ref
+        best = max(held.values(), key=lambda version_score: version_score[1])[0]
+        metadata["rejection"] = reject(NO_REGRESSION, why, best, tolerance=tolerance)
+    yield dg.AssetCheckResult(check_name=NO_REGRESSION, passed=passed, metadata=metadata, description=why)

@@ -1,9 +1,9 @@
 """registry_audit_sensor: the registry's events as observations on the `registry_entry` asset.
 
-Promotions, approvals, reviews, rollbacks, archives, gate results and evals, whoever made
-them (this pipeline, `llmreg`, another service), become `AssetObservation`s with the actor,
-stage, evidence and hash, so the asset's event history in the UI is the release's audit
-timeline. The cursor is bound to the store (pipelines/cursors.py).
+Promotions, approvals, reviews, rollbacks, archives, gate results, evals and rejected
+candidates, whoever made them (this pipeline, `llmreg`, another service), become
+`AssetObservation`s with the actor, stage, evidence and hash, so the asset's event history in
+the UI is the release's audit timeline. The cursor is bound to the store (pipelines/cursors.py).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pipelines.cursors import read_cursor, store_identity, write_cursor
 
 TIMELINE_TYPES = ("entry.registered", "eval.recorded", "review.recorded", "approval.granted", "approval.withdrawn",
                   "evidence.recorded", "gate.passed", "gate.failed", "stage.promoted", "stage.rolled_back",
-                  "stage.archived", "action.refused", "checkpoint.recorded")
+                  "stage.archived", "action.refused", "checkpoint.recorded", "candidate.rejected")
 _KEY_FIELDS = ("key_fingerprint", "fingerprint", "signer_fingerprint")
 
 
@@ -52,10 +52,20 @@ def observation(event) -> dg.AssetObservation:
     fingerprint = _fingerprint(event)
     if fingerprint:
         metadata["approver_key_fingerprint"] = fingerprint
+    if event.type == "candidate.rejected":  # a stopped candidate: what stopped it, and against what
+        candidate, incumbent = payload.get("candidate") or {}, payload.get("incumbent") or {}
+        metadata.update({"check": str(payload.get("check", "")), "detail": str(payload.get("detail", "")),
+                         "candidate_digest": str(candidate.get("digest", "")),
+                         "accuracy": (payload.get("scores") or {}).get("score"), "passed": False,
+                         "incumbent_version": str(incumbent.get("version", "")),
+                         "incumbent_score": incumbent.get("score")})
+        report = (event.evidence or {}).get("report")
     if report:  # eval runs link to the suite and the dataset version they scored
         metadata.update({"eval_run": str(report.get("run_id", "")), "accuracy": report.get("accuracy"),
                          "passed": bool(report.get("passed")),
                          "dataset_version": str((report.get("dataset") or {}).get("version", ""))})
+        if event.type == "candidate.rejected":
+            metadata["passed"] = False  # the suite may have passed; a blocking check did not
     if payload:
         metadata["payload"] = dg.MetadataValue.json(json.loads(json.dumps(payload, default=str)))
     if event.evidence:

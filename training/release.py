@@ -222,19 +222,35 @@ def register_release(registry, params: Params, root: str | Path = ".", *, actor:
     return Registration(entry, True, lock, report)
 
 
-def incumbent_scores(registry, *, name: str) -> dict[str, float]:
-    """Eval scores of the versions holding staging or production, keyed `env/stage`."""
+def incumbents(registry, *, name: str) -> dict[str, tuple[str, float]]:
+    """(version, eval score) of the versions holding staging or production, keyed `env/stage`."""
     if not registry.versions(name):
         return {}
-    scores = {}
+    held = {}
     for env, stages in registry.status(name).items():
         for stage in ("staging", "production"):
             version = stages.get(stage)
             if version:
                 entry = registry.get(name, version)
                 if entry.spec.eval is not None:
-                    scores[f"{env}/{stage}"] = entry.spec.eval.score
-    return scores
+                    held[f"{env}/{stage}"] = (version, entry.spec.eval.score)
+    return held
+
+
+def reject_release(registry, params: Params, root: str | Path = ".", *, actor: str, run_id: str, check: str,
+                   detail: str, incumbent: str | None = None, context: Mapping[str, Any] | None = None,
+                   pipeline: str = "dagster"):
+    """Put the candidate under `root` that `check` stopped on the record: a `candidate.rejected`
+    event with its tuple's digests, the eval report as evidence and the incumbent it lost to.
+    Nothing is registered and no artifact is copied into the store."""
+    root = Path(root).resolve()
+    spec = build_release_spec(params, root)
+    spec["lineage"] = collect_lineage(root, params, run_id=run_id, pipeline=pipeline)
+    report = dict(json.loads((root / params.eval.out).read_text())["tuned"])
+    report["failed_checks"] = [*report.get("failed_checks", []), check]
+    report["pipeline_checks"] = {**report.get("pipeline_checks", {}), check: {"passed": False, "detail": detail}}
+    return registry.reject_candidate(spec, check=check, detail=detail, report=report, actor=actor,
+                                     incumbent=incumbent, context=context)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ VERBS: dict[str, Verb] = {
                            "llmreg retention show", existing_store=True),
     "audit log": Verb("llmreg.cli.audit", "AuditLog", "Show the audit log's events, oldest first.",
                       "llmreg audit log --name support-triage --type stage.promoted --limit 20", existing_store=True),
+    "history": Verb("llmreg.cli.audit", "History", "One entry's events, oldest first (audit log --name NAME).",
+                    "llmreg history support-triage --limit 20", existing_store=True),
     "audit verify": Verb("llmreg.audit_verbs", "AuditVerify", "Check the chain, signatures, signers, the log's rules "
                          "and the projection; exit 1 naming the first failing event.",
                          "llmreg audit verify --checkpoint cp.json", existing_store=True),

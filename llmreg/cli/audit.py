@@ -1,4 +1,4 @@
-"""Audit verbs: `audit log` shows events, `audit verify` walks the hash chain."""
+"""Audit verbs: `audit log` (and `history NAME`) shows events, `audit verify` walks the hash chain."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +11,9 @@ class AuditLog:
 
     def arguments(self, p) -> None:
         p.add_argument("--name")
+        self.filters(p)
+
+    def filters(self, p) -> None:
         p.add_argument("--env")
         p.add_argument("--type", action="append", help="event type (repeatable), e.g. stage.promoted")
         p.add_argument("--since", help="ISO-8601 time")
@@ -28,6 +31,15 @@ class AuditLog:
             events.reverse()
         emit(args, [e.to_dict() for e in events], lambda: "\n".join(describe(e) for e in events) or "no events")
         return EXIT_OK
+
+
+class History(AuditLog):
+    """`audit log --name NAME`: one entry's events (registrations, evals, gates, promotions,
+    rejected candidates, ...), oldest first."""
+
+    def arguments(self, p) -> None:
+        p.add_argument("name", help="entry name, e.g. support-triage")
+        self.filters(p)
 
 
 class AuditVerify:

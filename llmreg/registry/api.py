@@ -27,12 +27,13 @@ from llmreg.registry.errors import IntegrityError
 from llmreg.registry.events import Event
 from llmreg.registry.gate_evidence import normalise_evidence, split_promotion_evidence
 from llmreg.registry.gates_config import GatesConfig
-from llmreg.registry.handlers import configuration, provider_snapshots, records, register, reviews, stages
+from llmreg.registry.handlers import configuration, provider_snapshots, register, reviews, stages
 from llmreg.registry.handlers.guard import Deps, check_actor
 from llmreg.registry.identity import KeySource, authenticate, bound_signers
 from llmreg.registry.integrity import VerifyReport
 from llmreg.registry.ops_facade import RegistryOps
 from llmreg.registry.read_facade import RegistryReads
+from llmreg.registry.records_facade import RegistryRecords
 from llmreg.registry.resolve import DEFAULT_ENV
 from llmreg.registry.roles import Roles
 from llmreg.registry.store.port import Reads, Store, UnitOfWork
@@ -42,10 +43,11 @@ __all__ = ["Registry", "VerifyReport", "normalise_eval_report", "normalise_evide
 C = TypeVar("C")
 
 
-class Registry(RegistryOps, RegistryReads):
+class Registry(RegistryRecords, RegistryOps, RegistryReads):
     """Facade over a store (SQL, or any Store), the artifact store and the handlers; the
     reads (get, resolve, status, events, ...) are `RegistryReads`' (read_facade.py), gc and
-    rollback drills `RegistryOps`' (ops_facade.py)."""
+    rollback drills `RegistryOps`' (ops_facade.py), the records the gates read (evals, evidence,
+    suites, gate failures, rejected candidates) `RegistryRecords`' (records_facade.py)."""
 
     def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5,
                  keys: KeySource | None = None):
@@ -176,18 +178,6 @@ class Registry(RegistryOps, RegistryReads):
         last[entry.name] = entry
         return entry
 
-    def record_eval(self, name: str, version: str, report: Mapping[str, Any], *, actor: str) -> Event:
-        """Attach an eval result; a report whose `target` digests are not this version's is refused."""
-        return self._run(records.record_eval, records.eval_command(self.queries, name, version, report,
-                                                                   actor=actor))[-1]
-
-    def register_suite(self, name: str, version: str, threshold: float | None,
-                       definition: Mapping[str, Any] | None = None, *, actor: str) -> Event | None:
-        """Register an eval suite version and its threshold; the same content again is None."""
-        events = self._run(records.register_suite, records.suite_command(name, version, threshold, definition,
-                                                                         actor=actor))
-        return events[-1] if events else None
-
     def review(self, name: str, version: str, env: str = DEFAULT_ENV, *, actor: str, decision: str = "approve",
                notes: str = "") -> Event:
         """A human review of the eval results (the staging -> canary gate)."""
@@ -204,20 +194,6 @@ class Registry(RegistryOps, RegistryReads):
                           actor: str) -> Event:
         cmd = reviews.approval_command(self.queries, name, version, stage, env, actor=actor)
         return self._run(reviews.withdraw_approval, cmd)[-1]
-
-    def record_evidence(self, name: str, version: str, env: str, kind: str, data: Mapping[str, Any], *,
-                        actor: str) -> Event:
-        """Evidence for a gate, e.g. kind "canary_slo" {error_rate, p99_ms, calls[, eval_score]}."""
-        cmd = records.evidence_command(self.queries, name, version, env, kind, data, actor=actor)
-        return self._run(records.record_evidence, cmd)[-1]
-
-    def record_gate_failure(self, name: str, version: str, stage: str, env: str = DEFAULT_ENV, *, actor: str,
-                            detail: str, evidence: Mapping[str, Any] | None = None,
-                            gate: str = "eval_threshold") -> Event:
-        """Record a gate that failed outside a promotion (e.g. the eval sensor's verdict)."""
-        cmd = records.gate_failure_command(self.queries, name, version, stage, env, actor=actor, detail=detail,
-                                           evidence=evidence, gate=gate)
-        return self._run(records.record_gate_failure, cmd)[-1]
 
     def promote(self, name: str, version: str, stage: str, env: str = DEFAULT_ENV, *, actor: str,
                 evidence: Mapping[str, Any] | None = None, weight: float | None = None,

@@ -80,6 +80,11 @@ def describe(event: Event) -> str:
         failed = [c.get("name") for c in p.get("checks") or () if not c.get("ok")]
         what = (f"rollback drill {p.get('current')} -> {p.get('target')}: "
                 + ("ok" if p.get("ok") else f"FAILED ({', '.join(failed) or p.get('reason')})"))
+    elif t == "candidate.rejected":  # handlers/candidates.py
+        cand, inc, scores = p.get("candidate") or {}, p.get("incumbent") or {}, p.get("scores") or {}
+        against = f" vs incumbent {inc.get('version')} ({inc.get('score')})" if inc else ""
+        what = (f"candidate {str(cand.get('digest'))[:12]} REJECTED by {p.get('check')}: score {scores.get('score')}"
+                f"{against}; {p.get('detail')}")
     elif t == "artifacts.collected":  # handlers/gc.py
         what = (f"gc removed the stored copies of {', '.join(p.get('removed_versions') or ()) or 'no versions'} "
                 f"({len(p.get('removed_digests') or ())} objects; {p.get('policy_source')})")

@@ -95,6 +95,8 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
         return "configure" if evidence.get("imported") else "archive"
     if type_ == ev.STAGE_ROLLED_BACK:
         return "rollback"
+    if type_ == ev.CANDIDATE_REJECTED:  # its own transaction (handlers/candidates.py)
+        return "record_eval"
     return None
 
 

@@ -56,6 +56,10 @@ CONFIG_RETENTION = "config.retention"
 ARTIFACTS_COLLECTED = "artifacts.collected"
 ROLLBACK_DRILL = "rollback.drill"
 KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
+# A candidate a blocking check stopped before registration (handlers/candidates.py): no
+# version, no stage, no projection table; the audit trail's record of the attempt.
+CANDIDATE_REJECTED = "candidate.rejected"
+KNOWN_TYPES = KNOWN_TYPES | {CANDIDATE_REJECTED}
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

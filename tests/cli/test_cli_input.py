@@ -45,13 +45,31 @@ def test_audit_log_limit_must_be_a_positive_integer(capsys, store, limit):
     assert len(err.strip().splitlines()) == 1 and "--limit" in err and "positive integer" in err
 
 
+def test_history_shows_one_entrys_events_with_a_rejected_candidate(capsys, store):
+    from llmreg.registry.api import Registry
+
+    with Registry.open(store) as reg:
+        reg.register({"name": "other", "model": "gpt-5-mini-2026-06-01"}, actor="alice")
+        reg.reject_candidate({"name": "support-triage", "model": "gpt-5-mini-2026-06-01", "prompt_ref": "p@v2"},
+                             check="no_regression_vs_incumbent", detail="0.61 < 0.94 minus tolerance 0.01",
+                             report={"suite": "triage-eval", "score": 0.61, "run": "eval-7"}, incumbent="1.0.0",
+                             actor="ci")
+    code, out, err = run(capsys, "history", "support-triage", "--store", store)
+    lines = out.strip().splitlines()
+    assert code == 0 and err == "" and len(lines) == 2 and "other" not in out
+    assert "registered" in lines[0]
+    assert "REJECTED by no_regression_vs_incumbent: score 0.61 vs incumbent 1.0.0 (None)" in lines[1]
+    code, out, _ = run(capsys, "history", "support-triage", "--type", "candidate.rejected", "--store", store, "--json")
+    assert code == 0 and [e["type"] for e in json.loads(out)] == ["candidate.rejected"]
+
+
 def test_audit_log_limit_keeps_the_newest(capsys, store):
     code, out, _ = run(capsys, "audit", "log", "--limit", "1", "--store", store, "--json")
     assert code == 0 and len(json.loads(out)) == 1
 
 
 # Each read verb with the arguments it needs; the store is missing, so none gets that far.
-READ_ARGS = {"show": ["x"], "resolve": ["x"], "lineage": ["x@1.0.0"], "card": ["x@1.0.0"], "vllm-command": ["x"],
+READ_ARGS = {"show": ["x"], "history": ["x"], "resolve": ["x"], "lineage": ["x@1.0.0"], "card": ["x@1.0.0"], "vllm-command": ["x"],
              "audit export": ["out.jsonl"]}
 
 

@@ -93,8 +93,17 @@ def test_chain_registers_an_entry_that_the_sensor_promotes_to_staging(project_ro
     assert checks["no_regression_vs_incumbent"].passed is False
     assert "minus tolerance 0.01" in checks["no_regression_vs_incumbent"].description
     assert not rerun.asset_materializations_for_node("registry_entry")  # blocked
-    candidate = reg.get("support-triage", reg.versions("support-triage")[-1])
-    assert candidate.version != version
-    [recorded] = [e for e in reg.events(types=("eval.recorded",)) if e.version == candidate.version]
-    assert "no_regression_vs_incumbent" in recorded.payload["report"]["failed_checks"]
+    assert reg.versions("support-triage") == [version]  # not registered: no version, nothing to promote
+    [rejected] = reg.events(types=("candidate.rejected",))
+    assert rejected.payload["check"] == "no_regression_vs_incumbent"
+    assert rejected.payload["incumbent"]["version"] == version
+    assert rejected.payload["scores"]["score"] == checks["no_regression_vs_incumbent"].metadata["accuracy"].value
+    assert rejected.payload["context"] == {"tolerance": 0.01}
+    assert "no_regression_vs_incumbent" in rejected.evidence["report"]["failed_checks"]
+    assert rejected.payload["candidate"]["artifacts"]["adapter"] != entry.spec.artifacts[0].sha256
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=audit.cursor) as context:
+        later = registry_audit_sensor(context)
+    [observed] = [o for o in later.asset_events if o.metadata["event"].value == "candidate.rejected"]
+    assert observed.metadata["incumbent_version"].value == version and observed.metadata["passed"].value is False
+    assert reg.verify_audit().ok
     reg.close()
