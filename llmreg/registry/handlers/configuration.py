@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +33,22 @@ def roles_command(roles: Any, *, actor: str, signers: Any = None) -> ConfigureRo
     {member: ["ssh-ed25519 AAAA...", ...]} binding members to their public keys. `signers`:
     an AllowedSigners, such a mapping, or an allowed-signers file path (replaces the file's)."""
     actor = check_actor(actor)
+    # pydantic loads here, on a write, never on resolve's path (Registry imports this module).
+    from llmreg.registry.policy_documents import parse_roles
     from llmreg.registry.signers import AllowedSigners, read_allowed_signers
 
+    source = "<input>"
     if isinstance(roles, (str, os.PathLike)):
         from llmreg.registry.entry import read_document
 
-        roles = read_document(os.fspath(roles), "roles")
+        source = os.fspath(roles)
+        roles = read_document(source, "roles")
     in_file = None
-    if isinstance(roles, dict) and "signers" in roles:
+    if isinstance(roles, Mapping) and "signers" in roles:
         roles = dict(roles)
         in_file = roles.pop("signers")
-    parsed = roles if isinstance(roles, Roles) else Roles.from_dict(roles)
+    # A Roles built in code is checked like a file: its stored form goes through the same model.
+    parsed = parse_roles(roles.to_dict() if isinstance(roles, Roles) else roles, source=source)
     if signers is None and in_file is not None:
         signers = AllowedSigners.from_payload(in_file, source="roles.signers")
     elif isinstance(signers, (str, os.PathLike)):
@@ -64,9 +70,12 @@ def roles_command(roles: Any, *, actor: str, signers: Any = None) -> ConfigureRo
 def gates_command(gates: Any, *, actor: str) -> ConfigureGates:
     """gates: a GatesConfig, a mapping or a gates.yaml path."""
     actor = check_actor(actor)
-    parsed = gates if isinstance(gates, GatesConfig) else (
-        GatesConfig.from_file(gates) if isinstance(gates, (str, os.PathLike)) else GatesConfig.from_dict(gates))
-    return ConfigureGates(parsed, actor)
+    from llmreg.registry.policy_documents import load_gates, parse_gates  # pydantic: on a write only
+
+    if isinstance(gates, (str, os.PathLike)):
+        return ConfigureGates(load_gates(gates), actor)
+    # A GatesConfig built in code is checked like a file: its stored form goes through the same model.
+    return ConfigureGates(parse_gates(gates.to_dict() if isinstance(gates, GatesConfig) else gates), actor)
 
 
 def configure_roles(cmd: ConfigureRoles, uow: UnitOfWork, deps: Deps) -> list[Event]:
