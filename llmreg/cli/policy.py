@@ -1,7 +1,7 @@
 """Policy verbs: who may do what (`roles set|show`) and the gate thresholds (`gates set|show`)."""
 from __future__ import annotations
 
-from llmreg.cli.context import EXIT_OK, actor, emit, open_registry, read_mapping
+from llmreg.cli.context import EXIT_OK, actor, emit, open_registry
 
 
 class RolesSet:
@@ -14,7 +14,8 @@ class RolesSet:
 
     def run(self, args) -> int:
         reg = open_registry(args)
-        event = reg.configure_roles(read_mapping(args.file, "roles"), actor=actor(args), signers=args.signers)
+        # The path itself, so a bad field's error names the file ("roles.yaml: roles.dev[0]: ...").
+        event = reg.configure_roles(args.file, actor=actor(args), signers=args.signers)
         emit(args, event.to_dict(), f"roles configured from {args.file} (event #{event.seq})")
         return EXIT_OK
 
@@ -46,7 +47,7 @@ class GatesSet:
 
     def run(self, args) -> int:
         reg = open_registry(args)
-        event = reg.configure_gates(read_mapping(args.file, "gates"), actor=actor(args))
+        event = reg.configure_gates(args.file, actor=actor(args))
         emit(args, event.to_dict(), f"gates configured from {args.file} (event #{event.seq})")
         return EXIT_OK
 

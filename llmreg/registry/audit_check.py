@@ -24,26 +24,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmreg.registry import events as ev
+from llmreg.registry.audit import AuditReport
 from llmreg.registry.events import GENESIS_HASH, body_bytes
 
 
 @dataclass(frozen=True)
-class TrustReport:
-    ok: bool
-    events: int
-    head_seq: int
-    head_hash: str
-    first_bad_seq: int | None
-    reason: str
+class TrustReport(AuditReport):
+    """The chain report (audit.AuditReport: ok, events, head, first bad event, reason) and what
+    the full check adds."""
+
     signed: int = 0
     unsigned: int = 0  # written before signing existed (migration 0007)
     checked_from: int = 1
     signers: dict[str, str] = field(default_factory=dict)  # fingerprint -> member it signed as
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "head_seq": self.head_seq, "head_hash": self.head_hash,
-                "first_bad_seq": self.first_bad_seq, "reason": self.reason, "signed": self.signed,
-                "unsigned": self.unsigned, "checked_from": self.checked_from, "signers": self.signers}
+        return {**super().to_dict(), "signed": self.signed, "unsigned": self.unsigned,
+                "checked_from": self.checked_from, "signers": self.signers}
 
     def summary(self) -> str:
         if not self.ok:

@@ -1,5 +1,5 @@
-"""Configuration documents outside the core (gateway, providers, params, suites) as pydantic
-models, read through the one document loader and reported in the project's one error shape:
+"""Configuration documents (gateway, providers, params, suites; gates and roles in
+policy_documents.py) as pydantic models, read through the one document loader and reported in the project's one error shape:
 "file: field.path: problem; fix", raised as `BadInput` (exit 2).
 
 pydantic is imported here only, and only by loaders of configuration files, so the core's

@@ -2,8 +2,9 @@
 
 UTF-8 only, a size cap, duplicate keys refused (YAML and JSON alike), timestamps kept as
 the text the user wrote, and every failure one `BadInput` line naming the file and the fix.
-Configuration documents outside the core validate the loaded data with pydantic models
-(`config_models.py`); the core's own documents (entries, gates, roles) with `fields.py`.
+Configuration documents validate the loaded data with pydantic models (`config_models.py`;
+gates.yaml and roles.yaml in `policy_documents.py`, loaded only on the paths that write or
+verify them); entries, which resolve reads back, with `fields.py`.
 """
 from __future__ import annotations
 

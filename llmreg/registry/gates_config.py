@@ -15,16 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .canonical import canonical_digest
-from .fields import (
-    EMPTY,
-    as_int,
-    as_mapping,
-    as_number,
-    check_keys,
-    fail,
-    show,
-    type_name,
-)
+from .fields import EMPTY, as_int, as_mapping, as_number, check_keys, fail, show, type_name
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:

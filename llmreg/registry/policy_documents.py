@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -26,6 +26,8 @@ from .errors import BadInput
 from .fields import as_int, as_number, as_str, fail, show, suggestion, type_name, under, validate_actor
 from .gates_config import MIN_PRODUCTION_APPROVALS, GatesConfig
 from .roles import ACTIONS, ROLE_RE, WILDCARDS, Roles
+
+M = TypeVar("M", bound=ConfigModel)
 
 
 def _rule(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -153,25 +155,37 @@ class OpenRoles(ConfigModel):
     open: Literal[True]
 
 
+def _parse(model: type[M], data: dict, source: str) -> M:
+    """model.parse, with no "<input>: " prefix for a document given in code (as fields.under does)."""
+    try:
+        return model.parse(data, source=source)
+    except BadInput as exc:
+        if source != "<input>":
+            raise
+        raise BadInput(str(exc).removeprefix(f"{source}: "), field=exc.field) from None
+
+
 def parse_gates(data: Any, *, source: str = "<input>") -> GatesConfig:
     """A gates document (mapping, None = defaults) -> GatesConfig, or one BadInput line."""
+    where = "" if source == "<input>" else f"{source}: "
     if data is None:
         return GatesConfig()
     if not isinstance(data, Mapping):
-        raise BadInput(f"{source}: gates: expected a mapping of gate settings, got {type_name(data)}; "
+        raise BadInput(f"{where}gates: expected a mapping of gate settings, got {type_name(data)}; "
                        "write `eval_threshold: 0.8` lines", field="gates")
-    return GatesDocument.parse(dict(data), source=source).to_config()
+    return _parse(GatesDocument, dict(data), source).to_config()
 
 
 def parse_roles(data: Any, *, source: str = "<input>") -> Roles:
     """A roles document ({roles, members} or {open: true}) -> Roles, or one BadInput line."""
     if not isinstance(data, Mapping):
-        raise BadInput(f"{source}: roles: expected a mapping {{roles: ..., members: ...}}, got {type_name(data)}",
+        where = "" if source == "<input>" else f"{source}: "
+        raise BadInput(f"{where}roles: expected a mapping {{roles: ..., members: ...}}, got {type_name(data)}",
                        field="roles")
     if data.get("open") is True:
-        OpenRoles.parse(dict(data), source=source)
+        _parse(OpenRoles, dict(data), source)
         return Roles.open()
-    document = RolesDocument.parse(dict(data), source=source)
+    document = _parse(RolesDocument, dict(data), source)
     with under(source, file=True):
         document.check_names()
     return document.to_config()

@@ -14,13 +14,7 @@ from types import MappingProxyType
 
 from .canonical import canonical_digest
 from .errors import BadInput, Forbidden
-from .fields import (
-    ACTOR_RE,
-    EMPTY,
-    show,
-    suggestion,
-    validate_actor,
-)
+from .fields import ACTOR_RE, EMPTY, show, suggestion, validate_actor
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
