@@ -1,6 +1,6 @@
 """What SQLAlchemy Core would cost the store, measured beside the raw DB-API it replaced.
 
-    .venv/bin/python -m bench.sqlalchemy_cost [--rounds 5] [--reads 20000] [--writes 2000]
+    .venv/bin/python -m bench.sqlalchemy_cost [--rounds 5] [--reads 20000] [--writes 2000] [--synchronous NORMAL]
 
 Three figures, each SQLAlchemy Core next to raw sqlite3, in the same run on the same SQLite
 file layout (the registry's own shapes, not toy statements):
@@ -12,7 +12,8 @@ file layout (the registry's own shapes, not toy statements):
    `Connection` vs a cursor's `execute` with the registry's SQL text.
 3. registration-shaped transaction: BEGIN IMMEDIATE, one event row (about 2 KB of canonical
    JSON), one `entries` row, the head row updated, COMMIT; per second over --writes
-   transactions, with the same durability (`synchronous=FULL`, WAL) on both sides.
+   transactions, with the same durability on both sides (`synchronous=FULL`, WAL: the store's
+   default, so the disk's fsync sets much of the rate; `--synchronous NORMAL` shows the CPU cost).
 
 Rounds alternate the two sides so both see the same machine load. Nothing here is a test.
 """
@@ -70,16 +71,16 @@ def _setup(path: Path) -> None:
     conn.close()
 
 
-def _raw_conn(path: Path):
+def _raw_conn(path: Path, synchronous: str):
     import sqlite3
 
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     return conn
 
 
-def _sa_engine(path: Path):
+def _sa_engine(path: Path, synchronous: str):
     from sqlalchemy import create_engine, event
 
     engine = create_engine(f"sqlite:///{path}")
@@ -88,7 +89,7 @@ def _sa_engine(path: Path):
     def _pragmas(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # SQLAlchemy's documented recipe: we issue BEGIN ourselves
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
-        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        dbapi_conn.execute(f"PRAGMA synchronous={synchronous}")
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reads", type=int, default=20000)
     parser.add_argument("--writes", type=int, default=2000)
+    parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     args = parser.parse_args(argv)
 
     imp_sa = _import_time("sqlalchemy, sqlalchemy.sql", args.rounds)
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         _setup(sa_path)
         import sqlalchemy
 
-        raw, engine, tables = _raw_conn(raw_path), _sa_engine(sa_path), _tables()
+        raw, engine, tables = _raw_conn(raw_path, args.synchronous), _sa_engine(sa_path, args.synchronous), _tables()
         reads_raw, reads_sa, rates_raw, rates_sa = [], [], [], []
         per_round_reads, per_round_writes = args.reads // args.rounds, args.writes // args.rounds
         with engine.connect() as sa_read:
@@ -212,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p50_sa, p99_sa = _percentiles(reads_sa)
     best_raw, best_sa = max(rates_raw), max(rates_sa)
     print(f"SQLAlchemy {sqlalchemy.__version__} Core vs raw sqlite3 (SQLite {__import__('sqlite3').sqlite_version}), "
-          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; synchronous=FULL, WAL")
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
+          f"synchronous={args.synchronous}, WAL")
     rows = [
         ("import (fresh interpreter, ms)", f"{imp_sa * 1000:.1f}", f"{imp_raw * 1000:.1f}", f"{imp_sa / max(imp_raw, 1e-9):.1f}x"),
         ("resolve-shaped SELECT p50 (us)", f"{p50_sa:.1f}", f"{p50_raw:.1f}", f"{p50_sa / p50_raw:.1f}x"),

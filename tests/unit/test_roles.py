@@ -127,3 +127,28 @@ def test_shipped_file_lets_the_gateway_slo_guard_pull_releases_and_nothing_more(
     assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "rollback"}
     with pytest.raises(Forbidden, match="may not archive"):
         roles.check(guard, "archive")
+
+
+def test_roles_and_gates_built_in_code_are_checked_like_files_when_configured():
+    # Roles/GatesConfig only normalise (reads trust what the store holds); configuring one runs
+    # it through the same pydantic model a file goes through, so code cannot store what a file could not.
+    from llmreg.registry.gates_config import GatesConfig
+    from llmreg.registry.handlers.configuration import gates_command, roles_command
+
+    with pytest.raises(BadInput) as info:
+        roles_command(Roles(roles={"dev": ("promte:staging",)}, members={"admin": ("dev",)}), actor="admin")
+    assert info.value.field == "roles.dev[0]" and "did you mean 'promote:staging'?" in str(info.value)
+    with pytest.raises(BadInput, match="required_production_approvals: 1 is below 2"):
+        gates_command(GatesConfig(required_production_approvals=1), actor="admin")
+    assert gates_command(GatesConfig(eval_threshold=0.8), actor="admin").gates.eval_threshold == 0.8
+
+
+def test_pydantic_stays_off_the_read_path():
+    import subprocess
+    import sys
+
+    code = ("import sys; from llmreg.registry.api import Registry; from llmreg.registry.queries import Queries; "
+            "from llmreg.registry.roles import Roles; Roles.from_dict({'roles': {'v': ['read']}}); "
+            "print('pydantic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
