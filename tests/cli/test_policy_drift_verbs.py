@@ -82,7 +82,7 @@ def test_policy_set_show_and_the_refusal_and_card_state_it(cli):
     cli("promote", f"{NAME}@{version}", "--to", "production", actor="ci")
     card = cli("card", f"{NAME}@{version}").stdout
     assert f"Production approval policy in force: approval policy for {NAME}: 3 approvals" in card
-    assert "config.approvals" in cli("audit", "log", "--type", "config.approvals").stdout
+    assert "configured approvals" in cli("audit", "log", "--type", "config.approvals").stdout
     assert "audit ok" in cli("audit", "verify").stdout
 
 
@@ -119,5 +119,7 @@ def test_drift_check_flags_a_version_whose_error_rate_breaks_the_rule(cli):
     events = log["events"] if isinstance(log, dict) else log
     (event,) = events
     assert event["actor"] == "system:drift-monitor" and event["signer"] and event["version"] == version
+    assert "drift flag, action flag: error rate 0.1375 over 80 calls (max 0.05)" in cli(
+        "audit", "log", "--type", "version.flagged").stdout
     assert cli("resolve", NAME, as_json=True).data["version"] == version  # a flag moves nothing
     assert "audit ok" in cli("audit", "verify").stdout
