@@ -347,7 +347,8 @@ def _gate_production_approvals(ctx: PromotionContext) -> GateResult:
 
 
 def _gate_archive_checklist(ctx: PromotionContext) -> GateResult:
-    items = ctx.gates.archive_checklist
+    # gates.yaml's items, then those the name's approval policy adds
+    items = tuple(dict.fromkeys(ctx.gates.archive_checklist + tuple(getattr(ctx.approval_rule, "archive_checklist", ()))))
     if not items:
         return GateResult("archive_checklist", True, "no archival checklist configured in gates.yaml", {"items": []})
     from .approval_policy import check_archive_checklist  # an item is true or {done: true, by, at, notes}

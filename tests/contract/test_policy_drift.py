@@ -196,3 +196,18 @@ def test_bad_drift_policy_is_one_line_and_writes_nothing(reg):
     with pytest.raises(BadInput, match="action"):
         reg.configure_drift_policy({"default": {"action": "delete"}}, actor="admin")
     assert reg.head_seq() == head and reg.drift_policy().default.action == "flag"
+
+
+def test_a_names_policy_adds_archive_checklist_items(reg):
+    sc.configure(reg)
+    reg.configure_gates({"eval_threshold": 0.9, "archive_checklist": ["downstream_notified"]}, actor="admin")
+    reg.configure_approval_policy({"names": {sc.NAME: {"archive_checklist": ["artifacts_retained"]}}}, actor="admin")
+    first = reg.register(sc.version_n(1), actor=sc.AUTHOR).version
+    sc.to_production(reg, first)
+    sc.to_production(reg, reg.register(sc.version_n(2), actor=sc.AUTHOR).version)
+    reg.record_evidence(sc.NAME, first, "default", "archive_checklist", {"downstream_notified": True}, actor="dana")
+    with pytest.raises(GateFailed, match="archival checklist incomplete: artifacts_retained not done"):
+        reg.archive(sc.NAME, first, actor="release-bot")
+    reg.record_evidence(sc.NAME, first, "default", "archive_checklist",
+                        {"downstream_notified": True, "artifacts_retained": True}, actor="dana")
+    assert reg.archive(sc.NAME, first, actor="release-bot").type == ev.STAGE_ARCHIVED

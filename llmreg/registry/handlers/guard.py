@@ -66,7 +66,7 @@ def promotion_context(reads: Reads, entry: Entry, env: str, target: str, actor: 
         gates=gates,
     )
     settings = suite_settings(reads, ctx)
-    if target == "production":
+    if target in ("production", "archived"):  # approvals; the archive checklist a name's policy adds
         settings.update(approval_settings(reads, name, gates, ctx.approvals))
     return dataclasses.replace(ctx, **settings) if settings else ctx
 
