@@ -56,6 +56,13 @@ CONFIG_RETENTION = "config.retention"
 ARTIFACTS_COLLECTED = "artifacts.collected"
 ROLLBACK_DRILL = "rollback.drill"
 KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
+# Approval policy (projected into `config` under "approvals": the production gate and its
+# audit replay read the policy in force there); the drift policy and drift flags
+# (handlers/policy.py, handlers/drift.py). A flag is an observation: no table reads it.
+CONFIG_APPROVALS = "config.approvals"
+CONFIG_DRIFT = "config.drift"
+VERSION_FLAGGED = "version.flagged"
+KNOWN_TYPES = KNOWN_TYPES | {CONFIG_APPROVALS, CONFIG_DRIFT, VERSION_FLAGGED}
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 
