@@ -10,7 +10,8 @@ One pass over the stored events, stopping at the first that fails and saying why
    key is bound to at that point; without, one key never signs under two names;
 4. the log's own rules, replayed: times never go backwards; every approval, review,
    promotion, archive, rollback and config change comes from a member the roles in force
-   allowed; every promotion passes its gates again, judged on what was recorded before it;
+   allowed; every promotion passes its gates again, judged on what was recorded before it
+   (with the approval policy and roles in force then: config.approvals is folded like gates);
 5. the projection (entries, stage pointers, states, approvals, evidence, config incl. roles,
    signers and gates, ...) equals a fresh fold of the log.
 
@@ -78,8 +79,10 @@ def first_difference(stored: dict, folded: dict) -> str | None:
 def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
     refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
-    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES, ev.CONFIG_APPROVALS, ev.CONFIG_DRIFT):
         return "configure"
+    if type_ == ev.VERSION_FLAGGED:
+        return "record_evidence"
     if type_ == ev.ENTRY_REGISTERED:
         return "configure" if payload.get("imported") else "register"
     if type_ in (ev.APPROVAL_GRANTED, ev.APPROVAL_WITHDRAWN):

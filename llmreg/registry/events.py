@@ -56,6 +56,13 @@ CONFIG_RETENTION = "config.retention"
 ARTIFACTS_COLLECTED = "artifacts.collected"
 ROLLBACK_DRILL = "rollback.drill"
 KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
+# Approval policy (projected into `config` under "approvals": the production gate and its
+# audit replay read the policy in force there); the drift policy and drift flags
+# (handlers/policy.py, handlers/drift.py). A flag is an observation: no table reads it.
+CONFIG_APPROVALS = "config.approvals"
+CONFIG_DRIFT = "config.drift"
+VERSION_FLAGGED = "version.flagged"
+KNOWN_TYPES = KNOWN_TYPES | {CONFIG_APPROVALS, CONFIG_DRIFT, VERSION_FLAGGED}
 # A candidate a blocking check stopped before registration (handlers/candidates.py): no
 # version, no stage, no projection table; the audit trail's record of the attempt.
 CANDIDATE_REJECTED = "candidate.rejected"

@@ -315,6 +315,8 @@ def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any,
         state.config[key] = (copy.deepcopy(payload[key]), seq)
         if type_ == ev.CONFIG_ROLES and "signers" in payload:
             state.config["signers"] = (copy.deepcopy(payload["signers"]), seq)
+    elif type_ == ev.CONFIG_APPROVALS:
+        state.config["approvals"] = (copy.deepcopy(payload["approvals"]), seq)
     elif type_ == pv.PROVIDER_SNAPSHOT:
         if payload.get("provider") and payload.get("snapshot") and payload.get("status") in pv.EVENT_STATUSES:
             key = pv.snapshot_key(payload["provider"], payload["snapshot"])

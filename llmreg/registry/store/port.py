@@ -232,6 +232,17 @@ class Store(Reads):
         store answers from stage_history (one index seek); this default folds the log."""
         return self.stages_at(name, env, until_time).get(stage)
 
+    def stage_history(self, name: str) -> list[tuple]:
+        """(env, stage, since, seq, version) rows: every change of holder of each stage of `name`,
+        in (env, stage, since, seq) order. The SQL store reads its stage_history table; this
+        default (the memory store's) folds the log's stage events the same way."""
+        from llmreg.registry import events as ev
+        from llmreg.registry.store.projection import fold_stage_history
+
+        rows = fold_stage_history((e.seq, e.time, e.type, e.name, e.version, e.env, e.payload)
+                                  for e in self.events(name=name, types=ev.STAGE_TYPES))
+        return [(env, stage, since, seq, version) for _, env, stage, since, seq, version, _ in rows]
+
     @abstractmethod
     def rebuild_projection(self) -> int: ...
 

@@ -216,6 +216,7 @@ _HANDLERS = {
     ev.SUITE_REGISTERED: _suite,
     ev.CONFIG_ROLES: _config("roles"),
     ev.CONFIG_GATES: _config("gates"),
+    ev.CONFIG_APPROVALS: _config("approvals"),
     ev.PROVIDER_SNAPSHOT: _provider_snapshot,
     "provider.discovery": _provider_discovery,
 }

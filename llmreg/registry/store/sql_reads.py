@@ -13,6 +13,8 @@ READ_SQL = {
     # the newest change of the stage at or before the moment: one seek on the primary key
     "stage_at": "SELECT version, weight, seq, since FROM stage_history WHERE name = ? AND env = ? AND stage = ? "
                 "AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1",
+    "stage_history": "SELECT env, stage, since, seq, version FROM stage_history WHERE name = ? "
+                     "ORDER BY env, stage, since, seq",
     "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
     "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
@@ -96,6 +98,11 @@ class SQLReads(Reads):
         """(version, weight, seq, since) of who held `stage` at `until_time` (stage_history), or None."""
         row = self._row("stage_at", (name, env, stage, until_time))
         return row if row is not None and row[0] is not None else None
+
+    def stage_history(self, name: str) -> list[tuple]:
+        """(env, stage, since, seq, version) rows of `name`'s stage_history, in (env, stage, since, seq)
+        order; version None: nobody held the stage from then on."""
+        return [tuple(row) for row in self._rows("stage_history", (name,))]
 
     def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
         if name is not None and env is not None:
