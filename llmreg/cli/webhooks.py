@@ -128,7 +128,8 @@ class WebhooksList:
         def text() -> str:
             if not subs:
                 return "no webhook subscriptions (add one: llmreg webhooks add URL --events ... --actor NAME)"
-            return "\n".join(f"{_describe(sub)}\n  deliveries: {_counts(row['deliveries'])}" for sub, row in zip(subs, rows))
+            return "\n".join(f"{_describe(sub)}\n  deliveries: {_counts(row['deliveries'])}" for sub, row
+                             in zip(subs, rows, strict=True))
         emit(args, rows, text)
         return EXIT_OK
 

@@ -64,7 +64,7 @@ class RegistrySubscriptions:
 
 
 class Sender:
-    def __init__(self, store: Any, *, schedule: RetrySchedule = RetrySchedule(), timeout_s: float = 10.0,
+    def __init__(self, store: Any, *, schedule: RetrySchedule | None = None, timeout_s: float = 10.0,
                  post=http_post, clock: Callable[[], float] = time.time):
         from llmreg.registry.store.connection import sqlalchemy_engine
 
@@ -75,7 +75,7 @@ class Sender:
         self.engine = sqlalchemy_engine(url)
         self.outbox = SqlOutbox(self.engine)
         self.worker = DeliveryWorker(self.outbox, RegistrySubscriptions(store), post=post, clock=clock,
-                                     schedule=schedule, timeout_s=timeout_s)
+                                     schedule=schedule or RetrySchedule(), timeout_s=timeout_s)
         self.stopping = threading.Event()
 
     @classmethod
