@@ -231,3 +231,30 @@ def test_a_cli_sender_killed_mid_delivery_loses_nothing_and_the_next_one_resends
     with Sender(reg.store) as sender:
         assert sender.outbox.item(second).state == DELIVERED
         assert [(a.item_id, a.ok) for a in sender.outbox.attempts()] == [(first, True), (second, True)]
+
+
+@pytest.mark.slow
+def test_the_looping_cli_sender_delivers_new_events_as_they_commit_and_stops_on_sigterm(open_reg, receiver,
+                                                                                     store_url, tmp_path):
+    cli = _cli(store_url, tmp_path)
+    reg = open_reg()
+    reg.add_webhook(receiver.url("/hook"), "entry.registered", secret=SECRET, actor="admin", id="ops")
+    proc = subprocess.Popen([sys.executable, "-m", "llmreg", "webhooks", "deliver", "--loop", "--interval", "0.1"],
+                            cwd=tmp_path, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for n in range(3):  # each registration reaches the receiver while the sender keeps running
+            reg.register(version_n(n), actor=AUTHOR)
+            deadline = time.monotonic() + 30
+            while len(receiver.received("/hook")) < n + 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(receiver.received("/hook")) == n + 1, "the looping sender did not deliver"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "stopped; delivered 3" in err
+    progress = [line for line in out.splitlines() if line[:1].isdigit()]  # "<time> delivered N, ..." per pass
+    assert sum(int(line.split()[2].rstrip(",")) for line in progress) == 3
+    assert [b["event"]["version"] for b in bodies(receiver, "/hook")] == ["1.0.0", "1.0.1", "1.0.2"]
