@@ -258,3 +258,33 @@ def test_the_looping_cli_sender_delivers_new_events_as_they_commit_and_stops_on_
     progress = [line for line in out.splitlines() if line[:1].isdigit()]  # "<time> delivered N, ..." per pass
     assert sum(int(line.split()[2].rstrip(",")) for line in progress) == 3
     assert [b["event"]["version"] for b in bodies(receiver, "/hook")] == ["1.0.0", "1.0.1", "1.0.2"]
+
+
+def test_concurrent_writers_queue_exactly_the_events_after_a_subscription_another_store_added(open_reg):
+    """Four threads write through one store (one routes cache) while another store object adds
+    the subscription: every event after webhook.subscribed is queued exactly once, none before."""
+    import threading
+
+    writers, other = open_reg(), open_reg()
+    errors: list[BaseException] = []
+    warmed = threading.Barrier(5)  # every writer has written (its cache holds "nobody subscribed")
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(8):
+                writers.register(spec(name=f"bot-{worker}", params={"max_tokens": 300 + n}), actor=AUTHOR)
+                if n == 1:
+                    warmed.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    warmed.wait(30)
+    sub = other.add_webhook("http://127.0.0.1:9/hook", "*", secret=SECRET, actor="admin", id="ops")
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sub.seq > 8 and writers.head_seq() == 33
+    queued = [event["seq"] for _, _, event in writers.store.outbox_rows()]
+    assert queued == list(range(sub.seq, 34))
