@@ -139,3 +139,31 @@ def test_an_edited_subscription_table_fails_the_audit_until_rebuilt(reg, backend
     assert not report.ok and "webhook_subscriptions" in report.reason
     reg.rebuild_projection()
     assert verify_store(reg.store).ok and reg.webhook_subscriptions()[0].events == ("stage.promoted",)
+
+
+def test_0008_round_trip_gives_an_older_release_its_head_and_folds_the_log_back(open_registry, backend):
+    from llmreg.registry.store import migrate
+
+    reg = open_registry()
+    sql_only(reg)
+    configure(reg)
+    gates_seq = reg.head_seq()
+    kept = reg.add_webhook(URL, "stage.promoted", secret=SECRET, actor="admin", id="kept")
+    gone = reg.add_webhook(URL, "*", secret=SECRET, actor="admin", id="gone")
+    reg.remove_webhook(gone.id, actor="admin")
+    reg.register(version_n(0), actor=AUTHOR)
+    before = reg.store.dump_projection()
+    url = reg.store.url
+    reg.close()
+
+    migrate.downgrade(url, "0007")
+    conn = backend.connect()
+    try:  # what 0007's code folds from this log: config_seq moves on roles and gates only
+        assert conn.execute("SELECT config_seq FROM head").fetchone()[0] == gates_seq
+    finally:
+        conn.close()
+    again = open_registry()  # upgrades to head: 0008 folds the webhook events back
+    assert again.store.dump_projection() == before
+    assert [s.id for s in again.webhook_subscriptions()] == [kept.id]
+    assert again.store.head().config_seq > gates_seq
+    assert verify_store(again.store).ok
