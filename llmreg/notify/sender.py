@@ -96,7 +96,10 @@ class Sender:
 
     def drain(self, within_s: float) -> RoundReport:
         """Passes until nothing is pending or `within_s` passed (sleeping until the next retry)."""
-        return self.worker.drain(within_s=within_s, sleep=lambda s: self.stopping.wait(s))
+        return self.worker.drain(within_s=within_s, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.stopping.wait(seconds)  # stop() ends the wait at once
 
     def loop(self, *, interval_s: float = 2.0, on_round: Callable[[RoundReport], None] | None = None) -> RoundReport:
         """Run passes until `stop()` (or SIGTERM/SIGINT when run in the main thread); between
