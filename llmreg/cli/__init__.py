@@ -74,6 +74,18 @@ VERBS: dict[str, Verb] = {
                       "llmreg drift set drift.yaml --actor admin", writes=True),
     "drift show": Verb("llmreg.cli.drift", "DriftShow", "Show the drift rules in force.", "llmreg drift show",
                        existing_store=True),
+    "webhooks add": Verb("llmreg.cli.webhooks", "WebhooksAdd", "Subscribe a URL to registry events (signed POSTs; "
+                         "audited).", "llmreg webhooks add https://hooks.example.com/llmreg --events "
+                         "stage.promoted,stage.rolled_back,gate.failed --secret-env HOOK_SECRET --actor admin",
+                         writes=True),
+    "webhooks list": Verb("llmreg.cli.webhooks", "WebhooksList", "List webhook subscriptions and their deliveries.",
+                          "llmreg webhooks list --json", existing_store=True),
+    "webhooks remove": Verb("llmreg.cli.webhooks", "WebhooksRemove", "Unsubscribe (audited).",
+                            "llmreg webhooks remove wh-12 --actor admin", writes=True),
+    "webhooks deliver": Verb("llmreg.cli.webhooks", "WebhooksDeliver", "Send queued webhook deliveries (HMAC-signed, "
+                             "retried with backoff).", "llmreg webhooks deliver --loop", existing_store=True),
+    "webhooks deliveries": Verb("llmreg.cli.webhooks", "WebhooksDeliveries", "The webhook delivery log: every "
+                                "attempt and its outcome.", "llmreg webhooks deliveries --json", existing_store=True),
     "audit log": Verb("llmreg.cli.audit", "AuditLog", "Show the audit log's events, oldest first.",
                       "llmreg audit log --name support-triage --type stage.promoted --limit 20", existing_store=True),
     "history": Verb("llmreg.cli.audit", "History", "One entry's events, oldest first (audit log --name NAME).",
@@ -143,7 +155,8 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "db": "PostgreSQL roles for the store (run as the owning role).",
           "retention": "Which versions' stored artifact copies gc keeps (retention.yaml).",
           "policy": "Who must approve a production promotion, per name (policy.yaml).",
-          "drift": "Drift after release: the per-name rules and the check that flags versions."}
+          "drift": "Drift after release: the per-name rules and the check that flags versions.",
+          "webhooks": "Notifications: signed HTTP POSTs of registry events, from an outbox written with each event."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"
 

@@ -67,6 +67,14 @@ KNOWN_TYPES = KNOWN_TYPES | {CONFIG_APPROVALS, CONFIG_DRIFT, VERSION_FLAGGED}
 # version, no stage, no projection table; the audit trail's record of the attempt.
 CANDIDATE_REJECTED = "candidate.rejected"
 KNOWN_TYPES = KNOWN_TYPES | {CANDIDATE_REJECTED}
+# Webhook subscriptions (registry/webhooks.py): configuration, folded into webhook_subscriptions.
+WEBHOOK_SUBSCRIBED = "webhook.subscribed"
+WEBHOOK_UNSUBSCRIBED = "webhook.unsubscribed"
+KNOWN_TYPES = KNOWN_TYPES | {WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED}
+# Events that move head.config_seq, the key of every configuration cache (roles and gates in
+# queries.py, the store's webhook routes): a write reads it with the head it locks anyway.
+CONFIG_SEQ_TYPES = frozenset({CONFIG_ROLES, CONFIG_GATES, CONFIG_APPROVALS, CONFIG_DRIFT,
+                              WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED})
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

@@ -40,6 +40,8 @@ READ_SQL = {
     "provider_records": "SELECT record FROM provider_snapshots ORDER BY key",
     "provider_records_of": "SELECT record FROM provider_snapshots WHERE provider = ? ORDER BY key",
     "discovery_records": "SELECT record FROM provider_discovery ORDER BY provider",
+    "webhook_subscriptions": "SELECT id, origin, url_sha256, events, name_pattern, format, max_attempts, seq, actor "
+                             "FROM webhook_subscriptions ORDER BY id",
 }
 
 
@@ -192,3 +194,10 @@ class SQLReads(Reads):
     def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
         records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
         return {record.provider: record for record in records}
+
+    def webhook_subscriptions(self) -> list:
+        from llmreg.registry.webhooks import WebhookSubscription
+
+        return [WebhookSubscription(ident, origin, digest, tuple(json.loads(events)), pattern, fmt, attempts, seq, actor)
+                for ident, origin, digest, events, pattern, fmt, attempts, seq, actor
+                in self._rows("webhook_subscriptions")]
