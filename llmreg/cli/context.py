@@ -86,6 +86,20 @@ def open_registry(args):
     from llmreg.registry.identity import KeySource
 
     reg = Registry.open(args.store, artifacts=args.artifacts, keys=KeySource(key=getattr(args, "signing_key", None)))
+    return _opened(args, reg)
+
+
+def open_reads(args):
+    """A read-only view of the store (RegistryReads) for verbs that never write: it loads the
+    query side only, not the write handlers (`llmreg resolve`/`list` start-up)."""
+    if getattr(args, "existing_store", False):
+        require_existing_store(args)
+    from llmreg.registry.read_facade import RegistryReads
+
+    return _opened(args, RegistryReads.open(args.store, artifacts=args.artifacts))
+
+
+def _opened(args, reg):
     opened = getattr(args, "opened", None)
     if opened is None:
         opened = args.opened = []
@@ -123,7 +137,7 @@ def parse_ref(text: str, *, version_required: bool = True) -> tuple[str, str | N
 
 def read_mapping(path: str, what: str) -> dict:
     """A YAML/JSON file that must hold a mapping (evidence, roles, gates, suites, reports)."""
-    from llmreg.registry.entry import read_document
+    from llmreg.registry.documents import read_document
     from llmreg.registry.errors import BadInput
 
     data = read_document(path, what)

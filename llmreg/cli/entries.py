@@ -1,7 +1,7 @@
 """Entry verbs: `register` a version, `list` entries or versions, `show` one, `diff` two."""
 from __future__ import annotations
 
-from llmreg.cli.context import EXIT_OK, actor, emit, open_registry, parse_ref
+from llmreg.cli.context import EXIT_OK, actor, emit, open_reads, open_registry, parse_ref
 
 ROLES_OPEN = ("roles: none configured (embedded mode: every actor may do everything; "
               "set them with `llmreg roles set roles.yaml`)")
@@ -42,7 +42,7 @@ class List:
         if args.limit < 0 or args.page < 1:
             raise BadInput("list: --limit takes 0 (all) or more and --page 1 or more; e.g. --limit 50 --page 2",
                            field="limit" if args.limit < 0 else "page")
-        reg = open_registry(args)
+        reg = open_reads(args)
         open_mode = not reg.roles_configured
         mode = ROLES_OPEN if open_mode else "roles: configured"
         if args.name:

@@ -32,11 +32,10 @@ from llmreg.registry.handlers.guard import Deps, check_actor
 from llmreg.registry.identity import KeySource, authenticate, bound_signers
 from llmreg.registry.integrity import VerifyReport
 from llmreg.registry.ops_facade import RegistryOps
-from llmreg.registry.read_facade import RegistryReads
+from llmreg.registry.read_facade import RegistryReads, open_store
 from llmreg.registry.resolve import DEFAULT_ENV
 from llmreg.registry.roles import Roles
 from llmreg.registry.store.port import Reads, Store, UnitOfWork
-from llmreg.registry.store.sql import SQLStore
 
 __all__ = ["Registry", "VerifyReport", "normalise_eval_report", "normalise_evidence", "split_promotion_evidence"]
 C = TypeVar("C")
@@ -64,21 +63,11 @@ class Registry(RegistryOps, RegistryReads):
         .llmreg/registry.db). artifacts: a directory or fsspec URL (LLMREG_ARTIFACTS, else
         `artifacts/` beside the SQLite file, else .llmreg/artifacts). keys: where signing keys
         come from (default: $LLMREG_KEYRING, $LLMREG_SIGNING_KEY, the per-user key)."""
-        store = SQLStore(url)
-        root = artifacts or os.environ.get("LLMREG_ARTIFACTS")
-        if root is None:
-            base = os.path.dirname(store.url.path) if store.url.path else os.path.abspath(".llmreg")
-            root = os.path.join(base, "artifacts")
+        store, root = open_store(url, artifacts)
         return cls(store, ArtifactStore(root), cache=cache, refresh_interval=refresh_interval, keys=keys)
-
-    def close(self) -> None:
-        self.store.close()
 
     def __enter__(self) -> "Registry":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Registry({self.store!r}, artifacts={self.artifacts.root!r})"

@@ -16,7 +16,6 @@ is the source of truth and the audit trail.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -123,6 +122,8 @@ _SIGNER = ',"signer":'
 
 
 def chain_hash(prev_hash: str, body: bytes) -> str:
+    import hashlib  # here, not at import: the read verbs never hash (start-up); ~0.1 us a call
+
     return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
 
 
@@ -250,6 +251,8 @@ def verify_rows(rows: Iterable[tuple], *, start_hash: str = GENESIS_HASH,
     evidence_json, prev_hash, hash, signer, signature): (ok, first_bad_seq, reason, count,
     last_hash). Checks the chain only; audit_check.py checks signatures and rules."""
     prev_hash, expected_seq, count = start_hash, start_seq, 0
+    import hashlib
+
     sha = hashlib.sha256
     for seq, time, actor, type_, name, version, env, payload, evidence, row_prev, row_hash, signer, _ in rows:
         if seq != expected_seq or row_prev != prev_hash:

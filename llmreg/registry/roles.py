@@ -137,7 +137,7 @@ class Roles:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "Roles":
-        from .entry import read_document
+        from .documents import read_document
 
         source = os.fspath(path)
         return cls.from_dict(read_document(source, "roles"), source=source)

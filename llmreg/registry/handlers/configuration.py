@@ -35,7 +35,7 @@ def roles_command(roles: Any, *, actor: str, signers: Any = None) -> ConfigureRo
     from llmreg.registry.signers import AllowedSigners, read_allowed_signers
 
     if isinstance(roles, (str, os.PathLike)):
-        from llmreg.registry.entry import read_document
+        from llmreg.registry.documents import read_document
 
         roles = read_document(os.fspath(roles), "roles")
     in_file = None

@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import canonical_json
-from llmreg.registry.eval_reports import report_verdict
 from llmreg.registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
@@ -156,6 +155,8 @@ def _evidence(cur, sql, seq, time, actor, name, version, env, payload):
 
 def eval_record(payload: Mapping[str, Any]) -> dict[str, Any]:
     """What eval_records keeps: the normalised EvalRef plus the report's own verdict (passed, failed_checks)."""
+    from llmreg.registry.eval_reports import report_verdict  # write path only
+
     return {**payload["eval"], **report_verdict(payload.get("report"))}
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmreg.registry import providers as pv
 from llmreg.registry.store.port import Pointer, Reads
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmreg.registry import providers as pv
 
 READ_SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
@@ -173,15 +176,21 @@ class SQLReads(Reads):
         row = self._row("config", (key,))
         return (json.loads(row[0]), row[1]) if row else None
 
-    def provider_record(self, key: str) -> pv.SnapshotRecord | None:
+    def provider_record(self, key: str) -> "pv.SnapshotRecord | None":
         row = self._row("provider_record", (key,))
+        from llmreg.registry import providers as pv  # only the provider verbs read these
+
         return pv.SnapshotRecord.from_dict(json.loads(row[0])) if row else None
 
-    def provider_records(self, provider: str | None = None) -> dict[str, pv.SnapshotRecord]:
+    def provider_records(self, provider: str | None = None) -> "dict[str, pv.SnapshotRecord]":
         rows = self._rows("provider_records") if provider is None else self._rows("provider_records_of", (provider,))
+        from llmreg.registry import providers as pv
+
         records = (pv.SnapshotRecord.from_dict(json.loads(row[0])) for row in rows)
         return {record.key: record for record in records}
 
-    def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
+    def discovery_records(self) -> "dict[str, pv.DiscoveryRecord]":
+        from llmreg.registry import providers as pv
+
         records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
         return {record.provider: record for record in records}
