@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import stat
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from llmreg.registry.artifact_scratch import (
 from llmreg.registry.errors import BadInput, IntegrityError, NotFound, Refused
 
 CHUNK = 4 << 20  # 4 MiB reads keep hashlib in large GIL-free updates
+SMALL_BUF = 1 << 20  # files up to 1 MiB read into a reused per-thread buffer
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -89,9 +91,21 @@ def _stream_file(src: str, digest, sink: _Sink, buf: bytearray | None, *, nofoll
         return _stream_fd(fh, digest, sink, buf)
 
 
-def _stream_fd(fh, digest, sink: _Sink, buf: bytearray | None) -> int:
+_small = threading.local()  # per thread: one reused read buffer for files up to SMALL_BUF
+
+
+def _stream_fd(fh, digest, sink: _Sink, buf: bytearray | memoryview | None) -> int:
     if buf is None:
-        buf = bytearray(min(CHUNK, os.fstat(fh.fileno()).st_size + 1))  # +1: the size may have grown
+        want = min(CHUNK, os.fstat(fh.fileno()).st_size + 1)  # +1: the size may have grown
+        if want <= SMALL_BUF:
+            # registration re-reads every pinned file every time: reuse one buffer instead of
+            # zeroing a new one per file (the digest and the copy consume each chunk before the next read)
+            buf = getattr(_small, "buf", None)
+            if buf is None:
+                buf = _small.buf = bytearray(SMALL_BUF)
+            buf = memoryview(buf)[:want]
+        else:
+            buf = bytearray(want)
     view = memoryview(buf)
     size = 0
     while n := fh.readinto(buf):

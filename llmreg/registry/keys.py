@@ -18,6 +18,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -39,6 +40,7 @@ def _wire(raw: bytes) -> bytes:
     return _WIRE_PREFIX + raw
 
 
+@lru_cache(maxsize=1024)  # asked on every signed write: one key, one hash
 def fingerprint_of(raw: bytes) -> str:
     """`SHA256:<base64, no padding>` of the key's wire encoding, as `ssh-keygen -l` prints it."""
     digest = hashlib.sha256(_wire(raw)).digest()
