@@ -79,6 +79,11 @@ class RegistryReads:
         bump_reason), read as stored without building or re-validating entries."""
         return self.queries.version_page(name, limit, offset)
 
+    def version_rows(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list[tuple], int]:
+        """`version_page` as stored tuples (version, created_at, author, bump, bump_reason): no
+        dict per row, for a listing that formats and writes them as they come."""
+        return self.queries.version_rows(name, limit, offset)
+
     def name_page(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
         """(rows, total): names with their latest version, number of versions and model id."""
         return self.queries.name_page(limit, offset)

@@ -128,3 +128,23 @@ def test_a_tampered_registered_event_is_caught_even_though_the_entry_reads_from_
         conn.close()
     report = open_registry().verify_audit()
     assert not report.ok and report.first_bad_seq == seq
+
+
+def test_0010_fills_the_bump_columns_listing_reads(open_registry, backend):
+    reg = written_store(open_registry)
+    sql_only(reg)
+    before = snapshot(reg)
+    url = reg.store.url
+    reg.close()
+
+    migrate.downgrade(url, "0007")
+    assert "bump" not in columns(backend, "entries")
+    again = open_registry()  # opening upgrades to head: 0010 fills them from each entry's event
+    assert {"bump", "bump_reason"} <= set(columns(backend, "entries"))
+    rows, total = again.version_rows(NAME)
+    assert total == 2
+    assert [(v, b, r) for v, _, _, b, r in rows] == [(e["version"], e["bump"], e["bump_reason"])
+                                                      for e in before["entries"]]
+    assert again.store.dump_projection() == before["projection"]  # what the projection itself writes
+    assert again.rebuild_projection() == len(before["events"])
+    assert again.store.dump_projection() == before["projection"]

@@ -29,8 +29,8 @@ TABLE_ORDER = {
 }
 
 _SQL = {
-    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest, "
+                    "bump, bump_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "pointer_holder": "SELECT version FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
     "held_stages": "SELECT stage FROM stage_pointers WHERE name = ? AND env = ? AND version = ?",
     "insert_history": "INSERT INTO stage_history (name, env, stage, since, seq, version, weight) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -87,7 +87,7 @@ def _entry_registered(cur, sql, seq, time, actor, name, version, env, payload):
     entry = payload["entry"]
     major, minor, patch = _semver(version)
     cur.execute(sql["insert_entry"], (name, version, major, minor, patch, seq, entry["created_at"],
-                                      entry["author"], payload["digest"]))
+                                      entry["author"], payload["digest"], entry.get("bump"), entry.get("bump_reason")))
 
 
 def _holder(cur, sql, name, env, stage):

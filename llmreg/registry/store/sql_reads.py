@@ -63,13 +63,12 @@ def _fields(dialect: str, paths: tuple[str, ...]) -> tuple[str, str]:
 
 def dialect_read_sql(dialect: str) -> dict[str, str]:
     """The listing statements, whose JSON field access differs between SQLite and PostgreSQL."""
-    join_v, bump = _fields(dialect, ("entry.bump", "entry.bump_reason"))
     join_m, model = _fields(dialect, ("entry.spec.model.snapshot", "entry.spec.model.id"))
     return {
         "version_count": "SELECT COUNT(*) FROM entries WHERE name = ?",
-        "version_rows": f"SELECT n.version, n.created_at, n.author, {bump} "
-                        f"FROM entries n JOIN events e ON e.seq = n.seq{join_v} WHERE n.name = ? "
-                        "ORDER BY n.vmajor, n.vminor, n.vpatch LIMIT ? OFFSET ?",
+        # bump columns on the row (0010): no event read, no JSON parsed per version
+        "version_rows": "SELECT version, created_at, author, bump, bump_reason FROM entries WHERE name = ? "
+                        "ORDER BY vmajor, vminor, vpatch LIMIT ? OFFSET ?",
         "name_count": "SELECT COUNT(DISTINCT name) FROM entries",
         "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({model}) FROM (SELECT name, COUNT(*) AS n "
                      "FROM entries GROUP BY name ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name "
