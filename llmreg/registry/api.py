@@ -49,7 +49,8 @@ class Registry(RegistryOps, RegistryReads):
     def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5,
                  keys: KeySource | None = None):
         super().__init__(store, artifacts, cache=cache, refresh_interval=refresh_interval)
-        self._deps = Deps(config=lambda uow: self.queries.config(uow.head.config_seq, uow), entry=self._stored_entry)
+        self._deps = Deps(config=lambda uow: self.queries.config(uow.head.config_seq, uow), entry=self._stored_entry,
+                          latest=self._latest_version)
         self._last_registered: dict[str, Entry] = {}
         self.keys = keys or KeySource()  # identity.py: which key signs each actor's writes
         self._signers_cache: dict = {}
@@ -120,6 +121,16 @@ class Registry(RegistryOps, RegistryReads):
         if last is not None and last.version == version:
             return last
         return self.queries.entry(name, version, reads)
+
+    def _latest_version(self, uow: UnitOfWork, name: str) -> str | None:
+        """`name`'s latest version; without a query (a round trip on PostgreSQL) when the locked
+        head is the very event this object wrote registering `name` last: nothing was written
+        since, and versions only move forward, so that version is the latest."""
+        last = self._last_registered.get(name)
+        head = uow.head
+        if last is not None and head.seq == last.seq and (head.seq, head.hash) == self._high_water:
+            return last.version
+        return uow.latest_version(name)
 
     def register(self, spec: EntrySpec | Mapping[str, Any], *, actor: str, bump: str | None = None,
                  version: str | None = None, import_history: bool = False, env: str = DEFAULT_ENV,
