@@ -52,7 +52,7 @@ NOT_ON_READ_PATH = ["yaml", "sqlalchemy", "alembic", "fsspec", "difflib", "pydan
                     "llmreg.registry.api", "llmreg.registry.handlers", "llmreg.registry.artifact_ingest",
                     "llmreg.registry.artifacts", "llmreg.registry.integrity", "llmreg.registry.providers",
                     "llmreg.registry.lifecycle", "llmreg.registry.documents", "uuid", "platform", "urllib",
-                    "hashlib", "pathlib"]
+                    "hashlib", "pathlib", "shutil", "bz2", "lzma"]
 
 
 def _cli_imports(tmp_path, argv: list[str]) -> tuple[int, set[str]]:
