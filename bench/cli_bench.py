@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="processes per command (default 20)")
     parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "llmreg resolve": [sys.executable, "-m", "llmreg", "resolve", NAME, "--store", url],
         "llmreg list": [sys.executable, "-m", "llmreg", "list", "--store", url],
     }
-    mlflow_python, why = find_mlflow_python(args.mlflow_python)
+    mlflow_python, why = (None, "--skip-mlflow") if args.skip_mlflow else find_mlflow_python(args.mlflow_python)
     if mlflow_python:
         db = str(work / "mlflow.db")
         subprocess.run([mlflow_python, "-c", MLFLOW_SETUP, db], check=True, capture_output=True, cwd=str(work))
