@@ -26,6 +26,25 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
+    def _get_formatter(self):
+        # argparse builds a formatter for every add_argument; its default asks shutil for the
+        # terminal width, and importing shutil loads bz2, lzma and zlib: a few ms of every start
+        return self.formatter_class(prog=self.prog, width=terminal_columns() - 2)
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns without shutil: $COLUMNS, the terminal, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
 
 def positive_int(text: str) -> int:
     """argparse type for counts such as --limit: an integer >= 1 of sane length."""
@@ -86,6 +105,20 @@ def open_registry(args):
     from llmreg.registry.identity import KeySource
 
     reg = Registry.open(args.store, artifacts=args.artifacts, keys=KeySource(key=getattr(args, "signing_key", None)))
+    return _opened(args, reg)
+
+
+def open_reads(args):
+    """A read-only view of the store (RegistryReads) for verbs that never write: it loads the
+    query side only, not the write handlers (`llmreg resolve`/`list` start-up)."""
+    if getattr(args, "existing_store", False):
+        require_existing_store(args)
+    from llmreg.registry.read_facade import RegistryReads
+
+    return _opened(args, RegistryReads.open(args.store, artifacts=args.artifacts))
+
+
+def _opened(args, reg):
     opened = getattr(args, "opened", None)
     if opened is None:
         opened = args.opened = []
@@ -123,7 +156,7 @@ def parse_ref(text: str, *, version_required: bool = True) -> tuple[str, str | N
 
 def read_mapping(path: str, what: str) -> dict:
     """A YAML/JSON file that must hold a mapping (evidence, roles, gates, suites, reports)."""
-    from llmreg.registry.entry import read_document
+    from llmreg.registry.documents import read_document
     from llmreg.registry.errors import BadInput
 
     data = read_document(path, what)

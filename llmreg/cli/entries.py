@@ -1,7 +1,9 @@
 """Entry verbs: `register` a version, `list` entries or versions, `show` one, `diff` two."""
 from __future__ import annotations
 
-from llmreg.cli.context import EXIT_OK, actor, emit, open_registry, parse_ref
+import sys
+
+from llmreg.cli.context import EXIT_OK, actor, emit, open_reads, open_registry, parse_ref
 
 ROLES_OPEN = ("roles: none configured (embedded mode: every actor may do everything; "
               "set them with `llmreg roles set roles.yaml`)")
@@ -42,7 +44,7 @@ class List:
         if args.limit < 0 or args.page < 1:
             raise BadInput("list: --limit takes 0 (all) or more and --page 1 or more; e.g. --limit 50 --page 2",
                            field="limit" if args.limit < 0 else "page")
-        reg = open_registry(args)
+        reg = open_reads(args)
         open_mode = not reg.roles_configured
         mode = ROLES_OPEN if open_mode else "roles: configured"
         if args.name:
@@ -71,23 +73,43 @@ class List:
         return EXIT_OK
 
     def _versions(self, args, reg, mode: str, open_mode: bool) -> int:
-        from llmreg.registry.entry import bump_summary
-
+        if not args.json:
+            return self._version_lines(args, reg, mode)
         rows, total = reg.version_page(args.name, args.limit or None, (args.page - 1) * args.limit)
         status = reg.status(args.name).versions  # one query for the name, not one per version
         for row in rows:
             row["ref"] = f"{args.name}@{row['version']}"
             row["status"] = status.get(row["version"], {})
-
-        def text() -> str:
-            lines = [mode, f"{'VERSION':<10} {'CREATED (UTC)':<27} {'AUTHOR':<16} STATUS / CHANGE"]
-            for row in rows:
-                status = ", ".join(f"{env}:{s}" for env, s in row["status"].items()) or "development"
-                lines.append(f"{row['version']:<10} {row['created_at']:<27} {row['author']:<16} {status}  "
-                             f"({bump_summary(row['bump'], row['bump_reason'])})")
-            return "\n".join(lines) + _more(args, len(rows), total, "versions")
         emit(args, {"roles_configured": not open_mode, "name": args.name, "versions": rows, "total": total,
-                    "page": args.page, "limit": args.limit}, text)
+                    "page": args.page, "limit": args.limit}, "")
+        return EXIT_OK
+
+    @staticmethod
+    def _version_lines(args, reg, mode: str) -> int:
+        """The text listing, written as it is formatted from the stored rows (no dict per
+        version, no whole-listing string): `--limit 0` at 100k versions stays small."""
+        from llmreg.registry.entry import bump_summary
+
+        rows, total = reg.version_rows(args.name, args.limit or None, (args.page - 1) * args.limit)
+        status = reg.status(args.name).versions  # one query for the name, not one per version
+        write = sys.stdout.write
+        write(f"{mode}\n{'VERSION':<10} {'CREATED (UTC)':<27} {'AUTHOR':<16} STATUS / CHANGE\n")
+        lines: list[str] = []
+        summaries: dict[tuple, str] = {}  # versions of a name mostly repeat a few bump reasons
+        for version, created_at, author, bump, reason in rows:
+            held = status.get(version)
+            shown = ", ".join(f"{env}:{s}" for env, s in held.items()) if held else "development"
+            summary = summaries.get((bump, reason))
+            if summary is None:
+                summary = summaries[(bump, reason)] = bump_summary(bump, reason)
+            lines.append(f"{version:<10} {created_at:<27} {author:<16} {shown}  ({summary})\n")
+            if len(lines) >= 4096:
+                write("".join(lines))
+                lines.clear()
+        write("".join(lines))
+        more = _more(args, len(rows), total, "versions")
+        if more:
+            write(more.lstrip("\n") + "\n")
         return EXIT_OK
 
 

@@ -4,7 +4,7 @@ The hot verb: it imports nothing beyond the registry's read path (json only for 
 """
 from __future__ import annotations
 
-from llmreg.cli.context import ENV_HELP, EXIT_OK, STAGE_CHOICES, emit, open_registry
+from llmreg.cli.context import ENV_HELP, EXIT_OK, STAGE_CHOICES, emit, open_reads
 
 
 class Resolve:
@@ -21,7 +21,7 @@ class Resolve:
         from llmreg.registry.resolve import env_and_stage
 
         env, stage = env_and_stage(args.env, args.stage)  # the seed's `--env production` names a stage
-        resolved = open_registry(args).resolve(args.name, env, stage=stage, at=args.at, verify=args.verify)
+        resolved = open_reads(args).resolve(args.name, env, stage=stage, at=args.at, verify=args.verify)
         emit(args, resolved.to_dict(), lambda: describe(resolved))
         return EXIT_OK
 

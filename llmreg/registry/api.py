@@ -32,12 +32,11 @@ from llmreg.registry.handlers.guard import Deps, check_actor
 from llmreg.registry.identity import KeySource, authenticate, bound_signers
 from llmreg.registry.integrity import VerifyReport
 from llmreg.registry.ops_facade import RegistryOps
-from llmreg.registry.read_facade import RegistryReads
+from llmreg.registry.read_facade import RegistryReads, open_store
 from llmreg.registry.records_facade import RegistryRecords
 from llmreg.registry.resolve import DEFAULT_ENV
 from llmreg.registry.roles import Roles
 from llmreg.registry.store.port import Reads, Store, UnitOfWork
-from llmreg.registry.store.sql import SQLStore
 from llmreg.registry.webhooks import RegistryWebhooks
 
 __all__ = ["Registry", "VerifyReport", "normalise_eval_report", "normalise_evidence", "split_promotion_evidence"]
@@ -54,7 +53,8 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
     def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5,
                  keys: KeySource | None = None):
         super().__init__(store, artifacts, cache=cache, refresh_interval=refresh_interval)
-        self._deps = Deps(config=lambda uow: self.queries.config(uow.head.config_seq, uow), entry=self._stored_entry)
+        self._deps = Deps(config=lambda uow: self.queries.config(uow.head.config_seq, uow), entry=self._stored_entry,
+                          latest=self._latest_version)
         self._last_registered: dict[str, Entry] = {}
         self.keys = keys or KeySource()  # identity.py: which key signs each actor's writes
         self._signers_cache: dict = {}
@@ -68,21 +68,11 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         .llmreg/registry.db). artifacts: a directory or fsspec URL (LLMREG_ARTIFACTS, else
         `artifacts/` beside the SQLite file, else .llmreg/artifacts). keys: where signing keys
         come from (default: $LLMREG_KEYRING, $LLMREG_SIGNING_KEY, the per-user key)."""
-        store = SQLStore(url)
-        root = artifacts or os.environ.get("LLMREG_ARTIFACTS")
-        if root is None:
-            base = os.path.dirname(store.url.path) if store.url.path else os.path.abspath(".llmreg")
-            root = os.path.join(base, "artifacts")
+        store, root = open_store(url, artifacts)
         return cls(store, ArtifactStore(root), cache=cache, refresh_interval=refresh_interval, keys=keys)
-
-    def close(self) -> None:
-        self.store.close()
 
     def __enter__(self) -> "Registry":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Registry({self.store!r}, artifacts={self.artifacts.root!r})"
@@ -135,6 +125,16 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         if last is not None and last.version == version:
             return last
         return self.queries.entry(name, version, reads)
+
+    def _latest_version(self, uow: UnitOfWork, name: str) -> str | None:
+        """`name`'s latest version; without a query (a round trip on PostgreSQL) when the locked
+        head is the very event this object wrote registering `name` last: nothing was written
+        since, and versions only move forward, so that version is the latest."""
+        last = self._last_registered.get(name)
+        head = uow.head
+        if last is not None and head.seq == last.seq and (head.seq, head.hash) == self._high_water:
+            return last.version
+        return uow.latest_version(name)
 
     def register(self, spec: EntrySpec | Mapping[str, Any], *, actor: str, bump: str | None = None,
                  version: str | None = None, import_history: bool = False, env: str = DEFAULT_ENV,

@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import stat
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from llmreg.registry.artifact_scratch import (
 from llmreg.registry.errors import BadInput, IntegrityError, NotFound, Refused
 
 CHUNK = 4 << 20  # 4 MiB reads keep hashlib in large GIL-free updates
+SMALL_BUF = 1 << 20  # files up to 1 MiB read into a reused per-thread buffer
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -82,16 +84,23 @@ class _Sink:
 def _stream_file(src: str, digest, sink: _Sink, buf: bytearray | None, *, nofollow: bool = False) -> int:
     """Hash (and copy) one file; nofollow: a member of a directory artifact that became a
     symlink after the walk fails here instead of being followed out of the directory.
-    buf None: a buffer sized to the file (at most CHUNK), so a small file does not pay for
-    zeroing 4 MiB."""
+    buf None: a buffer sized to the file, at most CHUNK (see _stream_fd)."""
     fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0))
     with open(fd, "rb", buffering=0) as fh:
         return _stream_fd(fh, digest, sink, buf)
 
 
-def _stream_fd(fh, digest, sink: _Sink, buf: bytearray | None) -> int:
-    if buf is None:
-        buf = bytearray(min(CHUNK, os.fstat(fh.fileno()).st_size + 1))  # +1: the size may have grown
+_small = threading.local()  # one reused read buffer per thread, for files up to SMALL_BUF
+
+
+def _stream_fd(fh, digest, sink: _Sink, buf: bytearray | memoryview | None) -> int:
+    if buf is None:  # registration re-reads every pinned file: no zeroed buffer per file
+        want = min(CHUNK, os.fstat(fh.fileno()).st_size + 1)  # +1: the size may have grown
+        if want > SMALL_BUF:
+            buf = bytearray(want)
+        else:  # safe to reuse: the digest and the copy consume each chunk before the next read
+            kept = _small.__dict__
+            buf = memoryview(kept.get("buf") or kept.setdefault("buf", bytearray(SMALL_BUF)))[:want]
     view = memoryview(buf)
     size = 0
     while n := fh.readinto(buf):

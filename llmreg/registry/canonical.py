@@ -6,7 +6,6 @@ so a frozen object and its plain `to_dict()` hash the same.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 
@@ -91,9 +90,13 @@ def encode_object(parts: Mapping[str, str]) -> str:
 
 
 def sha256_hex(data: bytes) -> str:
+    import hashlib  # not at import: `llmreg resolve` never hashes (start-up)
+
     return hashlib.sha256(data).hexdigest()
 
 
 def canonical_digest(obj: Any) -> str:
     """sha256 hex of canonical_json(obj)."""
+    import hashlib
+
     return hashlib.sha256(canonical_json(obj)).hexdigest()

@@ -10,10 +10,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .documents import load_document, read_document
 from .errors import BadInput
 from .fields import fail, show, type_name, under, validate_actor
-from .lifecycle import normalise_status
 from .model_ref import HF_PROVIDERS, KNOWN_PROVIDERS, ModelRef
 from .semver import coerce_version
 from .spec import (
@@ -48,6 +46,8 @@ def parse_entry(data: Any, *, source: str = "<input>", import_history: bool = Fa
         except UnicodeDecodeError as exc:
             raise BadInput(f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8", field="encoding") from None
     if isinstance(data, str):
+        from .documents import load_document  # parsing only: the read path never loads these
+
         data = load_document(data, source=source)
     if data is None:
         raise BadInput(f"{source}: the entry is empty; write at least name: and model:", field="entry")
@@ -75,6 +75,8 @@ def _normalise_assigned(assigned: Mapping[str, Any]) -> dict[str, Any]:
     if "version" in assigned:
         out["version"] = coerce_version(assigned["version"], "version")
     if "status" in assigned:
+        from .lifecycle import normalise_status
+
         out["status"] = normalise_status(assigned["status"], "status")
     if "approved_by" in assigned:
         value = assigned["approved_by"]
@@ -88,4 +90,15 @@ def _normalise_assigned(assigned: Mapping[str, Any]) -> dict[str, Any]:
 def load_entry_file(path: str | os.PathLike[str], import_history: bool = False) -> tuple[EntrySpec, dict[str, Any]]:
     """Read an entry from a .yaml/.yml/.json file."""
     source = os.fspath(path)
+    from .documents import read_document
+
     return parse_entry(read_document(source, "entry"), source=source, import_history=import_history)
+
+
+def __getattr__(name: str) -> Any:
+    """The document readers, once imported from here, load on first use (start-up of read verbs)."""
+    if name in ("load_document", "read_document"):
+        from . import documents
+
+        return getattr(documents, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

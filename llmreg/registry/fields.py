@@ -14,15 +14,16 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from .errors import BadInput
+from .patterns import lazy_re
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
     from typing import Any, Literal, NoReturn, overload
 
-ACTOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+ACTOR_RE = lazy_re(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
+SHA256_RE = lazy_re(r"^[0-9a-f]{64}$")
+KEY_RE = lazy_re(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+_CONTROL_RE = lazy_re(r"[\x00-\x1f\x7f]")
 
 # Values that always move: never accepted as a version, revision or snapshot.
 FLOATING_WORDS = frozenset(
@@ -119,7 +120,7 @@ def check_keys(data: Mapping[str, Any], known: Iterable[str], *, where: str = ""
             fail(f"{prefix}{key}", f"missing required field {key!r}; add it")
 
 
-_SPACE_RE = re.compile(r"\s")
+_SPACE_RE = lazy_re(r"\s")
 
 
 def type_name(value: Any) -> str:
@@ -294,9 +295,9 @@ def is_floating(word: str) -> bool:
     return low in FLOATING_WORDS or low.endswith(("-latest", ":latest", "@latest", "_latest", "/latest"))
 
 
-_SEPARATOR_RE = re.compile(r"[/\\]")
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-_RELATIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+_SEPARATOR_RE = lazy_re(r"[/\\]")
+_DRIVE_RE = lazy_re(r"^[A-Za-z]:")
+_RELATIVE_NAME_RE = lazy_re(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 def check_path_safe(value: str, field: str, *, relative_name: bool) -> str:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadInput
+from .patterns import lazy_re
 from .fields import as_sha256, as_str, as_token, check_keys, check_path_safe, fail, is_floating, show, type_name
 
-PROVIDER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+PROVIDER_RE = lazy_re(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+COMMIT_RE = lazy_re(r"^[0-9a-f]{40}$")
 
 # Providers whose models are files the registry can hash, not hosted snapshots.
 HF_PROVIDERS = frozenset({"hf", "huggingface"})
@@ -26,17 +27,17 @@ KNOWN_PROVIDERS = frozenset(
     }
 )
 _INFERRED_PROVIDERS = (
-    (re.compile(r"^(gpt-|chatgpt-|text-embedding-|davinci|babbage|ft:|o\d(-|$))"), "openai"),
-    (re.compile(r"^claude-"), "anthropic"),
-    (re.compile(r"^gemini-"), "google"),
-    (re.compile(r"^(open-)?(mistral|mixtral|codestral|ministral|pixtral|magistral|devstral)-"), "mistral"),
-    (re.compile(r"^command-"), "cohere"),
-    (re.compile(r"^grok-"), "xai"),
-    (re.compile(r"^deepseek-"), "deepseek"),
+    (lazy_re(r"^(gpt-|chatgpt-|text-embedding-|davinci|babbage|ft:|o\d(-|$))"), "openai"),
+    (lazy_re(r"^claude-"), "anthropic"),
+    (lazy_re(r"^gemini-"), "google"),
+    (lazy_re(r"^(open-)?(mistral|mixtral|codestral|ministral|pixtral|magistral|devstral)-"), "mistral"),
+    (lazy_re(r"^command-"), "cohere"),
+    (lazy_re(r"^grok-"), "xai"),
+    (lazy_re(r"^deepseek-"), "deepseek"),
 )
 # A hosted model id is its own snapshot when it carries a date or version part.
-_YEAR_TOKEN = re.compile(r"^(?:19|20)\d{2}(?:\d{4})?$")  # 2026, 20241022
-_TAIL_TOKEN = re.compile(r"^(?:\d{3,4}|v\d+)$")  # 0613 / 2411 (MMDD / YYMM), 002, v1
+_YEAR_TOKEN = lazy_re(r"^(?:19|20)\d{2}(?:\d{4})?$")  # 2026, 20241022
+_TAIL_TOKEN = lazy_re(r"^(?:\d{3,4}|v\d+)$")  # 0613 / 2411 (MMDD / YYMM), 002, v1
 
 
 def _set(obj: object, name: str, value: Any) -> None:
@@ -169,7 +170,7 @@ def model_from_shorthand(text: str) -> ModelRef:
 
 
 # A pinned reference: name@version (prompt, tools, policy, eval suite refs).
-REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/:-]{0,199})@(?P<version>[A-Za-z0-9][A-Za-z0-9._+:-]{0,127})$")
+REF_RE = lazy_re(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/:-]{0,199})@(?P<version>[A-Za-z0-9][A-Za-z0-9._+:-]{0,127})$")
 
 
 def check_ref(value: Any, field_name: str) -> str | None:

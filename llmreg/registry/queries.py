@@ -100,12 +100,16 @@ class Queries:
     def version_page(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
         """(rows, total): one page of `name`'s versions for listing, semver ascending, read as
         stored (no Entry built, nothing re-validated, nothing cached). limit None: all."""
+        rows, total = self.version_rows(name, limit, offset)
+        return [{"version": v, "created_at": c, "author": a, "bump": b, "bump_reason": r or ""}
+                for v, c, a, b, r in rows], total
+
+    def version_rows(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list, int]:
+        """(stored rows (version, created_at, author, bump, bump_reason), total) of one page."""
         total = self.store.version_count(name)
         if not total:
             raise self.not_found(name)
-        rows = self.store.version_rows(name, _ALL if limit is None else limit, offset)
-        return [{"version": v, "created_at": c, "author": a, "bump": b, "bump_reason": r or ""}
-                for v, c, a, b, r in rows], total
+        return self.store.version_rows(name, _ALL if limit is None else limit, offset), total
 
     def name_page(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
         """(rows, total): one page of names with their latest version, version count and model."""

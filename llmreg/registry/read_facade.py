@@ -5,31 +5,61 @@ Everything here reads; `Registry` (api.py) adds the writes. Queries go to
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Collection
 
-from llmreg.registry import integrity
-from llmreg.registry.artifacts import ArtifactStore
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.entry import Entry, EntrySpec
 from llmreg.registry.errors import BadInput
 from llmreg.registry.events import Event
 from llmreg.registry.gates_config import GatesConfig
-from llmreg.registry.integrity import VerifyReport
 from llmreg.registry.queries import NameStatus, Queries
 from llmreg.registry.resolve import DEFAULT_ENV, RESOLVABLE_STAGES, Resolved, check_env
 from llmreg.registry.resolve_cache import ResolveCache
 from llmreg.registry.roles import Roles
 from llmreg.registry.store.port import Pointer, Store
 
+TYPE_CHECKING = False  # the read verbs' start-up: artifacts and integrity load only when used
+if TYPE_CHECKING:
+    from llmreg.registry.artifacts import ArtifactStore
+    from llmreg.registry.integrity import VerifyReport
+
 
 class RegistryReads:
     """What a Registry answers without writing."""
 
-    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5):
+    def __init__(self, store: Store, artifacts: "ArtifactStore | str", *, cache: bool = True,
+                 refresh_interval: float = 0.5):
         self.store = store
-        self.artifacts = artifacts
+        self._artifacts = artifacts  # a root path: the ArtifactStore is built on first use
         self.queries = Queries(store)
         self.resolver = ResolveCache(self.queries, enabled=cache, refresh_interval=refresh_interval)
+
+    @property
+    def artifacts(self) -> "ArtifactStore":
+        value = self._artifacts
+        if isinstance(value, str):
+            from llmreg.registry.artifacts import ArtifactStore
+
+            value = self._artifacts = ArtifactStore(value)
+        return value
+
+    @classmethod
+    def open(cls, url: str | os.PathLike | None = None, *, artifacts: str | os.PathLike | None = None,
+             cache: bool = True, refresh_interval: float = 0.5) -> "RegistryReads":
+        """The store at `url` with its artifact store (see `Registry.open` for both), for reading
+        only: the read verbs open this, so they never import the write handlers."""
+        store, root = open_store(url, artifacts)
+        return cls(store, root, cache=cache, refresh_interval=refresh_interval)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, name: str, version: str | None = None) -> Entry:
         """One entry; the latest version when `version` is None. 'name@version' works too."""
@@ -48,6 +78,11 @@ class RegistryReads:
         """(rows, total): versions of `name` for listing (version, created_at, author, bump,
         bump_reason), read as stored without building or re-validating entries."""
         return self.queries.version_page(name, limit, offset)
+
+    def version_rows(self, name: str, limit: int | None = None, offset: int = 0) -> tuple[list[tuple], int]:
+        """`version_page` as stored tuples (version, created_at, author, bump, bump_reason): no
+        dict per row, for a listing that formats and writes them as they come."""
+        return self.queries.version_rows(name, limit, offset)
 
     def name_page(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
         """(rows, total): names with their latest version, number of versions and model id."""
@@ -119,15 +154,19 @@ class RegistryReads:
                            field="stage")
         resolved = self.resolver.resolve(name, check_env(env), stage, at)
         if verify:
+            from llmreg.registry import integrity
+
             integrity.require_artifacts(self.artifacts, resolved.entry)
         return resolved
 
-    def verify(self, name: str | None = None, version: str | None = None) -> VerifyReport:
+    def verify(self, name: str | None = None, version: str | None = None) -> "VerifyReport":
         """Re-hash every artifact of one version ('name@version' too), every version of `name`, or all."""
         if name is None:
             entries = [self.queries.entry(n, v) for n in self.store.names() for v in self.store.versions(n)]
         else:
             entries = self.list_entries(name) if version is None and "@" not in name else [self.get(name, version)]
+        from llmreg.registry import integrity
+
         return integrity.verify_entries(self.artifacts, entries)
 
     # provider snapshots
@@ -143,3 +182,16 @@ class RegistryReads:
     def provider_discovery(self) -> dict:
         """{provider: DiscoveryRecord}: the last recorded state of each provider's model list."""
         return self.store.discovery_records()
+
+
+def open_store(url: str | os.PathLike | None, artifacts: str | os.PathLike | None) -> tuple[Store, str]:
+    """(the SQL store at `url`, the artifact store's root): $LLMREG_ARTIFACTS, else `artifacts/`
+    beside the SQLite file, else .llmreg/artifacts."""
+    from llmreg.registry.store.sql import SQLStore
+
+    store = SQLStore(url)
+    root = artifacts or os.environ.get("LLMREG_ARTIFACTS")
+    if root is None:
+        base = os.path.dirname(store.url.path) if store.url.path else os.path.abspath(".llmreg")
+        root = os.path.join(base, "artifacts")
+    return store, os.fspath(root)

@@ -7,12 +7,12 @@ the result type and the argument rules shared by the API and the CLI.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from llmreg.registry.errors import BadInput
+from llmreg.registry.patterns import lazy_re
 
 if TYPE_CHECKING:
     from llmreg.registry.entry import ArtifactRef, Entry, EntrySpec, ModelRef
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_ENV = "default"
 RESOLVABLE_STAGES = ("staging", "canary", "production")
 STAGE_NAMES = ("development", "staging", "canary", "production", "archived", "retired")
-ENV_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ENV_RE = lazy_re(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)

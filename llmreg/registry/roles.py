@@ -7,7 +7,6 @@ Roles decide who may act; the lifecycle gates still decide whether a release is 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -15,6 +14,7 @@ from types import MappingProxyType
 from .canonical import canonical_digest
 from .errors import BadInput, Forbidden
 from .fields import ACTOR_RE, EMPTY, show, suggestion, validate_actor
+from .patterns import lazy_re
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ ACTIONS = (
     "read",
 )
 WILDCARDS = ("*", "promote:*", "approve:*")
-ROLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ROLE_RE = lazy_re(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 DEFAULT_ROLES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default_roles.yaml")
 
 

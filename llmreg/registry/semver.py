@@ -17,12 +17,12 @@ The highest level among the changes wins.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .canonical import canonical_json
 from .errors import BadInput, Conflict
+from .patterns import lazy_re
 
 TYPE_CHECKING = False  # the idiom that keeps `typing` out of run-time imports
 if TYPE_CHECKING:
@@ -67,10 +67,10 @@ SUBFIELD_LEVELS: Mapping[tuple[str, str], str] = {
     ("decoding", "strategy"): "minor",
 }
 
-_VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-_LOOSE_RE = re.compile(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+_VERSION_RE = lazy_re(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+_LOOSE_RE = lazy_re(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
 # X.Y.Z followed by a semver.org pre-release (-rc.1) and/or build (+build.5) part.
-_QUALIFIED_RE = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+(?:\+[0-9A-Za-z.-]+)?|\+[0-9A-Za-z.-]+)$")
+_QUALIFIED_RE = lazy_re(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+(?:\+[0-9A-Za-z.-]+)?|\+[0-9A-Za-z.-]+)$")
 # Each part is stored as a 32-bit SQL integer (entries.vmajor/vminor/vpatch).
 PART_LIMIT = 2**31  # parts run 0 .. 2**31-1
 _PART_DIGITS = len(str(PART_LIMIT - 1))
@@ -234,7 +234,7 @@ def _keyed(spec_dict: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_PLAIN_PART = re.compile(r"^[A-Za-z0-9_/:@-]+$")
+_PLAIN_PART = lazy_re(r"^[A-Za-z0-9_/:@-]+$")
 
 
 def _show_path(parts: tuple[str, ...]) -> str:

@@ -17,7 +17,6 @@ Reading entry documents (YAML/JSON files, imported histories) is entry.py's job.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,11 +45,12 @@ from .fields import (
 )
 from .gates_config import validate_entry_gates
 from .model_ref import REF_RE, ModelRef, check_ref, model_from_shorthand  # noqa: F401 - REF_RE, check_ref re-exported
+from .patterns import lazy_re
 from .release_parts import RELEASE_PARTS
 from .semver import parse_version
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+NAME_RE = lazy_re(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+TIMESTAMP_RE = lazy_re(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 ARTIFACT_KINDS = ("adapter", "weights", "index", "policy", "acoustic-model", "tokenizer", "other")
 ENTRY_BUMPS = ("initial", "major", "minor", "patch", "override", "import")

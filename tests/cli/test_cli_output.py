@@ -57,24 +57,29 @@ def test_resolve_shows_retrieval_and_verify_lists_its_files(cli):
 def test_every_verb_closes_the_registry_it_opened(tmp_path, monkeypatch, argv, code):
     from llmreg.cli import main
     from llmreg.registry.api import Registry
+    from llmreg.registry.read_facade import RegistryReads
 
     store = f"sqlite:///{tmp_path / 'registry.db'}"
     with Registry.open(store) as reg:
         reg.register({"name": "support-triage", "model": "gpt-5-mini-2026-06-01"}, actor="alice")
     opened, closed = [], []
-    real_open, real_close = Registry.open.__func__, Registry.close
+    real_close = RegistryReads.close
 
-    def spy_open(cls, *args, **kwargs):
-        reg = real_open(cls, *args, **kwargs)
-        opened.append(reg)
-        return reg
+    def spy(real):
+        def spy_open(cls, *args, **kwargs):
+            reg = real(cls, *args, **kwargs)
+            opened.append(reg)
+            return reg
+        return classmethod(spy_open)
 
     def spy_close(self):
         closed.append(self)
         real_close(self)
 
-    monkeypatch.setattr(Registry, "open", classmethod(spy_open))
-    monkeypatch.setattr(Registry, "close", spy_close)
+    # read verbs open the read side only (RegistryReads), the others the whole Registry
+    monkeypatch.setattr(Registry, "open", spy(Registry.open.__func__))
+    monkeypatch.setattr(RegistryReads, "open", spy(RegistryReads.open.__func__))
+    monkeypatch.setattr(RegistryReads, "close", spy_close)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main([*argv, "--store", store]) == code
     assert opened and closed == opened  # closed on success and on a refusal alike

@@ -61,14 +61,18 @@ def snapshot(reg) -> dict:
     }
 
 
-def test_0003_round_trip_keeps_the_log_and_the_answers(open_registry, backend):
+def downgraded(open_registry, revision: str) -> dict:
+    """A written store taken down to `revision`; its snapshot at head, taken before."""
     reg = written_store(open_registry)
     sql_only(reg)
     before = snapshot(reg)
-    url = reg.store.url
     reg.close()
+    migrate.downgrade(reg.store.url, revision)
+    return before
 
-    migrate.downgrade(url, "0002")
+
+def test_0003_round_trip_keeps_the_log_and_the_answers(open_registry, backend):
+    before = downgraded(open_registry, "0002")
     assert "body" in columns(backend, "entries")
     conn = backend.connect()
     try:  # 0002's readers find each entry's body, exactly as 0002 wrote it
@@ -128,3 +132,17 @@ def test_a_tampered_registered_event_is_caught_even_though_the_entry_reads_from_
         conn.close()
     report = open_registry().verify_audit()
     assert not report.ok and report.first_bad_seq == seq
+
+
+def test_0010_fills_the_bump_columns_listing_reads(open_registry, backend):
+    before = downgraded(open_registry, "0007")
+    assert "bump" not in columns(backend, "entries")
+    again = open_registry()  # opening upgrades to head: 0010 fills them from each entry's event
+    assert {"bump", "bump_reason"} <= set(columns(backend, "entries"))
+    rows, total = again.version_rows(NAME)
+    assert total == 2
+    assert [(v, b, r) for v, _, _, b, r in rows] == [(e["version"], e["bump"], e["bump_reason"])
+                                                      for e in before["entries"]]
+    assert again.store.dump_projection() == before["projection"]  # what the projection itself writes
+    assert again.rebuild_projection() == len(before["events"])
+    assert again.store.dump_projection() == before["projection"]

@@ -139,3 +139,19 @@ def test_sign_and_verify():
     assert not key.public.verify(b"messagE", signature)
     assert not SigningKey.generate().public.verify(b"message", signature)
     assert "PRIVATE" not in repr(key) and key.fingerprint in repr(key)
+
+
+def test_signing_gives_the_same_bytes_with_or_without_pynacl(monkeypatch):
+    # Ed25519 is deterministic: the libsodium path (fast-audit extra) and cryptography's agree
+    import sys
+
+    from llmreg.registry.keys import SigningKey
+
+    key = SigningKey.generate()
+    messages = [b"", b"x", bytes(range(256)) * 3]
+    reference = [key._private.sign(m) for m in messages]
+    assert [key.sign(m) for m in messages] == reference
+    monkeypatch.setitem(sys.modules, "nacl.signing", None)  # PyNaCl not installed
+    plain = SigningKey(key._private)
+    assert [plain.sign(m) for m in messages] == reference
+    assert all(key.verify(m, s) for m, s in zip(messages, reference, strict=True))

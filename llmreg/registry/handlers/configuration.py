@@ -39,7 +39,7 @@ def roles_command(roles: Any, *, actor: str, signers: Any = None) -> ConfigureRo
 
     source = "<input>"
     if isinstance(roles, (str, os.PathLike)):
-        from llmreg.registry.entry import read_document
+        from llmreg.registry.documents import read_document
 
         source = os.fspath(roles)
         roles = read_document(source, "roles")

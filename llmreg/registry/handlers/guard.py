@@ -21,6 +21,7 @@ class Deps:
 
     config: Callable[[UnitOfWork], tuple[Roles, GatesConfig]]  # roles and gates as of the transaction
     entry: Callable[[Reads, str, str], Entry]  # a stored entry (immutable, so it may come from a cache)
+    latest: Callable[[UnitOfWork, str], str | None] | None = None  # the latest version (default: a query)
 
 
 def check_actor(actor: Any) -> str:

@@ -75,7 +75,7 @@ def _check_floor(uow: UnitOfWork, deps: Deps, spec) -> None:
 def register_in(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list[Event]]:
     """The registration itself, once authorized (provider drafts call it inside their own write)."""
     parsed, name, bump, version, assigned = cmd.spec, cmd.spec.name, cmd.bump, cmd.version, cmd.assigned
-    latest = uow.latest_version(name)
+    latest = deps.latest(uow, name) if deps.latest is not None else uow.latest_version(name)
     previous = deps.entry(uow, name, latest) if latest else None
     if cmd.import_history and previous is not None and previous.bump != "import":
         # Imports come first and natives after, so the latest tells whether any is native.

@@ -13,7 +13,6 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from llmreg.registry.errors import BadInput
 
@@ -72,7 +71,11 @@ def parse_url(url: str | os.PathLike | None) -> StoreURL:
             raise BadInput(f"store: {url!r} has no database file; use sqlite:///relative/path.db or "
                            "sqlite:////absolute/path.db (an in-memory database cannot be shared between "
                            "connections)", field="store")
-        path = unquote(rest[1:].split("?", 1)[0])
+        path = rest[1:].split("?", 1)[0]
+        if "%" in path:  # urllib (and ipaddress with it) only for a percent-encoded path
+            from urllib.parse import unquote
+
+            path = unquote(path)
         return _sqlite(path)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg3"):
         return StoreURL("postgresql", "postgresql+psycopg://" + rest)

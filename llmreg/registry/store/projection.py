@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import canonical_json
-from llmreg.registry.eval_reports import report_verdict
 from llmreg.registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
@@ -31,8 +30,8 @@ TABLE_ORDER = {
 }
 
 _SQL = {
-    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_entry": "INSERT INTO entries (name, version, vmajor, vminor, vpatch, seq, created_at, author, digest, "
+                    "bump, bump_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "pointer_holder": "SELECT version FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
     "held_stages": "SELECT stage FROM stage_pointers WHERE name = ? AND env = ? AND version = ?",
     "insert_history": "INSERT INTO stage_history (name, env, stage, since, seq, version, weight) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -92,7 +91,7 @@ def _entry_registered(cur, sql, seq, time, actor, name, version, env, payload):
     entry = payload["entry"]
     major, minor, patch = _semver(version)
     cur.execute(sql["insert_entry"], (name, version, major, minor, patch, seq, entry["created_at"],
-                                      entry["author"], payload["digest"]))
+                                      entry["author"], payload["digest"], entry.get("bump"), entry.get("bump_reason")))
 
 
 def _holder(cur, sql, name, env, stage):
@@ -160,6 +159,8 @@ def _evidence(cur, sql, seq, time, actor, name, version, env, payload):
 
 def eval_record(payload: Mapping[str, Any]) -> dict[str, Any]:
     """What eval_records keeps: the normalised EvalRef plus the report's own verdict (passed, failed_checks)."""
+    from llmreg.registry.eval_reports import report_verdict  # write path only
+
     return {**payload["eval"], **report_verdict(payload.get("report"))}
 
 

@@ -57,6 +57,8 @@ entries = Table(
     Column("created_at", Text, nullable=False),
     Column("author", Text, nullable=False),
     Column("digest", Text, nullable=False),
+    Column("bump", Text),  # listing reads these here, not out of the event's JSON (0010)
+    Column("bump_reason", Text),
     # No copy of the entry here: it is read from the entry.registered event at `seq`.
     Index("ix_entries_name_semver", "name", "vmajor", "vminor", "vpatch"),
 )

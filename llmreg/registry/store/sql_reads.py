@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmreg.registry import providers as pv
 from llmreg.registry.store.port import Pointer, Reads
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmreg.registry import providers as pv
 
 READ_SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
@@ -64,13 +67,12 @@ def _fields(dialect: str, paths: tuple[str, ...]) -> tuple[str, str]:
 
 def dialect_read_sql(dialect: str) -> dict[str, str]:
     """The listing statements, whose JSON field access differs between SQLite and PostgreSQL."""
-    join_v, bump = _fields(dialect, ("entry.bump", "entry.bump_reason"))
     join_m, model = _fields(dialect, ("entry.spec.model.snapshot", "entry.spec.model.id"))
     return {
         "version_count": "SELECT COUNT(*) FROM entries WHERE name = ?",
-        "version_rows": f"SELECT n.version, n.created_at, n.author, {bump} "
-                        f"FROM entries n JOIN events e ON e.seq = n.seq{join_v} WHERE n.name = ? "
-                        "ORDER BY n.vmajor, n.vminor, n.vpatch LIMIT ? OFFSET ?",
+        # bump columns on the row (0010): no event read, no JSON parsed per version
+        "version_rows": "SELECT version, created_at, author, bump, bump_reason FROM entries WHERE name = ? "
+                        "ORDER BY vmajor, vminor, vpatch LIMIT ? OFFSET ?",
         "name_count": "SELECT COUNT(DISTINCT name) FROM entries",
         "name_rows": f"SELECT c.name, n.version, c.n, COALESCE({model}) FROM (SELECT name, COUNT(*) AS n "
                      "FROM entries GROUP BY name ORDER BY name LIMIT ? OFFSET ?) c JOIN entries n ON n.name = c.name "
@@ -182,16 +184,22 @@ class SQLReads(Reads):
         row = self._row("config", (key,))
         return (json.loads(row[0]), row[1]) if row else None
 
-    def provider_record(self, key: str) -> pv.SnapshotRecord | None:
+    def provider_record(self, key: str) -> "pv.SnapshotRecord | None":
         row = self._row("provider_record", (key,))
+        from llmreg.registry import providers as pv  # only the provider verbs read these
+
         return pv.SnapshotRecord.from_dict(json.loads(row[0])) if row else None
 
-    def provider_records(self, provider: str | None = None) -> dict[str, pv.SnapshotRecord]:
+    def provider_records(self, provider: str | None = None) -> "dict[str, pv.SnapshotRecord]":
         rows = self._rows("provider_records") if provider is None else self._rows("provider_records_of", (provider,))
+        from llmreg.registry import providers as pv
+
         records = (pv.SnapshotRecord.from_dict(json.loads(row[0])) for row in rows)
         return {record.key: record for record in records}
 
-    def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
+    def discovery_records(self) -> "dict[str, pv.DiscoveryRecord]":
+        from llmreg.registry import providers as pv
+
         records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
         return {record.provider: record for record in records}
 
