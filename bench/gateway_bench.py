@@ -321,18 +321,16 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
                 reg.approve(NAME, entry.version, "production", actor="dave")
                 reg.promote(NAME, entry.version, "production", actor="release-bot")
             versions[label] = entry.version
+        # keys required, as in production; the bench plays a backend that forwards its users' ids
+        # (X-LLMReg-Caller), so its key may choose the canary bucket
+        from llmreg.registry.api_keys import KeyScopes
+
+        _, secret = reg.create_api_key("bench", actor="alice", scopes=KeyScopes(choose_bucket=True))
     config = work / "gateway.yaml"
     config.write_text(json.dumps({
         "prompts_dir": str(prompts),
         "upstreams": {"openai": {"base_url": f"http://127.0.0.1:{upstream_port}/v1", "timeout_s": 30}},
     }))
-    from llmreg.serving.api_keys import KeyScopes, SqlKeyStore, create_key
-
-    store = SqlKeyStore(url)
-    # keys required, as in production; the bench plays a backend that forwards its users' ids
-    # (X-LLMReg-Caller), so its key may choose the canary bucket
-    _, secret = create_key(store, "bench", actor="alice", scopes=KeyScopes(choose_bucket=True))
-    store.close()
     return url, config, versions, secret
 
 

@@ -81,7 +81,7 @@ def first_difference(stored: dict, folded: dict) -> str | None:
 def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
     refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
-    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES, ev.APIKEY_CREATED, ev.APIKEY_REVOKED):
         return "configure"
     if type_ == ev.ENTRY_REGISTERED:
         return "configure" if payload.get("imported") else "register"

@@ -56,6 +56,10 @@ CONFIG_RETENTION = "config.retention"
 ARTIFACTS_COLLECTED = "artifacts.collected"
 ROLLBACK_DRILL = "rollback.drill"
 KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
+# Gateway API keys (api_keys.py): digest and scopes, never the secret; folded into api_keys.
+APIKEY_CREATED = "apikey.created"
+APIKEY_REVOKED = "apikey.revoked"
+KNOWN_TYPES = KNOWN_TYPES | {APIKEY_CREATED, APIKEY_REVOKED}
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

@@ -101,7 +101,8 @@ class Gateway:
         self.routes = RouteTable(registry, config)
         self.prompts = PromptLibrary(config.prompts_dir)
         self.tools = ToolLibrary(config.tools_dir)
-        self.auth = Authenticator.from_config(config.auth, config.store_url)
+        self.auth = Authenticator.from_config(config.auth, registry, config.store_url,
+                                              refresh_s=config.poll_interval_s)
         self.limits = Admission(config.limits)
         self.metrics = GatewayMetrics()
         self.catalog = ModelCatalog(registry, self.routes, config.experiments, config.default_env)

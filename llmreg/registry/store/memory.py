@@ -20,7 +20,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from llmreg.registry import events as ev
 from llmreg.registry import providers as pv
+from llmreg.registry.api_keys import ApiKey
 from llmreg.registry.audit import AuditReport
+from llmreg.registry.canonical import canonical_json
 from llmreg.registry.events import GENESIS_HASH, Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.semver import version_key
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Reads, Store, UnitOfWork
@@ -42,6 +44,7 @@ class _State:
     config: dict[str, tuple[Any, int]] = field(default_factory=dict)
     providers: dict[str, pv.SnapshotRecord] = field(default_factory=dict)
     discovery: dict[str, pv.DiscoveryRecord] = field(default_factory=dict)
+    api_keys: dict[str, tuple] = field(default_factory=dict)  # key_id -> the api_keys row (COLUMNS order)
     keys: dict[str, str] = field(default_factory=dict)  # signing_keys: fingerprint -> public key line
 
     def fresh_projection(self) -> "_State":
@@ -123,6 +126,9 @@ class _MemoryReads(Reads):
 
     def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
         return dict(sorted(self._state().discovery.items()))
+
+    def api_keys(self) -> list[ApiKey]:
+        return [ApiKey.from_row(row) for row in sorted(self._state().api_keys.values(), key=lambda r: r[4])]
 
 
 class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
@@ -275,7 +281,7 @@ class MemoryStore(_MemoryReads, Store):
                                     ("reviews", state.reviews), ("evidence", state.evidence),
                                     ("eval_records", state.evals), ("suites", state.suites),
                                     ("config", state.config), ("provider_snapshots", state.providers),
-                                    ("provider_discovery", state.discovery))}
+                                    ("provider_discovery", state.discovery), ("api_keys", state.api_keys))}
 
     def close(self) -> None:
         pass
@@ -319,6 +325,14 @@ def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any,
         if payload.get("provider") and payload.get("snapshot") and payload.get("status") in pv.EVENT_STATUSES:
             key = pv.snapshot_key(payload["provider"], payload["snapshot"])
             state.providers[key] = pv.apply(state.providers.get(key), payload, time=time, seq=seq)
+    elif type_ == ev.APIKEY_CREATED:
+        state.api_keys[payload["key_id"]] = (payload["key_id"], payload["digest"], payload["label"],
+                                             canonical_json(payload["scopes"]).decode("utf-8"), seq, time, actor,
+                                             None, None, None, None)
+    elif type_ == ev.APIKEY_REVOKED:
+        held = state.api_keys.get(payload["key_id"])
+        if held is not None and held[7] is None:  # the first revocation stands, as in projection.py
+            state.api_keys[payload["key_id"]] = held[:7] + (seq, time, actor, payload.get("reason", ""))
     elif type_ == pv.PROVIDER_DISCOVERY and payload.get("provider"):
         state.discovery[payload["provider"]] = pv.DiscoveryRecord(
             payload["provider"], bool(payload.get("ok")), time, payload.get("error"), payload.get("base_url"), seq)

@@ -153,6 +153,13 @@ class Reads(ABC):
     def discovery_records(self) -> dict[str, Any]:
         """{provider: providers.DiscoveryRecord}: each provider list's last recorded state."""
 
+    @abstractmethod
+    def api_keys(self) -> list[Any]:
+        """Every gateway API key (api_keys.ApiKey, digest and scopes; revoked ones too), by created_seq."""
+
+    def api_key(self, key_id: str) -> Any | None:
+        return next((key for key in self.api_keys() if key.key_id == key_id), None)
+
 
 class UnitOfWork(Reads):
     """One write transaction holding the writer lock: read current state, append events."""

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from llmreg.registry import providers as pv
+from llmreg.registry.api_keys import ApiKey
 from llmreg.registry.store.port import Pointer, Reads
 
 READ_SQL = {
@@ -38,6 +39,10 @@ READ_SQL = {
     "provider_records": "SELECT record FROM provider_snapshots ORDER BY key",
     "provider_records_of": "SELECT record FROM provider_snapshots WHERE provider = ? ORDER BY key",
     "discovery_records": "SELECT record FROM provider_discovery ORDER BY provider",
+    "api_keys": "SELECT key_id, digest, label, scopes, created_seq, created_at, created_by, revoked_seq, revoked_at, "
+                "revoked_by, reason FROM api_keys ORDER BY created_seq",
+    "api_key": "SELECT key_id, digest, label, scopes, created_seq, created_at, created_by, revoked_seq, revoked_at, "
+               "revoked_by, reason FROM api_keys WHERE key_id = ?",
 }
 
 
@@ -185,3 +190,10 @@ class SQLReads(Reads):
     def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
         records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
         return {record.provider: record for record in records}
+
+    def api_keys(self) -> list[ApiKey]:
+        return [ApiKey.from_row(tuple(row)) for row in self._rows("api_keys")]
+
+    def api_key(self, key_id: str) -> ApiKey | None:
+        row = self._row("api_key", (key_id,))
+        return ApiKey.from_row(tuple(row)) if row else None
