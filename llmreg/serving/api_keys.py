@@ -113,6 +113,7 @@ class Authenticator:
         self.refresh_s = refresh_s
         self.legacy_keys = legacy_keys
         self._by_id: dict[str, ApiKey] = {}
+        self._checked: dict[str, str] = {}  # bearer token -> key id, once its digest matched
         self._any_key = legacy_keys > 0
         self._marker: Any = None
         self._stop = threading.Event()
@@ -146,6 +147,7 @@ class Authenticator:
             return False
         keys = self.store.keys()
         self._by_id = {k.key_id: k for k in keys}  # one swap: a request sees the old dict or the new
+        self._checked = {}  # a reload forgets every checked token: a revoked key is looked at again
         self._any_key = bool(keys) or self.legacy_keys > 0
         self._marker = marker
         return True
@@ -179,6 +181,11 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer llmreg-...' "
                                "(create one with `llmreg api-key create NAME`).")
+        checked = self._checked.get(token)
+        if checked is not None:  # digest matched since the last reload: skip the regex and SHA-256
+            key = self._by_id.get(checked)
+            if key is not None and key.active:
+                return key
         match = KEY_RE.match(token)
         key = self._by_id.get(match.group("id")) if match else None
         if key is None and match and self.legacy_keys:
@@ -187,6 +194,8 @@ class Authenticator:
         if key is None or not hmac.compare_digest(key.digest, digest(token)):
             raise unauthorized(f"Incorrect API key provided: {token[:10]}...; check the key or create one with "
                                "`llmreg api-key create NAME`.")
+        if key.active and len(self._checked) < 100_000:
+            self._checked[token] = key.key_id
         if not key.active:
             raise unauthorized(f"API key {key.key_id} was revoked at {key.revoked_at} by {key.revoked_by}; "
                                "use another key.")
