@@ -42,7 +42,7 @@ from llmreg.serving.api_keys import Authenticator
 from llmreg.serving.response_events import ResponseEvents, completed_response, response_events
 from llmreg.serving.assignment import in_split, split_salt
 from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
-from llmreg.serving.backends.pool import BackendPool
+from llmreg.serving.backends.pool import BackendPool, is_embedder
 from llmreg.serving.call_log import REPLICA, CallLogWriter, utc_now
 from llmreg.serving.config import ExperimentConfig, GatewayConfig, VariantConfig
 from llmreg.serving.openai_requests import (ParsedRequest, decode_body, parse_chat, parse_completion,
@@ -258,7 +258,8 @@ class Gateway:
         embed = getattr(backend, "embed", None)
         if embed is None:
             raise bad_request(f"{deployment.ref}: the {backend.kind} backend has no embeddings; serve the embedder "
-                              "through an OpenAI-compatible upstream", param="model", code="unsupported_model")
+                              "through an OpenAI-compatible upstream, or locally as a hash-embedder config "
+                              "(model.uri)", param="model", code="unsupported_model")
         slot = await self.limits.acquire(backend)
         started = time.perf_counter()
         try:
@@ -499,6 +500,3 @@ class _Done(Exception):
     def __init__(self, outcome: Outcome):
         self.outcome = outcome
 
-
-def is_embedder(spec: EntrySpec) -> bool:
-    return spec.labels.get("task") == "embedding" or "embed" in spec.model.request_id.lower()
