@@ -115,7 +115,7 @@ class BackendPool:
             else:
                 from llmreg.serving.backends.transformers_local import load_transformers as loader
         try:
-            return loader(files)
+            return loader(files, runtime=entry.spec.runtime)  # the version's serving config, not flags
         except ApiError:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
