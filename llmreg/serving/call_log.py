@@ -118,6 +118,9 @@ class CallLogWriter:
         self._thread: threading.Thread | None = None
         self.written = 0
         self.failed_batches = 0
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(self.engine.dialect.paramstyle)
+        self._insert_sql = None if marker is None else (
+            f"INSERT INTO {gateway_calls.name} ({', '.join(COLUMNS)}) VALUES ({', '.join(marker for _ in COLUMNS)})")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "CallLogWriter":
@@ -205,7 +208,10 @@ class CallLogWriter:
         for attempt in range(attempts):
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(insert(gateway_calls), [_complete(r) for r in rows])
+                    if self._insert_sql is not None:  # the driver's executemany: about half the CPU (GIL) of Core's
+                        conn.exec_driver_sql(self._insert_sql, [tuple(map(r.get, COLUMNS)) for r in rows])
+                    else:
+                        conn.execute(insert(gateway_calls), [_complete(r) for r in rows])
                 self.written += len(rows)
                 return True
             except Exception as exc:  # noqa: BLE001 - any database error: keep the rows

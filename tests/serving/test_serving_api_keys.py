@@ -127,3 +127,35 @@ def test_serve_refuses_to_run_open_beyond_loopback(tmp_path):
     with pytest.raises(BadInput, match="--host 0.0.0.0: with no API key") as info:
         run(host="0.0.0.0", port=0, store_url=f"sqlite:///{tmp_path / 'r.db'}", prompts_dir=str(tmp_path))
     assert info.value.field == "host"
+
+
+def test_cli_creates_lists_and_revokes_keys_as_registry_events(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from llmreg.registry.api import Registry
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+
+    def llmreg(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "llmreg", *args, "--store", url], capture_output=True,
+                              text=True, timeout=120)
+
+    created = llmreg("api-key", "create", "checkout", "--entries", NAME, "--actor", "alice")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("llmreg-") and "shown once" in created.stderr
+    listed = llmreg("api-key", "list", "--json")
+    [key] = json.loads(listed.stdout)
+    assert key["entries"] == [NAME] and key["created_by"] == "alice" and key["revoked_at"] is None
+    assert secret not in listed.stdout and "digest" not in listed.stdout
+    revoked = llmreg("api-key", "revoke", key["key_id"], "--reason", "rotated", "--actor", "bob")
+    assert revoked.returncode == 0 and f"revoked {key['key_id']}" in revoked.stdout
+    bad = llmreg("api-key", "revoke", "not-a-key", "--actor", "bob")
+    assert bad.returncode == 2 and "key_id" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    with Registry.open(url) as reg:
+        assert [e.type for e in reg.events()] == ["apikey.created", "apikey.revoked"]
+        assert all(e.signer for e in reg.events()) and not reg.api_keys()[0].active
+    verified = llmreg("audit", "verify")
+    assert verified.returncode == 0 and "projection matches the log" in verified.stdout
