@@ -299,6 +299,7 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
 
     from llmreg.registry.api import Registry
 
+    _keyring(work)
     prompts = work / "prompts"
     prompts.mkdir()
     (prompts / "triage-prompt.yaml").write_text(f"name: triage-prompt\nversion: v1\ntemplate: {PROMPT!r}\n")
@@ -321,19 +322,30 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
                 reg.approve(NAME, entry.version, "production", actor="dave")
                 reg.promote(NAME, entry.version, "production", actor="release-bot")
             versions[label] = entry.version
+        # keys required, as in production; the bench plays a backend that forwards its users' ids
+        # (X-LLMReg-Caller), so its key may choose the canary bucket
+        from llmreg.registry.api_keys import KeyScopes
+
+        _, secret = reg.create_api_key("bench", actor="alice", scopes=KeyScopes(choose_bucket=True))
     config = work / "gateway.yaml"
     config.write_text(json.dumps({
         "prompts_dir": str(prompts),
         "upstreams": {"openai": {"base_url": f"http://127.0.0.1:{upstream_port}/v1", "timeout_s": 30}},
     }))
-    from llmreg.serving.api_keys import KeyScopes, SqlKeyStore, create_key
-
-    store = SqlKeyStore(url)
-    # keys required, as in production; the bench plays a backend that forwards its users' ids
-    # (X-LLMReg-Caller), so its key may choose the canary bucket
-    _, secret = create_key(store, "bench", actor="alice", scopes=KeyScopes(choose_bucket=True))
-    store.close()
     return url, config, versions, secret
+
+
+def _keyring(work: Path) -> None:
+    """Every registry write is signed by its actor's key: a throwaway key per bench actor."""
+    if os.environ.get("LLMREG_KEYRING"):
+        return
+    from llmreg.registry.keys import write_new_key
+
+    ring = work / "keys"
+    ring.mkdir(mode=0o700)
+    os.environ["LLMREG_KEYRING"] = str(ring)
+    for actor in ("alice", "bob", "carol", "dave", "ci", "ops", "release-bot", "system:slo-guard"):
+        write_new_key(str(ring / f"{actor}.key"))
 
 
 def resolve_in_process(url: str, n: int = 20000) -> dict[str, float]:
@@ -502,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: list[subprocess.Popen]) -> int:
+    _keyring(work)  # before `env`: the gateway's SLO guard signs its evidence too
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     up_port = free_port()
     processes.append(subprocess.Popen([sys.executable, "-m", "bench.gateway_bench", "upstream", "--port", str(up_port),

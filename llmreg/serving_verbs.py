@@ -31,59 +31,55 @@ def cmd_metrics(args) -> int:
     return 0
 
 
-def _key_store(args):
-    from llmreg.cli.context import open_registry
-    from llmreg.serving.api_keys import SqlKeyStore
-
-    open_registry(args).close()  # the same store resolution (and refusals) as every verb
-    return SqlKeyStore(args.store)
-
-
 def cmd_api_key_create(args) -> int:
     import sys
 
-    from llmreg.cli.context import actor
-    from llmreg.serving.api_keys import KeyScopes, create_key
+    from llmreg.cli.context import actor, open_registry
+    from llmreg.registry.api_keys import KeyScopes
 
     scopes = KeyScopes(entries=tuple(_split(args.entries)), stages=tuple(_split(args.stages)), pinned=args.pinned,
                        choose_bucket=args.choose_bucket)
-    store = _key_store(args)
-    try:
-        key, secret = create_key(store, args.name, actor=actor(args), scopes=scopes)
-    finally:
-        store.close()
-    print(secret)
-    print(f"key {key.key_id} for {key.name}: shown once, stored only as its SHA-256; send it as "
-          "'Authorization: Bearer <key>'", file=sys.stderr)
+    key, secret = open_registry(args).create_api_key(args.name, actor=actor(args), scopes=scopes)
+    if args.json:
+        print(json.dumps({**key.public(), "secret": secret}, indent=2, sort_keys=True))
+    else:
+        print(secret)
+    print(f"key {key.key_id} for {key.name}: shown once, recorded (signed, event #{key.created_seq}) only as its "
+          "SHA-256; send it as 'Authorization: Bearer <key>'", file=sys.stderr)
     return 0
 
 
 def cmd_api_key_revoke(args) -> int:
-    from llmreg.cli.context import actor
-    from llmreg.serving.api_keys import revoke_key
+    from llmreg.cli.context import actor, open_registry
 
-    store = _key_store(args)
-    try:
-        key = revoke_key(store, args.key_id, actor=actor(args), reason=args.reason)
-    finally:
-        store.close()
-    print(f"revoked {key.key_id} ({key.name}) at {key.revoked_at}")
+    key = open_registry(args).revoke_api_key(args.key_id, actor=actor(args), reason=args.reason)
+    if args.json:
+        print(json.dumps(key.public(), indent=2, sort_keys=True))
+    else:
+        print(f"revoked {key.key_id} ({key.name}) at {key.revoked_at} by {key.revoked_by} (event #{key.revoked_seq})")
     return 0
 
 
 def cmd_api_key_list(args) -> int:
-    store = _key_store(args)
-    try:
-        keys = [k.public() for k in store.keys()]
-    finally:
-        store.close()
+    from llmreg.cli.context import open_registry
+    from llmreg.serving.api_keys import LEGACY_TABLE, legacy_key_count
+
+    reg = open_registry(args)
+    keys = [k.public() for k in reg.api_keys()]
+    legacy = legacy_key_count(reg.store.url)
     if args.json:
         print(json.dumps(keys, indent=2, sort_keys=True))
-        return 0
-    for k in keys:
-        state = f"revoked {k['revoked_at']} by {k['revoked_by']}" if k["revoked_at"] else "active"
-        print(f"{k['key_id']}  {k['name']:<24} entries={','.join(k['entries'])} stages={','.join(k['stages'])} "
-              f"pinned={k['pinned']} choose_bucket={k['choose_bucket']}  {state}")
+    else:
+        for k in keys:
+            state = f"revoked {k['revoked_at']} by {k['revoked_by']}" if k["revoked_at"] else "active"
+            print(f"{k['key_id']}  {k['name']:<24} entries={','.join(k['entries'])} stages={','.join(k['stages'])} "
+                  f"pinned={k['pinned']} choose_bucket={k['choose_bucket']}  created {k['created_at']} by "
+                  f"{k['created_by']}  {state}")
+    if legacy:
+        import sys
+
+        print(f"note: {legacy} key(s) in the old table {LEGACY_TABLE} are no longer accepted; re-create the ones "
+              "still needed with `llmreg api-key create`", file=sys.stderr)
     return 0
 
 

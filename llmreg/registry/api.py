@@ -27,7 +27,8 @@ from llmreg.registry.errors import IntegrityError
 from llmreg.registry.events import Event
 from llmreg.registry.gate_evidence import normalise_evidence, split_promotion_evidence
 from llmreg.registry.gates_config import GatesConfig
-from llmreg.registry.handlers import configuration, provider_snapshots, register, reviews, stages
+from llmreg.registry import api_keys as ak
+from llmreg.registry.handlers import api_keys, configuration, provider_snapshots, register, reviews, stages
 from llmreg.registry.handlers.guard import Deps, check_actor
 from llmreg.registry.identity import KeySource, authenticate, bound_signers
 from llmreg.registry.integrity import VerifyReport
@@ -264,6 +265,29 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
                                                   report=report, drafts=drafts, fields=fields)
         cmd = dataclasses.replace(cmd, drafts=tuple(ingest(self.artifacts, spec, None) for spec in cmd.drafts))
         return self._run(provider_snapshots.record_snapshot, cmd)[-1]
+
+    # ================================================================== gateway API keys
+
+    def create_api_key(self, name: str, *, actor: str, scopes: ak.KeyScopes | None = None) -> tuple[ak.ApiKey, str]:
+        """A new gateway key: (record, secret). The event keeps only the secret's SHA-256; the
+        secret is returned once, here, and stored nowhere. Needs `configure` (admin)."""
+        key_id, secret = ak.new_secret()
+        cmd = api_keys.create_command(name, key_id, ak.digest(secret), scopes, actor=actor)
+        self._run(api_keys.create_key, cmd)
+        created = self.store.api_key(key_id)
+        assert created is not None  # committed just above
+        return created, secret
+
+    def revoke_api_key(self, key_id: str, *, actor: str, reason: str = "") -> ak.ApiKey:
+        """Revoke a key (audited); revoking it again records nothing and returns it as it is."""
+        self._run(api_keys.revoke_key, api_keys.revoke_command(key_id, reason, actor=actor))
+        revoked = self.store.api_key(key_id)
+        assert revoked is not None
+        return revoked
+
+    def api_keys(self) -> list[ak.ApiKey]:
+        """Every gateway key (digests and scopes, revoked ones too), oldest first."""
+        return self.store.api_keys()
 
     # ================================================================== maintenance
 

@@ -79,7 +79,7 @@ def first_difference(stored: dict, folded: dict) -> str | None:
 def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
     refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
-    if type_ in ev.CONFIG_SEQ_TYPES:  # roles, gates, policies, webhook subscriptions
+    if type_ in ev.CONFIG_SEQ_TYPES or type_ in (ev.APIKEY_CREATED, ev.APIKEY_REVOKED):  # configuration
         return "configure"
     if type_ == ev.VERSION_FLAGGED:
         return "record_evidence"

@@ -75,6 +75,10 @@ KNOWN_TYPES = KNOWN_TYPES | {WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED}
 # queries.py, the store's webhook routes): a write reads it with the head it locks anyway.
 CONFIG_SEQ_TYPES = frozenset({CONFIG_ROLES, CONFIG_GATES, CONFIG_APPROVALS, CONFIG_DRIFT,
                               WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED})
+# Gateway API keys (api_keys.py): digest and scopes, never the secret; folded into api_keys.
+APIKEY_CREATED = "apikey.created"
+APIKEY_REVOKED = "apikey.revoked"
+KNOWN_TYPES = KNOWN_TYPES | {APIKEY_CREATED, APIKEY_REVOKED}
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

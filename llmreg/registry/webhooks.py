@@ -19,13 +19,11 @@ Pure: no pydantic (the store imports `Route` on the write path).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Iterable, Mapping
-from urllib.parse import urlsplit
 
 from llmreg.registry import events as ev
 from llmreg.registry.errors import BadInput
@@ -85,10 +83,14 @@ class WebhookSubscription:
 
 
 def url_digest(url: str) -> str:
+    import hashlib  # write side only: the read verbs import this module through the store
+
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
 def origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -161,6 +163,8 @@ def subscribe_command(url: str, events: str | Iterable[str], *, secret: str, act
     actor = check_actor(actor)
     if not isinstance(url, str) or len(url) > 2000:
         raise _bad("url", "give an http(s) URL of at most 2000 characters")
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _bad("url", f"{url[:80]!r} is not an http(s) URL; e.g. https://hooks.example.com/llmreg")

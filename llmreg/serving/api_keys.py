@@ -1,208 +1,98 @@
-"""Callers the gateway knows: API keys with scopes, stored hashed, created and revoked audited.
+"""Callers the gateway knows: API keys with scopes, as registry state.
 
-A key is `llmreg-<key_id>-<secret>`; only its SHA-256 is stored, so a leaked table serves
-nobody. Each key has scopes:
+Keys are created and revoked with `llmreg api-key create|revoke` as signed `apikey.created`
+/ `apikey.revoked` events (needs `configure`: the admin's action once roles are set); the
+registry keeps only each key's SHA-256 and folds them into its `api_keys` projection
+(llmreg/registry/api_keys.py has the record, the scopes and the digest). The gateway reads
+them through a small port, `KeyStore`; `RegistryKeyStore` is its adapter over a `Registry`.
 
-- entries: entry names it may call (`*`: all);
-- stages: which of production, canary, staging it may address (`NAME@canary`, ...);
-- pinned: whether `NAME@1.2.0` may be called (a development, archived or rolled-back version
-  is only reachable that way);
-- choose_bucket: whether the caller may pick its own canary/experiment bucket
-  (`X-LLMReg-Caller`, `llmreg.caller`, `user`); otherwise the bucket is the key's id.
-
-The logic (hashing, scopes, checks) sits behind a small port, `KeyStore`: `MemoryKeyStore`
-for unit tests, `SqlKeyStore` on the registry's database (tables `gateway_api_keys` and the
-append-only `gateway_api_key_events`: who created or revoked which key, when, why). The
-registry's hash-chained log does not yet have key events; when it does (`apikey.created`,
-`apikey.revoked`), a `RegistryKeyStore` adapter replaces `SqlKeyStore` and nothing else moves.
+The request path never touches the database: `Authenticator` holds the keys in a dict and a
+background thread polls the registry's head seq (every `refresh_s`, 0.2 s by default, as
+the route table does) and reloads the keys when it moved, so a revocation stops the key
+within the same ~1 s a promotion takes to reach traffic.
 
 Modes (gateway config `auth.mode`): `keys` (a valid key always required), `open` (never),
 `auto` (required once any key has been created, even if all are revoked since: revoking
 the last key must not open the gateway; until then open, which `llmreg serve` allows
 only on a loopback address and announces at startup).
+
+Keys from before migration 0009 (tables gateway_api_keys / gateway_api_key_events) are not
+accepted: they were never signed events, and a migration holds nobody's key to sign them
+with. They still count as "a key was created" for `auto`, so upgrading does not open a
+closed gateway, and their callers get 401 naming `llmreg api-key create`.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
-import re
-import secrets
 import threading
-from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
-from llmreg.registry.errors import BadInput, NotFound
+from llmreg.registry.api_keys import KEY_RE, STAGES, ApiKey, KeyScopes, digest
 from llmreg.serving.api_errors import ApiError
 
 log = logging.getLogger("llmreg.gateway")
 
-STAGES = ("production", "canary", "staging")
-KEY_RE = re.compile(r"^llmreg-(?P<id>[0-9a-f]{12})-(?P<secret>[A-Za-z0-9_-]{20,})$")
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class KeyScopes:
-    entries: tuple[str, ...] = ("*",)
-    stages: tuple[str, ...] = ("production",)
-    pinned: bool = False
-    choose_bucket: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.entries:
-            raise BadInput("entries: a key must be allowed at least one entry (or '*')", field="entries")
-        bad = [s for s in self.stages if s not in STAGES]
-        if bad or not self.stages:
-            raise BadInput(f"stages: {bad[0] if bad else 'none'} is not a stage; choose from {', '.join(STAGES)}",
-                           field="stages")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"entries": list(self.entries), "stages": list(self.stages), "pinned": self.pinned,
-                "choose_bucket": self.choose_bucket}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "KeyScopes":
-        return cls(tuple(data.get("entries", ("*",))), tuple(data.get("stages", ("production",))),
-                   bool(data.get("pinned")), bool(data.get("choose_bucket")))
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    key_id: str
-    digest: str
-    name: str  # what or who the key is for
-    scopes: KeyScopes = field(default_factory=KeyScopes)
-    created_at: str = ""
-    created_by: str = ""
-    revoked_at: str | None = None
-    revoked_by: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def public(self) -> dict[str, Any]:
-        """What `llmreg api-key list` shows: never the digest."""
-        return {"key_id": self.key_id, "name": self.name, **self.scopes.to_dict(), "created_at": self.created_at,
-                "created_by": self.created_by, "revoked_at": self.revoked_at, "revoked_by": self.revoked_by}
+__all__ = ["STAGES", "ApiKey", "Authenticator", "KeyScopes", "KeyStore", "RegistryKeyStore", "create_key",
+           "digest", "legacy_key_count", "revoke_key"]
+LEGACY_TABLE = "gateway_api_keys"
 
 
 class KeyStore(Protocol):
     """The port: where keys live and where their creation and revocation are recorded."""
 
-    def create(self, key: ApiKey) -> None: ...
+    def create(self, name: str, *, actor: str, scopes: KeyScopes | None) -> tuple[ApiKey, str]: ...
 
-    def revoke(self, key_id: str, *, actor: str, reason: str, at: str) -> ApiKey: ...
+    def revoke(self, key_id: str, *, actor: str, reason: str) -> ApiKey: ...
 
     def keys(self) -> list[ApiKey]: ...
 
+    def marker(self) -> Any:
+        """Changes whenever the keys may have changed (the registry's head seq)."""
 
-def _now() -> str:
-    from llmreg.serving.call_log import utc_now
 
-    return utc_now()
+class RegistryKeyStore:
+    """Keys as registry state: writes are signed events, reads the api_keys projection."""
+
+    def __init__(self, registry: Any):
+        self.registry = registry
+
+    def create(self, name: str, *, actor: str, scopes: KeyScopes | None = None) -> tuple[ApiKey, str]:
+        return self.registry.create_api_key(name, actor=actor, scopes=scopes)
+
+    def revoke(self, key_id: str, *, actor: str, reason: str = "") -> ApiKey:
+        return self.registry.revoke_api_key(key_id, actor=actor, reason=reason)
+
+    def keys(self) -> list[ApiKey]:
+        return self.registry.api_keys()
+
+    def marker(self) -> Any:
+        return self.registry.store.head_seq()
 
 
 def create_key(store: KeyStore, name: str, *, actor: str, scopes: KeyScopes | None = None) -> tuple[ApiKey, str]:
     """A new key: (record, secret). The secret is shown once and never stored."""
-    if not name or len(name) > 200:
-        raise BadInput("name: say what the key is for, at most 200 characters (e.g. checkout-service)", field="name")
-    key_id = secrets.token_hex(6)
-    secret = f"llmreg-{key_id}-{secrets.token_urlsafe(32)}"
-    key = ApiKey(key_id, digest(secret), name, scopes or KeyScopes(), created_at=_now(), created_by=actor)
-    store.create(key)
-    return key, secret
+    return store.create(name, actor=actor, scopes=scopes)
 
 
 def revoke_key(store: KeyStore, key_id: str, *, actor: str, reason: str = "") -> ApiKey:
-    return store.revoke(key_id, actor=actor, reason=reason, at=_now())
+    return store.revoke(key_id, actor=actor, reason=reason)
 
 
-class MemoryKeyStore:
-    """In-memory store for unit tests; shares the contract tests with SqlKeyStore."""
+def legacy_key_count(store_url: Any) -> int:
+    """Keys in the gateway's pre-0009 table (0 when it does not exist)."""
+    import sqlalchemy as sa
 
-    def __init__(self) -> None:
-        self._keys: dict[str, ApiKey] = {}
-        self.events: list[dict[str, Any]] = []
+    from llmreg.serving.call_log import make_engine
 
-    def create(self, key: ApiKey) -> None:
-        self._keys[key.key_id] = key
-        self.events.append({"action": "created", "key_id": key.key_id, "actor": key.created_by})
-
-    def revoke(self, key_id: str, *, actor: str, reason: str, at: str) -> ApiKey:
-        key = self._keys.get(key_id)
-        if key is None:
-            raise NotFound(f"no API key {key_id!r}; `llmreg api-key list` shows them")
-        if not key.active:
-            return key
-        key = replace(key, revoked_at=at, revoked_by=actor)
-        self._keys[key_id] = key
-        self.events.append({"action": "revoked", "key_id": key_id, "actor": actor, "reason": reason})
-        return key
-
-    def keys(self) -> list[ApiKey]:
-        return list(self._keys.values())
-
-
-class SqlKeyStore:
-    """Keys in the registry's database (SQLite or PostgreSQL), beside gateway_calls."""
-
-    def __init__(self, store_url: Any):
-        from sqlalchemy import Column, Integer, MetaData, Table, Text
-
-        from llmreg.serving.call_log import make_engine
-
-        self.engine = make_engine(store_url)
-        meta = MetaData()
-        self.table = Table("gateway_api_keys", meta, Column("key_id", Text, primary_key=True),
-                           Column("digest", Text, nullable=False), Column("name", Text, nullable=False),
-                           Column("scopes", Text, nullable=False), Column("created_at", Text, nullable=False),
-                           Column("created_by", Text, nullable=False), Column("revoked_at", Text),
-                           Column("revoked_by", Text))
-        self.audit = Table("gateway_api_key_events", meta, Column("id", Integer, primary_key=True, autoincrement=True),
-                           Column("time", Text, nullable=False), Column("action", Text, nullable=False),
-                           Column("key_id", Text, nullable=False), Column("actor", Text, nullable=False),
-                           Column("detail", Text))
-        meta.create_all(self.engine, checkfirst=True)
-
-    def create(self, key: ApiKey) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self.table.insert().values(
-                key_id=key.key_id, digest=key.digest, name=key.name, scopes=json.dumps(key.scopes.to_dict()),
-                created_at=key.created_at, created_by=key.created_by))
-            conn.execute(self.audit.insert().values(time=key.created_at, action="created", key_id=key.key_id,
-                                                    actor=key.created_by,
-                                                    detail=json.dumps({"name": key.name, **key.scopes.to_dict()})))
-
-    def revoke(self, key_id: str, *, actor: str, reason: str, at: str) -> ApiKey:
-        with self.engine.begin() as conn:
-            row = conn.execute(self.table.select().where(self.table.c.key_id == key_id)).mappings().first()
-            if row is None:
-                raise NotFound(f"no API key {key_id!r}; `llmreg api-key list` shows them")
-            if row["revoked_at"] is None:
-                conn.execute(self.table.update().where(self.table.c.key_id == key_id)
-                             .values(revoked_at=at, revoked_by=actor))
-                conn.execute(self.audit.insert().values(time=at, action="revoked", key_id=key_id, actor=actor,
-                                                        detail=json.dumps({"reason": reason})))
-        return next(k for k in self.keys() if k.key_id == key_id)
-
-    def keys(self) -> list[ApiKey]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(self.table.select().order_by(self.table.c.created_at)).mappings().all()
-        return [ApiKey(r["key_id"], r["digest"], r["name"], KeyScopes.from_dict(json.loads(r["scopes"])),
-                       r["created_at"], r["created_by"], r["revoked_at"], r["revoked_by"]) for r in rows]
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(self.audit.select().order_by(self.audit.c.id)).mappings()]
-
-    def close(self) -> None:
-        self.engine.dispose()
+    engine = make_engine(store_url)
+    try:
+        if not sa.inspect(engine).has_table(LEGACY_TABLE):
+            return 0
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {LEGACY_TABLE}")).scalar() or 0)
+    finally:
+        engine.dispose()
 
 
 def unauthorized(message: str) -> ApiError:
@@ -216,32 +106,51 @@ def forbidden(message: str, param: str | None = "model") -> ApiError:
 class Authenticator:
     """Checks `Authorization: Bearer` against the keys, refreshed off the request path."""
 
-    def __init__(self, mode: str = "auto", store: KeyStore | None = None, *, refresh_s: float = 1.0):
+    def __init__(self, mode: str = "auto", store: KeyStore | None = None, *, refresh_s: float = 0.2,
+                 legacy_keys: int = 0):
         self.mode = mode
         self.store = store
         self.refresh_s = refresh_s
+        self.legacy_keys = legacy_keys
         self._by_id: dict[str, ApiKey] = {}
-        self._any_key = False
+        self._checked: dict[str, str] = {}  # bearer token -> key id, once its digest matched
+        self._any_key = legacy_keys > 0
+        self._marker: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if store is not None and mode != "open":
             self.refresh()
 
     @classmethod
-    def from_config(cls, auth: Any, store_url: Any) -> "Authenticator":
+    def from_config(cls, auth: Any, registry: Any, store_url: Any = None, *, refresh_s: float = 0.2) -> "Authenticator":
         mode = getattr(auth, "mode", "auto")
-        return cls(mode, None if mode == "open" else SqlKeyStore(store_url))
+        if mode == "open":
+            return cls(mode, None)
+        url = getattr(getattr(registry, "store", None), "url", None) or store_url
+        legacy = legacy_key_count(url) if url is not None else 0
+        if legacy:
+            log.warning("gateway: %d API key(s) in the pre-0009 table %s are no longer accepted (they were never "
+                        "signed registry events); re-create the ones still needed with `llmreg api-key create`",
+                        legacy, LEGACY_TABLE)
+        return cls(mode, RegistryKeyStore(registry), refresh_s=refresh_s, legacy_keys=legacy)
 
     @property
     def required(self) -> bool:
         return self.mode == "keys" or (self.mode == "auto" and self._any_key)
 
-    def refresh(self) -> None:
+    def refresh(self, *, force: bool = True) -> bool:
+        """Reload the keys (force, or when the store's marker moved); True if reloaded."""
         if self.store is None:
-            return
+            return False
+        marker = self.store.marker()
+        if not force and marker == self._marker:
+            return False
         keys = self.store.keys()
-        self._by_id = {k.key_id: k for k in keys}
-        self._any_key = bool(keys)
+        self._by_id = {k.key_id: k for k in keys}  # one swap: a request sees the old dict or the new
+        self._checked = {}  # a reload forgets every checked token: a revoked key is looked at again
+        self._any_key = bool(keys) or self.legacy_keys > 0
+        self._marker = marker
+        return True
 
     def start(self) -> "Authenticator":
         if self.store is not None and self.mode != "open":
@@ -255,15 +164,12 @@ class Authenticator:
     def _poll(self) -> None:
         while not self._stop.wait(self.refresh_s):
             try:
-                self.refresh()
+                self.refresh(force=False)
             except Exception as exc:  # noqa: BLE001 - keep the last known keys; say why
                 log.warning("gateway: cannot refresh API keys (%s); keeping the last ones", exc)
 
     def stop(self) -> None:
         self._stop.set()
-        close = getattr(self.store, "close", None)
-        if close is not None:
-            close()
 
     # ------------------------------------------------------------------ request path
     def authenticate(self, headers: Mapping[str, str]) -> ApiKey | None:
@@ -275,11 +181,21 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer llmreg-...' "
                                "(create one with `llmreg api-key create NAME`).")
+        checked = self._checked.get(token)
+        if checked is not None:  # digest matched since the last reload: skip the regex and SHA-256
+            key = self._by_id.get(checked)
+            if key is not None and key.active:
+                return key
         match = KEY_RE.match(token)
         key = self._by_id.get(match.group("id")) if match else None
+        if key is None and match and self.legacy_keys:
+            raise unauthorized(f"API key {match.group('id')} is not a registry key (keys made before this release are "
+                               "no longer accepted); create a new one with `llmreg api-key create NAME`.")
         if key is None or not hmac.compare_digest(key.digest, digest(token)):
             raise unauthorized(f"Incorrect API key provided: {token[:10]}...; check the key or create one with "
                                "`llmreg api-key create NAME`.")
+        if key.active and len(self._checked) < 100_000:
+            self._checked[token] = key.key_id
         if not key.active:
             raise unauthorized(f"API key {key.key_id} was revoked at {key.revoked_at} by {key.revoked_by}; "
                                "use another key.")

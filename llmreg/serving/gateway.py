@@ -39,9 +39,10 @@ from llmreg.serving.addressing import ENV_HEADER, ExperimentTarget, Target, pars
 from llmreg.serving.admission import Admission
 from llmreg.serving.api_errors import ApiError, bad_request, from_registry_error, server_error
 from llmreg.serving.api_keys import Authenticator
+from llmreg.serving.response_events import ResponseEvents, completed_response, response_events
 from llmreg.serving.assignment import in_split, split_salt
 from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
-from llmreg.serving.backends.pool import BackendPool
+from llmreg.serving.backends.pool import BackendPool, is_embedder
 from llmreg.serving.call_log import REPLICA, CallLogWriter, utc_now
 from llmreg.serving.config import ExperimentConfig, GatewayConfig, VariantConfig
 from llmreg.serving.openai_requests import (ParsedRequest, decode_body, parse_chat, parse_completion,
@@ -101,7 +102,8 @@ class Gateway:
         self.routes = RouteTable(registry, config)
         self.prompts = PromptLibrary(config.prompts_dir)
         self.tools = ToolLibrary(config.tools_dir)
-        self.auth = Authenticator.from_config(config.auth, config.store_url)
+        self.auth = Authenticator.from_config(config.auth, registry, config.store_url,
+                                              refresh_s=config.poll_interval_s)
         self.limits = Admission(config.limits)
         self.metrics = GatewayMetrics()
         self.catalog = ModelCatalog(registry, self.routes, config.experiments, config.default_env)
@@ -193,14 +195,13 @@ class Gateway:
             slot = await self.limits.acquire(backend)
             upstream_started = time.perf_counter()
             if parsed.stream:
-                if kind == "responses":
-                    raise bad_request("streaming is not served on /v1/responses yet; send stream: false or use "
-                                      "/v1/chat/completions", param="stream", code="unsupported_parameter")
                 parts = backend.stream(request)
                 first = await anext(parts)  # the first token: errors before it answer as plain HTTP errors
                 row["ttft_ms"] = (time.perf_counter() - upstream_started) * 1000.0
+                events = response_events(self._response_head(request_id, deployment, variant, row)) \
+                    if kind == "responses" else None
                 stream = self._stream(kind, parsed, deployment, variant, request_id, row, started, upstream_started,
-                                      first, parts, slot)
+                                      first, parts, slot, events)
                 slot = None  # the stream releases it
                 return Outcome(200, {}, out_headers, stream=stream)
             try:
@@ -257,7 +258,8 @@ class Gateway:
         embed = getattr(backend, "embed", None)
         if embed is None:
             raise bad_request(f"{deployment.ref}: the {backend.kind} backend has no embeddings; serve the embedder "
-                              "through an OpenAI-compatible upstream", param="model", code="unsupported_model")
+                              "through an OpenAI-compatible upstream, or locally as a hash-embedder config "
+                              "(model.uri)", param="model", code="unsupported_model")
         slot = await self.limits.acquire(backend)
         started = time.perf_counter()
         try:
@@ -278,9 +280,11 @@ class Gateway:
 
     async def _stream(self, kind: str, parsed: ParsedRequest, deployment: Deployment, variant: str, request_id: str,
                       row: dict[str, Any], started: float, upstream_started: float, first: StreamPart,
-                      parts: AsyncIterator[StreamPart], slot: Any) -> AsyncIterator[str]:
+                      parts: AsyncIterator[StreamPart], slot: Any,
+                      events: "ResponseEvents | None" = None) -> AsyncIterator[str]:
         """The SSE events of one streamed answer; the call's row is written when it ends
-        (499 when the client hangs up: generation is cancelled with it)."""
+        (499 when the client hangs up: generation is cancelled with it). `events`: the
+        Responses API's event sequence (/v1/responses) instead of chat/completion chunks."""
         chat = kind == "chat"
         head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{request_id}",
                 "object": "chat.completion.chunk" if chat else "text_completion", "created": int(time.time()),
@@ -289,22 +293,33 @@ class Gateway:
         usage: Mapping[str, Any] | None = None
         row["status"] = 200
         try:
+            if events is not None:
+                for event in events.start():
+                    yield event
             part: StreamPart | None = first
             while part is not None:
                 if part.usage:
                     usage = part.usage
                 if part.choices:
-                    yield _event({**head, "choices": list(part.choices)})
+                    if events is None:
+                        yield _event({**head, "choices": list(part.choices)})
+                    else:
+                        for event in events.delta(part.choices):
+                            yield event
                 part = await anext(parts, None)
             if usage is not None:
                 row.update(prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
+            if events is not None:
+                for event in events.finish(_usage(row.get("prompt_tokens"), row.get("completion_tokens"))):
+                    yield event
+                return
             if parsed.include_usage:
                 yield _event({**head, "choices": [], "usage": _usage(row.get("prompt_tokens"),
                                                                      row.get("completion_tokens"))})
             yield "data: [DONE]\n\n"
         except ApiError as exc:
             row.update(status=exc.status, error=exc.message[:1000])
-            yield _event(exc.body())
+            yield _event(exc.body()) if events is None else events.failed(exc)
         except (asyncio.CancelledError, GeneratorExit):
             row.update(status=499, error="cancelled: the client closed the connection during the stream")
             raise
@@ -381,19 +396,21 @@ class Gateway:
             identity["experiment"] = {"name": name, "variant": arm}
         return identity
 
+    def _response_head(self, request_id: str, deployment: Deployment, variant: str,
+                       row: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields every /v1/responses answer (and every streamed `response` object) carries."""
+        return {"id": f"resp_{request_id}", "object": "response", "created_at": int(time.time()),
+                "model": deployment.ref, "llmreg": self._identity(deployment, variant, request_id,
+                                                                  row.get("experiment"))}
+
     def _response(self, kind: str, request_id: str, deployment: Deployment, variant: str,
                   generation: Generation, experiment: str | None = None) -> dict[str, Any]:
         usage = _usage(generation.prompt_tokens, generation.completion_tokens)
         identity = self._identity(deployment, variant, request_id, experiment)
         created = int(time.time())
         if kind == "responses":
-            return {"id": f"resp_{request_id}", "object": "response", "created_at": created, "status": "completed",
-                    "model": deployment.ref, "output": [
-                        {"type": "message", "id": f"msg_{request_id}", "status": "completed", "role": "assistant",
-                         "content": [{"type": "output_text", "text": generation.text, "annotations": []}]}],
-                    "output_text": generation.text,
-                    "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
-                              "total_tokens": usage["total_tokens"]}, "llmreg": identity}
+            head = self._response_head(request_id, deployment, variant, {"experiment": experiment})
+            return completed_response(head, generation.text, usage)
         head = ({"id": f"chatcmpl-{request_id}", "object": "chat.completion"} if kind == "chat"
                 else {"id": f"cmpl-{request_id}", "object": "text_completion"})
         return {**head, "created": created, "model": deployment.ref, "system_fingerprint": self.fingerprint(deployment),
@@ -483,6 +500,3 @@ class _Done(Exception):
     def __init__(self, outcome: Outcome):
         self.outcome = outcome
 
-
-def is_embedder(spec: EntrySpec) -> bool:
-    return spec.labels.get("task") == "embedding" or "embed" in spec.model.request_id.lower()

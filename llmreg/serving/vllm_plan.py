@@ -68,6 +68,18 @@ def runtime_flags(runtime: Any) -> list[str]:
     return flags
 
 
+def runtime_engine_kwargs(runtime: Any) -> dict[str, Any]:
+    """The same settings as `runtime_flags`, as vllm.LLM(...) keyword arguments (in-process engine)."""
+    kwargs: dict[str, Any] = {}
+    for key, flag in VLLM_RUNTIME_FLAGS:
+        if runtime.get(key) is not None and runtime.get(key) != "none":
+            kwargs[flag.lstrip("-").replace("-", "_")] = runtime[key]
+    for key, flag in VLLM_BATCH_FLAGS:
+        if (runtime.get("batch") or {}).get(key) is not None:
+            kwargs[flag.lstrip("-").replace("-", "_")] = runtime["batch"][key]
+    return kwargs
+
+
 def vllm_plan(registry, name: str, env: str = "default", *, stage: str | None = None, at: Any = None,
               lora_name: str | None = None, port: int | None = None) -> dict[str, Any]:
     """What a vLLM server needs to serve the version holding `stage` of `env` (now or at `at`).

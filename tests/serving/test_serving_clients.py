@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from llmreg.serving.api_keys import SqlKeyStore, create_key
 from serving_fixtures import NAME, make_spec, release
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +31,7 @@ def test_langchain_and_litellm_through_the_gateway(registry, start_gateway, stor
     (tools_dir / "triage-tools-v3.yaml").write_text(TOOLS_FILE, encoding="utf-8")
     entry = release(registry, make_spec())
     release(registry, make_spec(name="triage-tools-demo", tools_ref="triage-tools@v3", serving={"allow": {"tools": True}}))
-    store = SqlKeyStore(store_url)
-    _, secret = create_key(store, "langchain-app", actor="alice")
-    store.close()
+    _, secret = registry.create_api_key("langchain-app", actor="alice")
     gw = start_gateway(tools_dir=str(tools_dir))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(LITELLM_TELEMETRY="False", LITELLM_LOCAL_MODEL_COST_MAP="True")

@@ -107,3 +107,45 @@ def test_tampered_base_model_is_refused(registry, tiny_model, tmp_path):
 def test_vllm_in_process_reports_why_it_cannot_run_here():
     reason = vllm_unavailable_reason()
     assert reason is None or "vllm" in reason.lower() or "gpu" in reason.lower()
+
+
+def test_the_entrys_runtime_section_configures_the_local_backend(registry, start_gateway, tiny_model):
+    """dtype, max_model_len and batch settings come from the entry (as `llmreg vllm-command`
+    reads them), not from gateway flags; what the backend cannot apply refuses the load."""
+    base, adapter = tiny_model
+    runtime = {"dtype": "bfloat16", "max_model_len": 16, "batch": {"max_num_seqs": 2, "max_num_batched_tokens": 64}}
+    release(registry, dict(local_spec(base, adapter), runtime=runtime))
+    release(registry, dict(local_spec(base, adapter), name="quantized", runtime={"quantization": "awq"}))
+    gw = start_gateway()
+    client = gw.client()
+    assert client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": "hi"}]).usage \
+        .completion_tokens == 3
+    backend = next(iter(gw.gateway.backends._local.values()))
+    assert (backend.dtype, backend.max_context, backend.max_batch, backend.max_batch_tokens) == ("bfloat16", 16, 2, 64)
+    from llmreg.serving.backends.transformers_local import _Job
+
+    def job(words: int) -> _Job:
+        return _Job(GenerationRequest(kind="completion", model="", input=RenderedInput("w " * words),
+                                      params={"max_tokens": 3}), None, None)  # type: ignore[arg-type]
+
+    assert backend._fits([job(5), job(5)]) and not backend._fits([job(5), job(40)])  # 2 x (40 + 3) > 64
+    with pytest.raises(openai.BadRequestError) as info:  # 64 positions in the model, 16 in the runtime
+        client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": "word " * 12}])
+    assert "maximum context length is 16 tokens" in info.value.message
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="quantized", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.body["code"] == "backend_unsupported_runtime" and "runtime.quantization awq" in \
+        info.value.message
+
+
+def test_runtime_maps_to_the_same_vllm_settings_as_vllm_command():
+    from llmreg.serving.vllm_plan import runtime_engine_kwargs, runtime_flags
+
+    runtime = {"quantization": "none", "dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2,
+               "batch": {"max_num_seqs": 64, "max_num_batched_tokens": 16384}}
+    kwargs = runtime_engine_kwargs(runtime)
+    assert kwargs == {"dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2, "max_num_seqs": 64,
+                      "max_num_batched_tokens": 16384}
+    flags = runtime_flags(runtime)
+    assert {flags[i].lstrip("-").replace("-", "_"): flags[i + 1] for i in range(0, len(flags), 2)} == \
+        {k: str(v) for k, v in kwargs.items()}

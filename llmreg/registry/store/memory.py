@@ -21,7 +21,9 @@ from typing import Any, Iterator, Mapping, Sequence
 from llmreg.registry import events as ev
 from llmreg.registry import providers as pv
 from llmreg.registry import webhooks
+from llmreg.registry.api_keys import ApiKey
 from llmreg.registry.audit import AuditReport
+from llmreg.registry.canonical import canonical_json
 from llmreg.registry.events import GENESIS_HASH, Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.semver import version_key
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Reads, Store, UnitOfWork
@@ -43,6 +45,7 @@ class _State:
     config: dict[str, tuple[Any, int]] = field(default_factory=dict)
     providers: dict[str, pv.SnapshotRecord] = field(default_factory=dict)
     discovery: dict[str, pv.DiscoveryRecord] = field(default_factory=dict)
+    api_keys: dict[str, tuple] = field(default_factory=dict)  # key_id -> the api_keys row (COLUMNS order)
     keys: dict[str, str] = field(default_factory=dict)  # signing_keys: fingerprint -> public key line
     webhooks: dict[str, Any] = field(default_factory=dict)  # id -> webhooks.WebhookSubscription
     # operational, not projection: id -> (url, secret); outbox rows (id, subscription id, event)
@@ -131,6 +134,9 @@ class _MemoryReads(Reads):
 
     def webhook_subscriptions(self) -> list:
         return [sub for _, sub in sorted(self._state().webhooks.items())]
+
+    def api_keys(self) -> list[ApiKey]:
+        return [ApiKey.from_row(row) for row in sorted(self._state().api_keys.values(), key=lambda r: r[4])]
 
 
 class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
@@ -300,7 +306,7 @@ class MemoryStore(_MemoryReads, Store):
                                     ("eval_records", state.evals), ("suites", state.suites),
                                     ("config", state.config), ("provider_snapshots", state.providers),
                                     ("provider_discovery", state.discovery),
-                                    ("webhook_subscriptions", state.webhooks))}
+                                    ("webhook_subscriptions", state.webhooks), ("api_keys", state.api_keys))}
 
     def close(self) -> None:
         pass
@@ -350,6 +356,14 @@ def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any,
         state.webhooks[payload["id"]] = webhooks.WebhookSubscription.from_payload(payload, seq, actor)
     elif type_ == ev.WEBHOOK_UNSUBSCRIBED:
         state.webhooks.pop(payload["id"], None)
+    elif type_ == ev.APIKEY_CREATED:
+        state.api_keys[payload["key_id"]] = (payload["key_id"], payload["digest"], payload["label"],
+                                             canonical_json(payload["scopes"]).decode("utf-8"), seq, time, actor,
+                                             None, None, None, None)
+    elif type_ == ev.APIKEY_REVOKED:
+        held = state.api_keys.get(payload["key_id"])
+        if held is not None and held[7] is None:  # the first revocation stands, as in projection.py
+            state.api_keys[payload["key_id"]] = held[:7] + (seq, time, actor, payload.get("reason", ""))
     elif type_ == pv.PROVIDER_DISCOVERY and payload.get("provider"):
         state.discovery[payload["provider"]] = pv.DiscoveryRecord(
             payload["provider"], bool(payload.get("ok")), time, payload.get("error"), payload.get("base_url"), seq)

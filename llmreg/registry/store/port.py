@@ -157,6 +157,13 @@ class Reads(ABC):
     def webhook_subscriptions(self) -> list[Any]:
         """webhooks.WebhookSubscription rows (the fold of webhook.* events), by id."""
 
+    @abstractmethod
+    def api_keys(self) -> list[Any]:
+        """Every gateway API key (api_keys.ApiKey, digest and scopes; revoked ones too), by created_seq."""
+
+    def api_key(self, key_id: str) -> Any | None:
+        return next((key for key in self.api_keys() if key.key_id == key_id), None)
+
 
 class UnitOfWork(Reads):
     """One write transaction holding the writer lock: read current state, append events."""

@@ -20,13 +20,14 @@ from llmreg.registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
                      "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery",
-                     "webhook_subscriptions")
+                     "webhook_subscriptions", "api_keys")
 # Primary keys, to dump tables in a stable order.
 TABLE_ORDER = {
     "entries": "name, version", "stage_pointers": "name, env, stage", "stage_history": "name, env, stage, since, seq",
     "version_states": "name, version, env", "approvals": "name, version, env, stage, actor",
     "reviews": "seq", "evidence": "seq", "eval_records": "seq", "suites": "name, version",
     "config": "key", "provider_snapshots": "key", "provider_discovery": "provider", "webhook_subscriptions": "id",
+    "api_keys": "key_id",
 }
 
 _SQL = {
@@ -62,6 +63,10 @@ _SQL = {
     "insert_webhook": "INSERT INTO webhook_subscriptions (id, seq, actor, origin, url_sha256, events, name_pattern, "
                       "format, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "delete_webhook": "DELETE FROM webhook_subscriptions WHERE id = ?",
+    "insert_api_key": "INSERT INTO api_keys (key_id, digest, label, scopes, created_seq, created_at, created_by) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "revoke_api_key": "UPDATE api_keys SET revoked_seq = ?, revoked_at = ?, revoked_by = ?, reason = ? "
+                      "WHERE key_id = ? AND revoked_seq IS NULL",
 }
 
 
@@ -221,6 +226,16 @@ def _webhook_unsubscribed(cur, sql, seq, time, actor, name, version, env, payloa
     cur.execute(sql["delete_webhook"], (payload["id"],))
 
 
+def _api_key_created(cur, sql, seq, time, actor, name, version, env, payload):
+    cur.execute(sql["insert_api_key"], (payload["key_id"], payload["digest"], payload["label"],
+                                        _text(payload["scopes"]), seq, time, actor))
+
+
+def _api_key_revoked(cur, sql, seq, time, actor, name, version, env, payload):
+    # the first revocation stands (the handler appends no second one; a fold must agree anyway)
+    cur.execute(sql["revoke_api_key"], (seq, time, actor, payload.get("reason", ""), payload["key_id"]))
+
+
 _HANDLERS = {
     ev.ENTRY_REGISTERED: _entry_registered,
     ev.STAGE_PROMOTED: _stage_promoted,
@@ -239,6 +254,8 @@ _HANDLERS = {
     "provider.discovery": _provider_discovery,
     ev.WEBHOOK_SUBSCRIBED: _webhook_subscribed,
     ev.WEBHOOK_UNSUBSCRIBED: _webhook_unsubscribed,
+    ev.APIKEY_CREATED: _api_key_created,
+    ev.APIKEY_REVOKED: _api_key_revoked,
 }
 
 

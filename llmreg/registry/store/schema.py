@@ -193,6 +193,23 @@ provider_discovery = Table(
     Column("record", Text, nullable=False),
 )
 
+# Gateway API keys folded from apikey.created / apikey.revoked (api_keys.py): the digest of
+# each key, never the key; scopes as canonical JSON; revocation columns NULL while active.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("revoked_seq", BigInteger),
+    Column("revoked_at", Text),
+    Column("revoked_by", Text),
+    Column("reason", Text),
+)
+
 # The gateway's per-call log (llmreg/serving/call_log.py writes it). High-volume operational
 # data, not audit events: it lives in the registry's database and migration history so one
 # `upgrade` brings every table a deployment reads to the same revision.

@@ -10,6 +10,7 @@ from llmreg.registry.store.port import Pointer, Reads
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from llmreg.registry import providers as pv
+    from llmreg.registry.api_keys import ApiKey
 
 READ_SQL = {
     "pointer": "SELECT version, weight, seq, time FROM stage_pointers WHERE name = ? AND env = ? AND stage = ?",
@@ -45,6 +46,10 @@ READ_SQL = {
     "discovery_records": "SELECT record FROM provider_discovery ORDER BY provider",
     "webhook_subscriptions": "SELECT id, origin, url_sha256, events, name_pattern, format, max_attempts, seq, actor "
                              "FROM webhook_subscriptions ORDER BY id",
+    "api_keys": "SELECT key_id, digest, label, scopes, created_seq, created_at, created_by, revoked_seq, revoked_at, "
+                "revoked_by, reason FROM api_keys ORDER BY created_seq",
+    "api_key": "SELECT key_id, digest, label, scopes, created_seq, created_at, created_by, revoked_seq, revoked_at, "
+               "revoked_by, reason FROM api_keys WHERE key_id = ?",
 }
 
 
@@ -209,3 +214,14 @@ class SQLReads(Reads):
         return [WebhookSubscription(ident, origin, digest, tuple(json.loads(events)), pattern, fmt, attempts, seq, actor)
                 for ident, origin, digest, events, pattern, fmt, attempts, seq, actor
                 in self._rows("webhook_subscriptions")]
+
+    def api_keys(self) -> list[ApiKey]:
+        from llmreg.registry.api_keys import ApiKey
+
+        return [ApiKey.from_row(tuple(row)) for row in self._rows("api_keys")]
+
+    def api_key(self, key_id: str) -> ApiKey | None:
+        from llmreg.registry.api_keys import ApiKey
+
+        row = self._row("api_key", (key_id,))
+        return ApiKey.from_row(tuple(row)) if row else None

@@ -7,12 +7,15 @@
   transformers, or vllm where importable), after its checksums verify. Loaded models are
   keyed by the entry's digest, at most `max_local_models` at once (least recently used
   goes); a request holding a backend keeps it alive even if it is evicted meanwhile.
+- An embedder entry (`labels.task: embedding`) whose local model is a hash-embedder config
+  file (the RAG example's) is served by hash_embedder.py, after the same checksum check.
 - A failed load (bad checksum, missing files) is remembered for `retry_failed_load_s`, so a
   tampered adapter is not re-hashed on every request; each request still gets the error.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from typing import Any, Callable
@@ -25,6 +28,10 @@ from llmreg.serving.backends.upstream import UpstreamBackend
 from llmreg.serving.config import GatewayConfig
 
 LOCAL_PROVIDERS = ("local", "hf", "huggingface")
+
+
+def is_embedder(spec: Any) -> bool:
+    return spec.labels.get("task") == "embedding" or "embed" in spec.model.request_id.lower()
 
 
 class BackendPool:
@@ -92,6 +99,14 @@ class BackendPool:
             raise server_error(str(exc), code="artifact_integrity") from None
         except RegistryError as exc:
             raise server_error(str(exc), code="backend_load_failed") from None
+        if is_embedder(entry.spec) and os.path.isfile(files.base_dir):
+            from llmreg.serving.backends.hash_embedder import load_hash_embedder
+
+            try:
+                return load_hash_embedder(files.base_dir)
+            except (RegistryError, ValueError) as exc:
+                raise server_error(f"{entry.ref}: cannot load the embedder config {files.base_dir}: {exc}",
+                                   code="backend_load_failed") from None
         engine = self.config.local_engine
         loader = self._loaders.get(engine)
         if loader is None:
@@ -100,7 +115,7 @@ class BackendPool:
             else:
                 from llmreg.serving.backends.transformers_local import load_transformers as loader
         try:
-            return loader(files)
+            return loader(files, runtime=entry.spec.runtime)  # the version's serving config, not flags
         except ApiError:
             raise
         except (OSError, ValueError, RuntimeError) as exc:

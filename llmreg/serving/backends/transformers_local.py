@@ -24,7 +24,7 @@ import queue
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 from llmreg.registry.generation import is_sampling, transformers_kwargs, unsupported
 from llmreg.serving.api_errors import ApiError, bad_request, server_error
@@ -36,6 +36,9 @@ log = logging.getLogger("llmreg.gateway")
 
 
 MAX_BATCH = 8
+# runtime.dtype (vLLM's spelling) -> torch dtype name; "auto" lets transformers read the checkpoint's
+TORCH_DTYPES = {"auto": "auto", "float16": "float16", "half": "float16", "bfloat16": "bfloat16",
+                "float32": "float32", "float": "float32"}
 
 
 @dataclass
@@ -64,17 +67,35 @@ class _Job:
 class TransformersBackend:
     kind = "transformers"
 
-    def __init__(self, files: LocalModelFiles, *, device: str = "cpu", max_batch: int = MAX_BATCH):
+    def __init__(self, files: LocalModelFiles, *, device: str = "cpu", max_batch: int = MAX_BATCH,
+                 runtime: Mapping[str, Any] | None = None):
+        """runtime: the entry's `runtime:` section (release_parts.py), read as `llmreg vllm-command`
+        reads it: dtype, max_model_len (caps the context), batch.max_num_seqs (the batch size),
+        batch.max_num_batched_tokens (padded tokens per batch). What this backend cannot apply
+        (quantization, tensor parallelism) refuses the load instead of serving something else."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        runtime = runtime or {}
+        quantization = runtime.get("quantization")
+        if quantization not in (None, "none"):
+            raise server_error(f"runtime.quantization {quantization}: the local transformers backend does not apply "
+                               "it, so it would serve other weights than the ones evaluated; serve this version with "
+                               "vLLM (local_engine: vllm, or a vLLM upstream)", code="backend_unsupported_runtime")
+        if int(runtime.get("tensor_parallel_size") or 1) > 1:
+            raise server_error(f"runtime.tensor_parallel_size {runtime['tensor_parallel_size']}: the local "
+                               "transformers backend runs on one device; serve this version with vLLM",
+                               code="backend_unsupported_runtime")
+        batch = runtime.get("batch") or {}
         self.files = files
         self._lock = threading.Lock()
         self.tokenizer = AutoTokenizer.from_pretrained(files.base_dir)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"  # batches continue from each row's last real token
-        model = AutoModelForCausalLM.from_pretrained(files.base_dir, dtype=torch.float32)
+        dtype = TORCH_DTYPES.get(runtime.get("dtype") or "float32", "auto")
+        model = AutoModelForCausalLM.from_pretrained(files.base_dir,
+                                                     dtype=dtype if dtype == "auto" else getattr(torch, dtype))
         if files.adapter_dir is not None:
             from peft import PeftModel
 
@@ -84,7 +105,11 @@ class TransformersBackend:
         self.model = model.to(device).eval()
         self.device = device
         self.max_context = getattr(model.config, "max_position_embeddings", None)
-        self.max_batch = max_batch
+        if runtime.get("max_model_len"):  # vLLM's --max-model-len: never beyond the model's positions
+            self.max_context = min(filter(None, (self.max_context, int(runtime["max_model_len"]))))
+        self.max_batch = int(batch.get("max_num_seqs") or max_batch)
+        self.max_batch_tokens = batch.get("max_num_batched_tokens")
+        self.dtype = str(model.dtype).removeprefix("torch.")
         self.batches = 0  # generate() calls for whole answers (a batch counts once)
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._backlog: collections.deque[_Job] = collections.deque()
@@ -202,11 +227,20 @@ class TransformersBackend:
                 break
             waiting.append(job)
         for job in waiting:
-            if job.batchable and len(batch) < self.max_batch:
+            if job.batchable and len(batch) < self.max_batch and self._fits(batch + [job]):
                 batch.append(job)
             else:
                 self._backlog.append(job)
         return batch
+
+    def _fits(self, batch: list[_Job]) -> bool:
+        """Within runtime.batch.max_num_batched_tokens: rows x (longest prompt + longest
+        completion), the padded size a batched generate works on."""
+        if not self.max_batch_tokens:
+            return True
+        prompt = max(len(self.tokenizer(self._prompt_text(job.request))["input_ids"]) for job in batch)
+        completion = max(int(job.request.params["max_tokens"]) for job in batch)
+        return len(batch) * (prompt + completion) <= int(self.max_batch_tokens)
 
     def _work(self) -> None:
         while True:

@@ -39,7 +39,12 @@ def vllm_unavailable_reason() -> str | None:
 class VLLMBackend:  # pragma: no cover - needs vllm and a GPU; the unavailable path is tested
     kind = "vllm"
 
-    def __init__(self, files: LocalModelFiles, *, max_lora_rank: int = 64, **engine_kwargs: Any):
+    def __init__(self, files: LocalModelFiles, *, max_lora_rank: int = 64, runtime: Any = None, **engine_kwargs: Any):
+        """runtime: the entry's `runtime:` section, mapped to engine arguments exactly as
+        `llmreg vllm-command` maps it to flags (vllm_plan.runtime_engine_kwargs)."""
+        from llmreg.serving.vllm_plan import runtime_engine_kwargs
+
+        engine_kwargs = {**runtime_engine_kwargs(runtime or {}), **engine_kwargs}
         reason = vllm_unavailable_reason()
         if reason is not None:
             raise server_error(f"local_engine vllm: {reason}", code="backend_unavailable")

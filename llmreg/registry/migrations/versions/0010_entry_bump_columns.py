@@ -1,7 +1,7 @@
 """Entries keep their bump and bump reason beside the version.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 
 `llmreg list NAME` printed each version's bump by reading it out of the entry.registered
 event's JSON (about 2 KB parsed per row: 1.4 s at 100k versions). The projection now
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
