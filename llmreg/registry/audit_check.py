@@ -11,6 +11,8 @@ One pass over the stored events, stopping at the first that fails and saying why
 4. the log's own rules, replayed: times never go backwards; every approval, review,
    promotion, archive, rollback and config change comes from a member the roles in force
    allowed; every promotion passes its gates again, judged on what was recorded before it;
+   evidence comes from a member allowed to record it (canary_slo: `record_slo`, with the
+   gateway instance, window and call count); no eval report's threshold is below the floor;
 5. the projection (entries, stage pointers, states, approvals, evidence, config incl. roles,
    signers and gates, ...) equals a fresh fold of the log.
 
@@ -80,7 +82,8 @@ def first_difference(stored: dict, folded: dict) -> str | None:
 
 def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
-    refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
+    refusal records and gate verdicts are written inside other actions' transactions; evidence
+    is `_check_evidence`'s)."""
     if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
         return "configure"
     if type_ == ev.ENTRY_REGISTERED:
@@ -95,6 +98,8 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
         return "configure" if evidence.get("imported") else "archive"
     if type_ == ev.STAGE_ROLLED_BACK:
         return "rollback"
+    if type_ == ev.EVAL_RECORDED:
+        return "record_eval"
     return None
 
 
@@ -132,6 +137,7 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
     state = _State()
     replay = _Replay(state)
     prev_hash, expected, last_time, any_signed = GENESIS_HASH, 1, "", False
+    pending: tuple | None = None  # evidence its actor could record only as part of a promotion or archive
     for row in store.iter_event_rows(until=head.seq):
         seq, time, actor, type_, name, version, env, payload_json, evidence_json, prev, digest, signer, sig = row
         if seq != expected or prev != prev_hash:
@@ -180,10 +186,19 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
         # 4. rules
         payload = json.loads(payload_json)
         evidence = json.loads(evidence_json)
+        if pending is not None and not _continues(pending, type_, actor, name, version, env):
+            raise _Fail(pending[0], f"event {pending[0]}: {pending[1]!r} may not record_evidence under the roles in "
+                                    "force then (and no promotion or archive of theirs carried it)")
+        if type_ in _PROMOTION_END:
+            pending = None
         action = _action(type_, payload, evidence)
         if action is not None and not roles.allows(actor, action):
             raise _Fail(seq, f"event {seq}: {actor!r} may not {action} under the roles in force then")
-        if type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
+        if type_ == ev.EVIDENCE_RECORDED:
+            pending = _check_evidence(seq, actor, name, version, env, payload, roles)
+        elif type_ == ev.EVAL_RECORDED:
+            _check_eval(seq, replay, gates, payload)
+        elif type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
             _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
         state.rows.append(row)
         apply(state, seq, time, actor, type_, name, version, env, payload)
@@ -195,11 +210,52 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             gates = GatesConfig.from_dict(payload["gates"])
         prev_hash, expected, last_time = digest, seq + 1, time
         counts["events"] += 1
+    if pending is not None:
+        raise _Fail(pending[0], f"event {pending[0]}: {pending[1]!r} may not record_evidence under the roles in force "
+                                "then")
     if counts["events"] != head.seq:
         raise _Fail(counts["events"] + 1, f"the head says {head.seq} events but the log ends at event "
                                           f"{counts['events']}: events were removed from the end")
     if prev_hash != head.hash:
         raise _Fail(head.seq, "the head hash does not match the last event's hash")
+
+
+_PROMOTION_END = (ev.STAGE_PROMOTED, ev.STAGE_ARCHIVED)
+
+
+def _continues(pending: tuple, type_: str, actor: str, name, version, env) -> bool:
+    """Evidence attached to a promotion is appended first, then the gate verdicts, then the
+    promotion (handlers/stages.py `_judge`), all by the promoter: anything else ends it."""
+    if type_ in (ev.GATE_PASSED, ev.GATE_FAILED):
+        return True
+    return type_ in _PROMOTION_END and pending[1:] == (actor, name, version, env)
+
+
+def _check_evidence(seq: int, actor: str, name, version, env, payload: dict, roles) -> tuple | None:
+    """canary_slo: from a member allowed to record_slo, saying where it was measured. Other
+    evidence: record_evidence, or attached to the actor's own promotion (returned as pending)."""
+    from llmreg.registry.errors import BadInput
+    from llmreg.registry.gate_evidence import check_slo_evidence
+    from llmreg.registry.lifecycle import EVIDENCE_CANARY_SLO
+
+    if payload.get("kind") != EVIDENCE_CANARY_SLO:
+        return None if roles.allows(actor, "record_evidence") else (seq, actor, name, version, env)
+    if not roles.allows(actor, "record_slo"):
+        raise _Fail(seq, f"event {seq}: canary_slo evidence by {actor!r}, who may not record_slo under the roles in "
+                         "force then (forged SLO figures)")
+    try:
+        check_slo_evidence(payload.get("data") or {})
+    except BadInput as exc:
+        raise _Fail(seq, f"event {seq}: canary_slo evidence does not say where it was measured: {exc}") from None
+    return None
+
+
+def _check_eval(seq: int, replay, gates, payload: dict) -> None:
+    from llmreg.registry.handlers.records import looser_eval_threshold
+
+    looser = looser_eval_threshold(replay, gates, payload.get("eval") or {})
+    if looser is not None:
+        raise _Fail(seq, f"event {seq}: the eval report loosens the policy in force then: {looser}")
 
 
 def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: str, stage: str, gates) -> None:

@@ -14,7 +14,7 @@ EXPECTED = {
     "developer": {"read", "register", "record_eval", "record_evidence", "promote:staging"},
     "reviewer": {"read", "approve:canary", "approve:production", "record_evidence"},
     "release-manager": {"read", "record_eval", "record_evidence", "promote:staging", "promote:canary", "promote:production", "approve:production", "archive", "rollback"},
-    "slo-guard": {"read", "record_evidence", "rollback"},
+    "slo-guard": {"read", "record_evidence", "record_slo", "rollback"},
     "admin": set(ACTIONS),
 }
 ROLES = Roles.default(members={role: [role] for role in EXPECTED})
@@ -123,6 +123,6 @@ def test_shipped_file_lets_the_gateway_slo_guard_pull_releases_and_nothing_more(
     roles = Roles.from_file(DEFAULT_ROLES_FILE)
     guard = "system:slo-guard"  # the actor llmreg/serving/slo_guard.py writes as
     assert roles.roles_of(guard) == ("slo-guard",)
-    assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "rollback"}
+    assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "record_slo", "rollback"}
     with pytest.raises(Forbidden, match="may not archive"):
         roles.check(guard, "archive")
