@@ -15,6 +15,7 @@ EXPECTED = {
     "reviewer": {"read", "approve:canary", "approve:production", "record_evidence"},
     "release-manager": {"read", "record_eval", "record_evidence", "promote:staging", "promote:canary", "promote:production", "approve:production", "archive", "rollback"},
     "slo-guard": {"read", "record_evidence", "record_slo", "rollback"},
+    "auditor": {"read"},
     "admin": set(ACTIONS),
 }
 ROLES = Roles.default(members={role: [role] for role in EXPECTED})
@@ -34,6 +35,7 @@ def test_default_roles_file_defines_exactly_these_roles():
 def test_default_keeps_the_members_the_file_lists():
     shipped = Roles.from_file(DEFAULT_ROLES_FILE).members
     assert shipped["system:slo-guard"] == ("slo-guard",)
+    assert shipped["system:auditor"] == ("auditor",)  # signs the published checkpoints
     assert Roles.default().roles_of("system:slo-guard") == ("slo-guard",)
     assert Roles.default().allows("system:slo-guard", "rollback")
     roles = Roles.default(members={"bob": ["viewer"]})
