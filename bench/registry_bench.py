@@ -111,7 +111,8 @@ def put_adapter(registry, work: Path) -> dict[str, Any]:
     return {"name": ref.name, "uri": ref.uri, "sha256": ref.sha256, "size": ref.size, "kind": "adapter"}
 
 
-SLO_OK = {"error_rate": 0.002, "p99_ms": 640.0, "calls": 500}
+SLO_OK = {"error_rate": 0.002, "p99_ms": 640.0, "calls": 500, "instance": "gw-bench-1",
+          "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}}
 
 
 def release_to_production(registry, version: str, *, name: str = NAME, evidence: int = 1) -> None:

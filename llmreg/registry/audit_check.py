@@ -125,20 +125,37 @@ def verify_store(store, *, after_seq: int = 0, projection: bool = True, legacy_u
 
 
 def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned: int) -> None:
+    from llmreg.registry.audit_replay import ReplayReads, SignatureBatch, workers_wanted
+    from llmreg.registry.store.memory import _State
+
+    lines = store.public_keys()
+    keys = _KeyCache(lines)
+    replay = ReplayReads(_State())
+    rows = store.iter_event_rows(until=head.seq)
+    workers = workers_wanted(head.seq - after_seq)
+    batch = SignatureBatch(rows, lines, after_seq, workers) if workers else None
+    try:
+        _walk_rows(batch if batch is not None else rows, batch, head, after_seq, counts, seen, legacy_unsigned,
+                   keys, replay)
+    finally:
+        if batch is not None:
+            batch.close()
+
+
+def _walk_rows(rows, batch, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned: int, keys,
+               replay) -> None:
     from llmreg.registry.gates_config import GatesConfig
     from llmreg.registry.roles import Roles
     from llmreg.registry.signers import AllowedSigners
-    from llmreg.registry.store.memory import _State, apply
+    from llmreg.registry.store.memory import apply
 
-    keys = _KeyCache(store.public_keys())
     bound: AllowedSigners | None = None
     first_name: dict[str, str] = {}
     roles, gates = Roles.open(), GatesConfig()
-    state = _State()
-    replay = _Replay(state)
+    state = replay.folded
     prev_hash, expected, last_time, any_signed = GENESIS_HASH, 1, "", False
     pending: tuple | None = None  # evidence its actor could record only as part of a promotion or archive
-    for row in store.iter_event_rows(until=head.seq):
+    for row in rows:
         seq, time, actor, type_, name, version, env, payload_json, evidence_json, prev, digest, signer, sig = row
         if seq != expected or prev != prev_hash:
             raise _Fail(seq, ev._check_link(seq, expected, prev, prev_hash))
@@ -162,9 +179,8 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             counts["unsigned"] += 1
         else:
             any_signed = True
-            if seq > after_seq:
-                public = bound.public_key(signer) if bound is not None else None
-                check = keys.get(signer, public)
+            if seq > after_seq and (batch is None or batch.bad(seq, digest) is not False):
+                check = keys.get(signer, bound)
                 if check is None:
                     raise _Fail(seq, f"event {seq}: no public key for its signer {signer}")
                 if not sig or not check(digest, sig):
@@ -185,7 +201,7 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             seen.setdefault(signer, actor)
         # 4. rules
         payload = json.loads(payload_json)
-        evidence = json.loads(evidence_json)
+        evidence = json.loads(evidence_json) if evidence_json != "{}" else {}  # most events carry none
         if pending is not None and not _continues(pending, type_, actor, name, version, env):
             raise _Fail(pending[0], f"event {pending[0]}: {pending[1]!r} may not record_evidence under the roles in "
                                     "force then (and no promotion or archive of theirs carried it)")
@@ -202,6 +218,7 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
         state.rows.append(row)
         apply(state, seq, time, actor, type_, name, version, env, payload)
+        replay.observe(type_, name, version, env, payload, actor)
         if type_ == ev.CONFIG_ROLES:
             roles = Roles.from_dict(payload["roles"])
             if payload.get("signers"):
@@ -261,12 +278,11 @@ def _check_eval(seq: int, replay, gates, payload: dict) -> None:
 def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: str, stage: str, gates) -> None:
     from llmreg.registry.handlers.guard import promotion_context
     from llmreg.registry.lifecycle import check_promotion, summarize
-    from llmreg.registry.spec import Entry
 
-    data = replay.entry_data(name, version)
-    if data is None:
+    entry = replay.entry(name, version)
+    if entry is None:
         raise _Fail(seq, f"event {seq}: promotes {name}@{version}, which no event before it registered")
-    ctx = promotion_context(replay, Entry.from_dict(data), env, stage, actor, gates)
+    ctx = promotion_context(replay, entry, env, stage, actor, gates)
     results = check_promotion(ctx)
     if not all(r.passed for r in results):
         raise _Fail(seq, f"event {seq}: promotion of {name}@{version} to {stage} in {env} does not pass its gates "
@@ -274,9 +290,8 @@ def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: st
 
 
 class _KeyCache:
-    """fingerprint -> check(event hash, signature b64) -> bool, the key parsed once. Uses
-    PyNaCl (libsodium, ~1.9x faster) when installed (`pip install llm-registry[fast-audit]`),
-    else `cryptography`; both check the same SSHSIG bytes."""
+    """fingerprint -> check(event hash, signature b64) -> bool, each key parsed once
+    (audit_replay.checker: PyNaCl when installed, else `cryptography`)."""
 
     def __init__(self, lines: dict[str, str]):
         self.lines = lines
@@ -285,55 +300,14 @@ class _KeyCache:
     def get(self, fingerprint: str, bound=None):
         found = self.parsed.get(fingerprint)
         if found is None:
+            from llmreg.registry.audit_replay import checker
             from llmreg.registry.keys import PublicKey
 
-            public = bound
+            public = bound.public_key(fingerprint) if bound is not None else None
             if public is None and fingerprint in self.lines:
                 public = PublicKey.parse(self.lines[fingerprint])
             if public is None or public.fingerprint != fingerprint:
                 return None
-            found = self.parsed[fingerprint] = _checker(public)
+            # A fingerprint names one key: the verdict does not depend on where the key came from.
+            found = self.parsed[fingerprint] = checker(public)
         return found
-
-
-def _checker(public):
-    import base64
-    import binascii
-
-    from llmreg.registry.signatures import EVENT_NAMESPACE, signed_data, verify_event_signature
-
-    try:
-        from nacl.exceptions import BadSignatureError
-        from nacl.signing import VerifyKey
-    except ImportError:
-        crypto = public.crypto_key()
-        return lambda digest, sig: verify_event_signature(crypto, digest, sig)
-    key = VerifyKey(public.raw)
-
-    def check(digest: str, sig: str) -> bool:
-        try:
-            raw = base64.b64decode(sig, validate=True)
-            if len(raw) != 64 or len(digest) != 64:
-                return False
-            key.verify(signed_data(EVENT_NAMESPACE, digest.encode("ascii")), raw)
-        except (BadSignatureError, binascii.Error, ValueError, UnicodeError):
-            return False
-        return True
-    return check
-
-
-def _replay_reads():
-    from llmreg.registry.store.memory import _MemoryReads
-
-    class Replay(_MemoryReads):
-        def __init__(self, folded):
-            self.folded = folded
-
-        def _state(self):
-            return self.folded
-
-    return Replay
-
-
-def _Replay(state):  # noqa: N802 - a class built lazily (the memory store imports nothing heavy)
-    return _replay_reads()(state)
