@@ -9,7 +9,8 @@ The signer is `system:auditor` (the shipped `auditor` role: read). Its key: `key
 config, else $LLMREG_KEYRING/system:auditor.key, else $LLMREG_SIGNING_KEY. Whoever checks a
 checkpoint must trust that key: bind it to system:auditor in the roles' signers (`llmreg
 roles set roles.yaml --signers FILE`), or hand them an allowed-signers file (`--trust FILE`).
-A log that fails the audit gets no checkpoint: the run fails with the audit's one line.
+A log that fails the audit gets no checkpoint, nor does a signer the checkers would not trust:
+the run fails with one line saying why.
 """
 
 import dagster as dg
@@ -25,6 +26,7 @@ class AuditCheckpointConfig(dg.Config):
     folder: str = "audit/checkpoints"
     actor: str = AUDITOR
     key: str = ""  # the auditor's private key file; empty: $LLMREG_KEYRING/<actor>.key, $LLMREG_SIGNING_KEY
+    trust_file: str = ""  # the allowed-signers file checkers use (the gateway's checkpoints.trust_file), if any
 
 
 @dg.op(description="Audit the registry in full, sign a checkpoint of its head with the auditor's key and commit "
@@ -33,12 +35,20 @@ def audit_checkpoint(context: dg.OpExecutionContext, config: AuditCheckpointConf
                      project: ProjectResource) -> dict:
     from llmreg.registry.errors import RegistryError
     from llmreg.registry.identity import KeySource
-    from llmreg.registry.witness import take_checkpoint, write_checkpoint_to_git
+    from llmreg.registry.witness import check_checkpoint, take_checkpoint, trusted_signers, write_checkpoint_to_git
 
     repo = config.repo or str(project.root_path)
     try:
         key = KeySource(key=config.key or None).key_for(config.actor)
-        cp = take_checkpoint(registry.open(), key)
+        reg = registry.open()
+        cp = take_checkpoint(reg, key)
+        # A checkpoint its checkers would not trust is worse than none (the gateway refuses to
+        # start on it): fail here, where the fix is, instead.
+        trusted = check_checkpoint(reg, cp, trusted_signers(reg, config.trust_file or None))
+        if not trusted.ok:
+            raise dg.Failure(description=f"no checkpoint published: {trusted.reason}; bind {config.actor}'s key "
+                                         "in the roles' signers (llmreg roles set roles.yaml --signers FILE) or "
+                                         "list it in the checkers' trust_file")
         path, sha = write_checkpoint_to_git(repo, cp, folder=config.folder)
     except RegistryError as exc:
         raise dg.Failure(description=f"no checkpoint published: {exc}") from None

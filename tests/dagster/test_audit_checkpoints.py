@@ -124,3 +124,22 @@ def test_the_schedule_is_hourly_and_loads_in_definitions():
     loaded = defs()
     assert loaded.resolve_schedule_def("audit_checkpoint_schedule").job_name == "audit_checkpoint_job"
     assert loaded.resolve_job_def("audit_checkpoint_job").executor_def.name == "in_process"
+
+
+def test_an_auditor_key_checkers_would_not_trust_publishes_nothing(instance, tmp_path, repo):
+    """Embedded mode (no signers bound): system:auditor's key signed no event, so a checkpoint by it
+    would only make the gateway refuse to start. The run says how to fix it instead."""
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    with Registry.open(url, artifacts=tmp_path / "artifacts") as reg:
+        reg.configure_gates({"eval_threshold": 0.9}, actor="admin")
+    result = _run(instance, url, tmp_path, repo, repo=str(repo))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "not a trusted signer" in failure.step_failure_data.error.message
+    assert "--signers" in failure.step_failure_data.error.message
+    assert _git_log(repo) == []
+    allowed = tmp_path / "allowed_signers"  # the checkers' allowed-signers file trusts it: published
+    with Registry.open(url, artifacts=tmp_path / "artifacts") as reg:
+        allowed.write_text(f"system:auditor {reg.keys.key_for('system:auditor').public.openssh()}\n")
+    assert _run(instance, url, tmp_path, repo, repo=str(repo), trust_file=str(allowed)).success
+    assert len(_git_log(repo)) == 1
