@@ -214,6 +214,9 @@ def _walk_rows(rows, batch, head, after_seq: int, counts: dict, seen: dict, lega
             pending = _check_evidence(seq, actor, name, version, env, payload, roles)
         elif type_ == ev.EVAL_RECORDED:
             _check_eval(seq, replay, gates, payload)
+        elif type_ == ev.ENTRY_REGISTERED and not payload.get("imported") and (payload["entry"]["spec"] or {}).get(
+                "gates"):
+            _check_entry_gates(seq, replay, gates, payload, name, version)
         elif type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
             _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
         state.rows.append(row)
@@ -265,6 +268,19 @@ def _check_evidence(seq: int, actor: str, name, version, env, payload: dict, rol
     except BadInput as exc:
         raise _Fail(seq, f"event {seq}: canary_slo evidence does not say where it was measured: {exc}") from None
     return None
+
+
+def _check_entry_gates(seq: int, replay, gates, payload: dict, name, version) -> None:
+    """An entry's own gates looser than the policy in force when it was registered (written past
+    the registry's check)."""
+    from llmreg.registry.handlers.register import looser_entry_gates
+    from llmreg.registry.spec import Entry
+
+    entry = Entry.from_dict(payload["entry"])
+    replay.remember_entry(name, version, entry)
+    found = looser_entry_gates(replay, gates, entry.spec)
+    if found is not None:
+        raise _Fail(seq, f"event {seq}: the entry's own gates loosen the policy in force then: {found[0]}: {found[1]}")
 
 
 def _check_eval(seq: int, replay, gates, payload: dict) -> None:

@@ -55,6 +55,9 @@ class ReplayReads(_MemoryReads):
         elif type_ == ev.EVAL_RECORDED:
             self._evals[(name, version)].append(state.evals[-1])
 
+    def remember_entry(self, name: str, version: str, entry: Any) -> None:
+        self._entries[(name, version)] = entry
+
     def entry(self, name: str, version: str):
         found = self._entries.get((name, version))
         if found is None:

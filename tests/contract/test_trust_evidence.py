@@ -149,3 +149,25 @@ def test_an_eval_threshold_below_the_floor_is_refused_and_caught_on_replay(reg, 
     report = reg.verify_audit()
     assert not report.ok and report.first_bad_seq == event.seq, report.summary()
     assert "loosens the policy" in report.reason and "floor 0.9" in report.reason
+
+
+def test_entry_gates_looser_than_the_floor_written_into_the_log_are_caught_on_replay(reg, backend):
+    """The registry refuses gates looser than the floor; the author, holding their own key and the
+    database, rewrites their registration to eval_threshold 0.05 anyway."""
+    reg.configure_gates({"eval_threshold": 0.9}, actor="admin")
+    with pytest.raises(BadInput, match=r"^gates.eval_threshold: 0.05 is below the registry's floor 0.9"):
+        reg.register(spec(gates={"eval_threshold": 0.05}), actor=AUTHOR)
+    event = reg.events(types=("entry.registered",))
+    assert event == []
+    reg.register(spec(gates={"eval_threshold": 0.95}), actor=AUTHOR)  # tighter: fine
+    assert reg.verify_audit().ok
+    sql_only(reg)
+    (registered,) = reg.events(types=("entry.registered",))
+
+    def loosen(payload):
+        payload["entry"]["spec"]["gates"]["eval_threshold"] = 0.05
+        return payload
+    resign(backend, reg, registered.seq, AUTHOR, loosen)
+    report = reg.verify_audit()
+    assert not report.ok and report.first_bad_seq == registered.seq, report.summary()
+    assert "loosen the policy in force then: gates.eval_threshold: 0.05 is below" in report.reason
