@@ -1,9 +1,9 @@
 """The gateway refuses to start on a store that does not verify against its newest published
 checkpoint (checkpoints.repo), starts when nothing is published (and says so), and serves
-anyway only when told to (checkpoints.verify: false). Real SQLite store, real git repository."""
+anyway only when told to (checkpoints.verify: false). Real SQLite (and PostgreSQL) stores, real
+git repository."""
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 
 import pytest
@@ -12,7 +12,7 @@ from llmreg.registry.errors import IntegrityError
 from llmreg.registry.witness import take_checkpoint, write_checkpoint_to_git
 from llmreg.serving.app import create_app
 from llmreg.serving.config import GatewayConfig
-from serving_fixtures import make_spec, release
+from serving_fixtures import BOTH_STORES, make_spec, release
 
 
 def _config(store_url: str, repo, **checkpoints) -> GatewayConfig:
@@ -20,14 +20,22 @@ def _config(store_url: str, repo, **checkpoints) -> GatewayConfig:
                                     "checkpoints": {"repo": str(repo), **checkpoints}})
 
 
-def _tamper(store_url: str, sql: str) -> None:
-    """An attacker with write access to the SQLite file (append-only triggers dropped first)."""
-    conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_update")
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
+def _tamper(store_url: str, *statements: str) -> None:
+    """An attacker with write access to the database: append-only triggers off, then `statements`."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.execute(text("DROP TRIGGER IF EXISTS events_append_only_update"))
+                conn.execute(text("DROP TRIGGER IF EXISTS events_append_only_delete"))
+            else:
+                conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -41,6 +49,7 @@ def published(registry, store_url, tmp_path):
     return repo
 
 
+@BOTH_STORES
 def test_an_untampered_store_starts(registry, store_url, published, caplog):
     caplog.set_level("INFO", logger="llmreg.gateway")
     registry.register(make_spec(params={"max_tokens": 9}), actor="alice")  # the log grows past the checkpoint
@@ -56,16 +65,15 @@ def test_nothing_published_starts_and_says_so(registry, store_url, tmp_path, cap
     assert "no published checkpoint yet" in caplog.text
 
 
+@BOTH_STORES
 @pytest.mark.parametrize("sql", [
     # who approved, rewritten (hashes left alone: the chain catches it)
-    "UPDATE events SET actor = 'mallory' WHERE type = 'approval.granted'",
+    ("UPDATE events SET actor = 'mallory' WHERE type = 'approval.granted'",),
     # truncation below the checkpoint, with the head row reset
-    "DELETE FROM events WHERE seq > 3",
+    ("DELETE FROM events WHERE seq > 3", "UPDATE head SET seq = 3, hash = (SELECT hash FROM events WHERE seq = 3)"),
 ])
 def test_a_tampered_store_is_refused_in_one_line(registry, store_url, published, sql):
-    _tamper(store_url, sql)
-    if sql.startswith("DELETE"):
-        _tamper(store_url, "UPDATE head SET seq = 3, hash = (SELECT hash FROM events WHERE seq = 3)")
+    _tamper(store_url, *sql)
     with pytest.raises(IntegrityError) as info:
         create_app(_config(store_url, published), registry=registry)
     message = str(info.value)
