@@ -7,8 +7,16 @@ webhook subscribed to rollback.drill hears about it from the registry's outbox).
 
 The drill's actor needs `rollback` in roles.yaml (e.g. `system:rollback-drill: [slo-guard]`).
 
-The code location (pipelines/definitions.py) builds the schedule with the cron it reads
-when it loads (`build_rollback_drill_schedule`); nothing here reads the environment at import.
+`drift_schedule` (daily, 05:00 UTC, or $LLMREG_DRIFT_CRON) runs `drift_check_job`: every
+production version judged against what certified it (`Registry.drift_check` with
+llmreg/drift_checks.py: its suite re-run where providers.yaml serves it, the gateway's call
+log over the drift rule's window). Each flag is a signed `version.flagged` event
+(system:drift-monitor, a default role); the run fails when one is flagged. Nothing is rolled
+back unless the name's drift rule says `action: rollback`.
+
+The code location (pipelines/definitions.py) builds the schedules with the cron it reads
+when it loads (`build_rollback_drill_schedule`, `build_drift_schedule`); nothing here reads
+the environment at import.
 """
 
 import dagster as dg
@@ -67,3 +75,58 @@ def build_rollback_drill_schedule(cron: str = DRILL_CRON) -> dg.ScheduleDefiniti
 
 
 rollback_drill_schedule = build_rollback_drill_schedule()
+
+
+DRIFT_CRON = "0 5 * * *"  # daily 05:00 UTC; LLMREG_DRIFT_CRON overrides it when the location loads
+
+
+class DriftCheckConfig(dg.Config):
+    actor: str = "system:drift-monitor"
+    providers_config: str = ""  # providers.yaml: re-run the pinned suite of versions its providers serve
+    project_root: str = "."  # where the suites' paths resolve
+
+
+@dg.op(description="Judge every production version for drift (suite re-run, gateway call log); each flag is a "
+                   "version.flagged event in the registry.")
+def drift_checks(context: dg.OpExecutionContext, config: DriftCheckConfig, registry: RegistryResource):
+    from llmreg.drift_checks import observer
+
+    providers = None
+    if config.providers_config:
+        from evals.providers.config import load_providers
+
+        providers = load_providers(config.providers_config)
+    reg = registry.open()  # closed by the resource's teardown
+    report = reg.drift_check(observer(reg, providers=providers, root=config.project_root), actor=config.actor)
+    rows = ["| name | env | version | result | reasons |", "|---|---|---|---|---|"]
+    for finding in report.findings:
+        flagged = finding.verdict.flagged
+        (context.log.error if flagged else context.log.info)(finding.summary())
+        reasons = "; ".join(finding.verdict.reasons or finding.verdict.checked).replace("|", "/")
+        rows.append(f"| {finding.name} | {finding.env} | {finding.version} | "
+                    f"{'FLAGGED (' + finding.verdict.action + ')' if flagged else 'ok'} | {reasons} |")
+    metadata = {"checked": len(report.findings), "flagged": len(report.flagged),
+                "results": dg.MetadataValue.md("\n".join(rows))}
+    if report.flagged:
+        raise dg.Failure(description=f"{len(report.flagged)} of {len(report.findings)} production version(s) "
+                                     "flagged for drift: " + " | ".join(f.summary() for f in report.flagged),
+                         metadata=metadata)
+    context.add_output_metadata(metadata)
+    return report.to_dict()
+
+
+@dg.job(executor_def=dg.in_process_executor,
+        description="Drift check of every production version (flags recorded as version.flagged events).")
+def drift_check_job():
+    drift_checks()
+
+
+def build_drift_schedule(cron: str = DRIFT_CRON) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="drift_schedule", job=drift_check_job, cron_schedule=cron, execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Daily drift check of every production version (llmreg drift check).",
+    )
+
+
+drift_schedule = build_drift_schedule()

@@ -12,6 +12,13 @@ now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 
 # Roles first: from here on every write is checked against them.
 run roles set roles.yaml --actor admin
+# Notifications: ops subscribes its receiver to stage changes and failed gates of support-*.
+# Each write below queues its delivery in its own transaction (the outbox); the secret is
+# read from $HOOK_SECRET and never enters the log. The receiver is not even running yet.
+hook_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+HOOK_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"; export HOOK_SECRET
+run webhooks add "http://127.0.0.1:$hook_port/llmreg" --events stage.promoted,stage.rolled_back,gate.failed \
+  --name 'support-*' --secret-env HOOK_SECRET --id ops-pager --actor admin
 run suite register evals/triage-eval-v4.0.yaml --actor admin
 run suite register evals/triage-eval-v4.1.yaml --actor admin
 
@@ -64,3 +71,15 @@ run list support-triage
 run gc --dry-run
 run audit log --name support-triage --type stage.promoted --type stage.rolled_back --type approval.granted --type rollback.drill
 run audit verify
+
+# Notifications, sent: the receiver was down all along, so the first pass fails and schedules
+# a retry (nothing is lost: the deliveries wait in the outbox). Start the receiver (it checks
+# each HMAC signature), send again, then read the delivery log.
+run webhooks list
+run webhooks deliver --once --backoff 0.5
+python3 webhook_receiver.py --port "$hook_port" --secret-env HOOK_SECRET > "$work/received.log" &
+receiver=$!
+run webhooks deliver --wait 20 --backoff 0.5
+kill "$receiver"; wait "$receiver" || true
+printf '\n# what the receiver verified and got, in order\n'; cat "$work/received.log"
+run webhooks deliveries --limit 5

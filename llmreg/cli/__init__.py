@@ -64,6 +64,28 @@ VERBS: dict[str, Verb] = {
                           "llmreg retention set retention.yaml --actor admin", writes=True),
     "retention show": Verb("llmreg.cli.ops", "RetentionShow", "Show the retention policy in force.",
                            "llmreg retention show", existing_store=True),
+    "policy set": Verb("llmreg.cli.policy", "PolicySet", "Replace the production approval policy, per name "
+                       "(audited).", "llmreg policy set policy.yaml --actor admin", writes=True),
+    "policy show": Verb("llmreg.cli.policy", "PolicyShow", "Show the approval policy in force (for NAME: its rule).",
+                        "llmreg policy show support-triage --json", existing_store=True),
+    "drift check": Verb("llmreg.cli.drift", "DriftCheck", "Judge every production version for drift; flag it "
+                        "(version.flagged).", "llmreg drift check --actor system:drift-monitor --json", writes=True),
+    "drift set": Verb("llmreg.cli.drift", "DriftSet", "Replace the per-name drift rules (audited).",
+                      "llmreg drift set drift.yaml --actor admin", writes=True),
+    "drift show": Verb("llmreg.cli.drift", "DriftShow", "Show the drift rules in force.", "llmreg drift show",
+                       existing_store=True),
+    "webhooks add": Verb("llmreg.cli.webhooks", "WebhooksAdd", "Subscribe a URL to registry events (signed POSTs; "
+                         "audited).", "llmreg webhooks add https://hooks.example.com/llmreg --events "
+                         "stage.promoted,stage.rolled_back,gate.failed --secret-env HOOK_SECRET --actor admin",
+                         writes=True),
+    "webhooks list": Verb("llmreg.cli.webhooks", "WebhooksList", "List webhook subscriptions and their deliveries.",
+                          "llmreg webhooks list --json", existing_store=True),
+    "webhooks remove": Verb("llmreg.cli.webhooks", "WebhooksRemove", "Unsubscribe (audited).",
+                            "llmreg webhooks remove wh-12 --actor admin", writes=True),
+    "webhooks deliver": Verb("llmreg.cli.webhooks", "WebhooksDeliver", "Send queued webhook deliveries (HMAC-signed, "
+                             "retried with backoff).", "llmreg webhooks deliver --loop", existing_store=True),
+    "webhooks deliveries": Verb("llmreg.cli.webhooks", "WebhooksDeliveries", "The webhook delivery log: every "
+                                "attempt and its outcome.", "llmreg webhooks deliveries --json", existing_store=True),
     "audit log": Verb("llmreg.cli.audit", "AuditLog", "Show the audit log's events, oldest first.",
                       "llmreg audit log --name support-triage --type stage.promoted --limit 20", existing_store=True),
     "audit verify": Verb("llmreg.audit_verbs", "AuditVerify", "Check the chain, signatures, signers, the log's rules "
@@ -129,7 +151,10 @@ GROUPS = {"audit": "The audit log: show it or verify its hash chain.",
           "keys": "Create and show your signing key (ed25519, OpenSSH format).",
           "api-key": "The gateway's API keys: who may call which entries and stages.",
           "db": "PostgreSQL roles for the store (run as the owning role).",
-          "retention": "Which versions' stored artifact copies gc keeps (retention.yaml)."}
+          "retention": "Which versions' stored artifact copies gc keeps (retention.yaml).",
+          "policy": "Who must approve a production promotion, per name (policy.yaml).",
+          "drift": "Drift after release: the per-name rules and the check that flags versions.",
+          "webhooks": "Notifications: signed HTTP POSTs of registry events, from an outbox written with each event."}
 DESCRIPTION = "llm-registry: version, gate, resolve and roll back LLM release tuples."
 EXIT_CODES = "exit codes: 0 done, 1 refused (gate, role, approval, verification, conflict), 2 bad input, 3 internal error"
 

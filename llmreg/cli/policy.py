@@ -72,3 +72,44 @@ class GatesShow:
             return shown
         emit(args, data, text)
         return EXIT_OK
+
+
+class PolicySet:
+    """Replace the production approval policy from a YAML/JSON file: {default: RULE, names: {NAME:
+    RULE}}, each RULE {required, distinct_keys, author_may_approve, required_roles: {role: n}}; a
+    name may only tighten the default, and gates.yaml's required_production_approvals stays a
+    floor. Audited as config.approvals; the production gate and `audit verify` use it from then on."""
+
+    def arguments(self, p) -> None:
+        p.add_argument("file")
+
+    def run(self, args) -> int:
+        event = open_registry(args).configure_approval_policy(args.file, actor=actor(args))
+        emit(args, event.to_dict(), f"approval policy set from {args.file} (event #{event.seq})")
+        return EXIT_OK
+
+
+class PolicyShow:
+    """Print the approval policy in force: the document, or with NAME the rule the production gate
+    applies to that name (as refusals and the model card state it)."""
+
+    def arguments(self, p) -> None:
+        p.add_argument("name", nargs="?", help="an entry name: the rule in force for it")
+
+    def run(self, args) -> int:
+        from llmreg.registry.handlers.policy import stated
+
+        reg = open_registry(args)
+        if args.name:
+            rule, source = reg.approval_rule(args.name)
+            emit(args, {"name": args.name, "source": source, "rule": rule.to_dict(), "policy": stated(rule, source)},
+                 lambda: stated(rule, source))
+            return EXIT_OK
+        policy = reg.approval_policy()
+
+        def text() -> str:
+            lines = [f"default: {policy.default.describe()}"]
+            lines += [f"{name}: {rule.describe()}" for name, rule in sorted(policy.names.items())]
+            return "\n".join(lines)
+        emit(args, policy.to_dict(), text)
+        return EXIT_OK

@@ -54,6 +54,11 @@ def http_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float)
         return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 
 
+class Undeliverable(Exception):
+    """Raised by a subscription lookup: this subscription's deliveries cannot be sent (the reason
+    goes to the delivery log and the item is given up)."""
+
+
 @dataclass
 class RoundReport:
     delivered: list[int] = field(default_factory=list)
@@ -61,6 +66,17 @@ class RoundReport:
     given_up: list[int] = field(default_factory=list)
     waiting: int = 0            # items seen but held back (a head not due yet, or behind one)
     next_due: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"delivered": self.delivered, "retrying": self.retrying, "given_up": self.given_up,
+                "waiting": self.waiting, "next_due": self.next_due}
+
+    def summary(self) -> str:
+        line = (f"delivered {len(self.delivered)}, retrying {len(self.retrying)}, given up {len(self.given_up)}, "
+                f"waiting {self.waiting}")
+        if self.next_due is not None:
+            line += f"; next retry due in {max(0.0, self.next_due - time.time()):.1f} s"
+        return line
 
     def merge(self, other: "RoundReport") -> None:
         self.delivered += other.delivered
@@ -105,10 +121,14 @@ class DeliveryWorker:
         return report
 
     def _deliver(self, item: OutboxItem, report: RoundReport) -> bool:
-        sub = self._lookup(item.subscription_id)
+        try:
+            sub = self._lookup(item.subscription_id)
+            reason = f"subscription {item.subscription_id} no longer exists"
+        except Undeliverable as exc:
+            sub, reason = None, str(exc)
         now = self.clock()
         if sub is None:
-            self.outbox.mark_failed(item.id, f"subscription {item.subscription_id} no longer exists", None, at=now)
+            self.outbox.mark_failed(item.id, reason, None, at=now)
             report.given_up.append(item.id)
             return True  # nothing left to order behind it
         body = render(item, sub)

@@ -23,7 +23,7 @@ def headline(event: Mapping[str, Any]) -> str:
     """One line a person reads in a chat channel."""
     kind = event.get("type", "event")
     subject = " ".join(str(event[k]) for k in ("name", "version") if event.get(k))
-    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+    data: Mapping[str, Any] = event["data"] if isinstance(event.get("data"), Mapping) else {}
     where = f" ({event['env']})" if event.get("env") else ""
     to = f" -> {data['to']}" if data.get("to") else ""
     by = f" by {event['actor']}" if event.get("actor") else ""

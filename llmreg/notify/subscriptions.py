@@ -9,15 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from llmreg.registry.config_models import ConfigModel
+from llmreg.registry.webhooks import MIN_SECRET, event_types
 
-# The registry events a subscription may name ("*" for all). The first group exists in
-# llmreg.registry.events today; the second is recorded by the issue-16 operations.
-EVENT_TYPES = (
-    "entry.registered", "eval.recorded", "approval.granted", "evidence.recorded",
-    "gate.failed", "stage.promoted", "stage.rolled_back", "stage.archived", "action.refused",
-    "provider.snapshot",
-    "rollback.drill", "artifacts.collected", "version.flagged", "webhook.test",
-)
+# The registry events a subscription may name ("*" for all): every type the registry writes.
+EVENT_TYPES = event_types()
 
 
 class Subscription(ConfigModel):
@@ -25,7 +20,7 @@ class Subscription(ConfigModel):
     url: str = Field(max_length=2000)
     events: tuple[str, ...] = Field(min_length=1)
     name_pattern: str = Field("*", max_length=200)  # shell-style glob over entry names
-    secret: SecretStr = Field(min_length=16)         # never logged, never in the event log
+    secret: SecretStr = Field(min_length=MIN_SECRET)  # never logged, never in the event log
     format: Literal["json", "slack"] = "json"
     max_attempts: int = Field(8, ge=1, le=50)
     active: bool = True
@@ -58,5 +53,12 @@ class Subscription(ConfigModel):
         return self.name_pattern == "*" or (name is not None and fnmatchcase(name, self.name_pattern))
 
     def public(self) -> dict:
-        """The subscription as the registry may log it (`webhook.added` event): no secret."""
+        """The subscription without its secret."""
         return self.model_dump(mode="json", exclude={"secret"})
+
+    @classmethod
+    def from_registry(cls, sub, url: str, secret: str) -> "Subscription":
+        """The sender's view of a registry subscription (webhooks.WebhookSubscription) and its endpoint."""
+        return cls.parse({"id": sub.id, "url": url, "events": list(sub.events), "name_pattern": sub.name_pattern,
+                          "secret": secret, "format": sub.format, "max_attempts": sub.max_attempts},
+                         source="webhook_subscriptions", prefix=sub.id)

@@ -37,15 +37,17 @@ from llmreg.registry.resolve import DEFAULT_ENV
 from llmreg.registry.roles import Roles
 from llmreg.registry.store.port import Reads, Store, UnitOfWork
 from llmreg.registry.store.sql import SQLStore
+from llmreg.registry.webhooks import RegistryWebhooks
 
 __all__ = ["Registry", "VerifyReport", "normalise_eval_report", "normalise_evidence", "split_promotion_evidence"]
 C = TypeVar("C")
 
 
-class Registry(RegistryOps, RegistryReads):
+class Registry(RegistryWebhooks, RegistryOps, RegistryReads):
     """Facade over a store (SQL, or any Store), the artifact store and the handlers; the
     reads (get, resolve, status, events, ...) are `RegistryReads`' (read_facade.py), gc and
-    rollback drills `RegistryOps`' (ops_facade.py)."""
+    rollback drills `RegistryOps`' (ops_facade.py), webhook subscriptions `RegistryWebhooks`'
+    (webhooks.py)."""
 
     def __init__(self, store: Store, artifacts: ArtifactStore, *, cache: bool = True, refresh_interval: float = 0.5,
                  keys: KeySource | None = None):

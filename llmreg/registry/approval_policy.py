@@ -191,9 +191,11 @@ def _assign_roles(required: Mapping[str, int], candidates: list[str],
 
 def evaluate(policy: ApprovalPolicy | ApprovalRule, approvals: Iterable[Approval | Mapping[str, Any]], author: str,
              roles_of: Callable[[str], Iterable[str]], *, name: str | None = None,
-             author_key: str | None = None) -> PolicyResult:
-    """Do these production approvals satisfy the policy in force for `name`?"""
-    rule, source = (policy, "approval rule") if isinstance(policy, ApprovalRule) else policy.rule_for(name)
+             author_key: str | None = None, source: str | None = None) -> PolicyResult:
+    """Do these production approvals satisfy the policy in force for `name`? `source` names
+    where a bare rule came from (default "approval rule")."""
+    rule, source = ((policy, source or "approval rule") if isinstance(policy, ApprovalRule)
+                    else policy.rule_for(name))
     stated = f"{source}: {rule.describe()}"
     counted: list[str] = []
     keys_seen: dict[str, str] = {}

@@ -72,7 +72,7 @@ def describe(event: Event) -> str:
         what = f"eval {e.get('suite')} score {e.get('score')} run {e.get('run')}"
     elif t == "action.refused":
         what = f"REFUSED {p.get('action')}: {p.get('reason')}"
-    elif t in ("config.roles", "config.gates"):
+    elif t in ("config.roles", "config.gates", "config.approvals", "config.drift"):
         what = f"configured {t.split('.', 1)[1]}"
     elif t == "suite.registered":
         what = f"suite registered (threshold {p.get('threshold')})"
@@ -83,6 +83,8 @@ def describe(event: Event) -> str:
     elif t == "artifacts.collected":  # handlers/gc.py
         what = (f"gc removed the stored copies of {', '.join(p.get('removed_versions') or ()) or 'no versions'} "
                 f"({len(p.get('removed_digests') or ())} objects; {p.get('policy_source')})")
+    elif t == "version.flagged":  # handlers/drift.py
+        what = f"drift flag, action {p.get('action')}: {'; '.join(map(str, p.get('reasons') or ()))}"
     else:
         what = t
     return f"#{event.seq} {event.time} {event.actor} {subject}{where} {what}"

@@ -10,7 +10,8 @@ One pass over the stored events, stopping at the first that fails and saying why
    key is bound to at that point; without, one key never signs under two names;
 4. the log's own rules, replayed: times never go backwards; every approval, review,
    promotion, archive, rollback and config change comes from a member the roles in force
-   allowed; every promotion passes its gates again, judged on what was recorded before it;
+   allowed; every promotion passes its gates again, judged on what was recorded before it
+   (with the approval policy and roles in force then: config.approvals is folded like gates);
    evidence comes from a member allowed to record it (canary_slo: `record_slo`, with the
    gateway instance, window and call count); no eval report's threshold is below the floor;
 5. the projection (entries, stage pointers, states, approvals, evidence, config incl. roles,
@@ -84,8 +85,10 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
     refusal records and gate verdicts are written inside other actions' transactions; evidence
     is `_check_evidence`'s)."""
-    if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+    if type_ in ev.CONFIG_SEQ_TYPES:  # roles, gates, policies, webhook subscriptions
         return "configure"
+    if type_ == ev.VERSION_FLAGGED:
+        return "record_evidence"
     if type_ == ev.ENTRY_REGISTERED:
         return "configure" if payload.get("imported") else "register"
     if type_ in (ev.APPROVAL_GRANTED, ev.APPROVAL_WITHDRAWN):

@@ -99,11 +99,13 @@ def render_card(
     history: Sequence[Any],
     gates: "GatesConfig | None" = None,
     fairness_bound: "tuple[float, str] | None" = None,
+    approval_policy: str | None = None,
 ) -> str:
     """The model card of one version. statuses: {env: status}; history: events (mappings or objects).
 
     fairness_bound: (bound, source) as the fairness gate resolves it (the registry knows the
-    suite's own bound); default: the entry's gates, else `gates`.
+    suite's own bound); default: the entry's gates, else `gates`. approval_policy: the
+    production approval policy in force for the name, as the gate states it.
     """
     import yaml  # only when a card is rendered
 
@@ -225,6 +227,8 @@ def render_card(
     approvers = [_get(e, "actor") for e in history if _get(e, "type") == "approval.granted"]
     reviewers = [_get(e, "actor") for e in history if _get(e, "type") == "review.recorded" and (_get(e, "payload") or {}).get("decision") == "approve"]
     out.append(f"Reviewed by: {', '.join(dict.fromkeys(reviewers)) or 'nobody yet'}. Approved by: {', '.join(dict.fromkeys(approvers)) or 'nobody yet'}.")
+    if approval_policy:
+        out.append(f"Production approval policy in force: {approval_policy}.")
     if history:
         rows = []
         for event in history:
@@ -239,6 +243,8 @@ def render_card(
                 detail = "; ".join(part for part in (what, f"reason={payload['reason']}" if payload.get("reason") else "") if part)
             if _get(event, "type") == "rollback.drill" and isinstance(payload, Mapping):
                 detail = f"drill {payload.get('current')} -> {payload.get('target')}: {'ok' if payload.get('ok') else 'FAILED'}"
+            if _get(event, "type") == "version.flagged" and isinstance(payload, Mapping):
+                detail = f"drift, {payload.get('action')}: {'; '.join(map(str, payload.get('reasons') or ()))}"
             rows.append([_get(event, "seq"), _get(event, "time"), _get(event, "actor"), _get(event, "type"), _get(event, "env"), detail])
         out += ["", *_table(["Seq", "Time", "Actor", "Event", "Env", "Detail"], rows)]
     return "\n".join(out) + "\n"

@@ -56,6 +56,21 @@ CONFIG_RETENTION = "config.retention"
 ARTIFACTS_COLLECTED = "artifacts.collected"
 ROLLBACK_DRILL = "rollback.drill"
 KNOWN_TYPES = KNOWN_TYPES | {CONFIG_RETENTION, ARTIFACTS_COLLECTED, ROLLBACK_DRILL}
+# Approval policy (projected into `config` under "approvals": the production gate and its
+# audit replay read the policy in force there); the drift policy and drift flags
+# (handlers/policy.py, handlers/drift.py). A flag is an observation: no table reads it.
+CONFIG_APPROVALS = "config.approvals"
+CONFIG_DRIFT = "config.drift"
+VERSION_FLAGGED = "version.flagged"
+KNOWN_TYPES = KNOWN_TYPES | {CONFIG_APPROVALS, CONFIG_DRIFT, VERSION_FLAGGED}
+# Webhook subscriptions (registry/webhooks.py): configuration, folded into webhook_subscriptions.
+WEBHOOK_SUBSCRIBED = "webhook.subscribed"
+WEBHOOK_UNSUBSCRIBED = "webhook.unsubscribed"
+KNOWN_TYPES = KNOWN_TYPES | {WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED}
+# Events that move head.config_seq, the key of every configuration cache (roles and gates in
+# queries.py, the store's webhook routes): a write reads it with the head it locks anyway.
+CONFIG_SEQ_TYPES = frozenset({CONFIG_ROLES, CONFIG_GATES, CONFIG_APPROVALS, CONFIG_DRIFT,
+                              WEBHOOK_SUBSCRIBED, WEBHOOK_UNSUBSCRIBED})
 # Events that move a version between stages; time travel folds exactly these.
 STAGE_TYPES = (STAGE_PROMOTED, STAGE_ROLLED_BACK, STAGE_ARCHIVED)
 

@@ -6,7 +6,8 @@ For the fairness bound: the entry's `gates:` block, then the registered suite's
 `fairness.max_gap`, then this file, then the built-in default (0.1). For the canary SLO: the
 entry's `gates:` block, then this file. An entry may set
 eval_threshold, fairness_max_gap and canary_slo; how many production approvals are needed and
-the archival checklist are registry policy and live here only.
+the archival checklist are registry policy: here, as floors under the per-name approval policy
+(`llmreg policy set`, handlers/policy.py), which may ask for more.
 """
 from __future__ import annotations
 

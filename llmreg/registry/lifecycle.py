@@ -6,7 +6,8 @@ development -> staging -> canary -> production -> archived, per environment.
                  its own suite checks)
   -> canary      transition, review (a non-author approves, no open rejection), fairness
   -> production  transition, canary_slo (newest evidence within bounds), production_approvals
-                 (N distinct approvers, none the author; N >= 2)
+                 (the name's approval policy: by default N distinct approvers, none the author,
+                 N >= 2; it may ask for more, and for approvers holding given roles)
   -> archived    transition (never the production holder: a replacement holds production
                  first), archive_checklist (only when gates.yaml lists items)
 
@@ -90,6 +91,11 @@ class PromotionContext:
     gates: GatesConfig = field(default_factory=GatesConfig)
     suite_fairness_max_gap: float | None = None
     suite_ref: str | None = None
+    # The approval policy in force for this name (approval_policy.ApprovalRule; None: the
+    # registry default with gates.yaml's count) and the roles each approver held then.
+    approval_rule: Any = None
+    approval_source: str = ""
+    member_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: EMPTY)
 
 
 def normalise_status(value: Any, field_name: str = "status") -> str:
@@ -318,39 +324,31 @@ def _gate_canary_slo(ctx: PromotionContext) -> GateResult:
 
 
 def _gate_production_approvals(ctx: PromotionContext) -> GateResult:
+    from .approval_policy import ApprovalRule, evaluate
+
     author = ctx.entry.author
-    needed = ctx.gates.required_production_approvals
-    counted: list[str] = []
-    repeated: set[str] = set()
-    author_approved = False
-    for approval in ctx.approvals:
-        if approval.get("stage", "production") != "production":
-            continue
-        actor = approval.get("actor")
-        if not isinstance(actor, str):
-            continue
-        if actor == author:
-            author_approved = True
-        elif actor in counted:
-            repeated.add(actor)
-        else:
-            counted.append(actor)
-    evidence = {"approvers": counted, "required": needed, "author": author}
-    notes = []
-    if author_approved:
-        notes.append(f"the author {author} cannot approve their own release")
-    if repeated:
-        notes.append(f"{', '.join(sorted(repeated))} approved more than once (counted once)")
-    extra = f"; {'; '.join(notes)}" if notes else ""
-    if len(counted) >= needed:
-        return GateResult("production_approvals", True, f"{len(counted)} of {needed} distinct non-author approvals: {', '.join(counted)}{extra}", evidence)
+    rule = ctx.approval_rule or ApprovalRule(required=ctx.gates.required_production_approvals)
+    source = ctx.approval_source or "registry default approval policy"
+    roles = ctx.member_roles
+    result = evaluate(rule, ctx.approvals, author, lambda actor: roles.get(actor, ()), source=source)
+    needed, counted = rule.required, list(result.counted)
+    evidence = {"approvers": counted, "required": needed, "author": author, "policy": result.policy,
+                "roles": {r: list(a) for r, a in result.roles_filled.items()}}
+    extra = f"; {'; '.join(result.notes)}" if result.notes else ""
+    policy = f" (policy: {result.policy})"
+    who = "distinct approvals" if rule.author_may_approve else "distinct non-author approvals"
+    if result.ok:
+        return GateResult("production_approvals", True, f"{len(counted)} of {needed} {who}: {', '.join(counted)}{extra}{policy}", evidence)
     have = ", ".join(counted) if counted else "none"
-    missing = needed - len(counted)
-    return GateResult("production_approvals", False, f"{len(counted)} of {needed} distinct approvals for production (have: {have}){extra}; need {missing} more from someone other than the author (llmreg approve {ctx.entry.ref} --to production --env {ctx.env})", evidence)
+    missing = [f"need {needed - len(counted)} more from someone other than the author"] if len(counted) < needed else []
+    missing += [f"need {n - len(result.roles_filled.get(role, ()))} more approver(s) holding {role}"
+                for role, n in rule.required_roles.items() if len(result.roles_filled.get(role, ())) < n]
+    return GateResult("production_approvals", False, f"{len(counted)} of {needed} distinct approvals for production (have: {have}){extra}; {'; '.join(missing)} (llmreg approve {ctx.entry.ref} --to production --env {ctx.env}){policy}", evidence)
 
 
 def _gate_archive_checklist(ctx: PromotionContext) -> GateResult:
-    items = ctx.gates.archive_checklist
+    # gates.yaml's items, then those the name's approval policy adds
+    items = tuple(dict.fromkeys(ctx.gates.archive_checklist + tuple(getattr(ctx.approval_rule, "archive_checklist", ()))))
     if not items:
         return GateResult("archive_checklist", True, "no archival checklist configured in gates.yaml", {"items": []})
     from .approval_policy import check_archive_checklist  # an item is true or {done: true, by, at, notes}

@@ -154,7 +154,11 @@ class Queries:
         bound = gates.fairness_bound(entry.spec.gates, ctx.suite_fairness_max_gap, ctx.suite_ref)
         statuses = self.status(name).versions.get(version, {})
         history = [e.to_dict() for e in self.store.events(name=name, version=version)]
-        return render_card(entry, statuses=statuses, history=history, gates=gates, fairness_bound=bound)
+        from llmreg.registry.handlers.policy import approval_rule, stated
+
+        policy = stated(*approval_rule(self.store, name, gates))
+        return render_card(entry, statuses=statuses, history=history, gates=gates, fairness_bound=bound,
+                           approval_policy=policy)
 
     def provider_log(self, provider: str | None = None, family: str | None = None) -> list:
         from llmreg.registry import providers as pv

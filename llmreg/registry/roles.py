@@ -145,8 +145,9 @@ class Roles:
 
     @classmethod
     def default(cls, members: Mapping[str, Any] | None = None) -> "Roles":
-        """The shipped role set (viewer, developer, reviewer, release-manager, slo-guard, admin)
-        with the file's members (system:slo-guard) plus `members`; an actor in both gets the roles
+        """The shipped role set (viewer, developer, reviewer, release-manager, slo-guard,
+        rollback-drill, drift-monitor, admin) with the file's members (system:slo-guard,
+        system:rollback-drill, system:drift-monitor) plus `members`; an actor in both gets the roles
         given here."""
         base = cls.from_file(DEFAULT_ROLES_FILE)
         return cls(roles=base.roles, members={**base.members, **dict(members or {})})

@@ -179,3 +179,10 @@ def test_stage_spans_fold_to_the_projections_pointers(reg):
     assert any(s.version == versions[0] and s.stage == "archived" and s.until is None for s in spans)
     closed = [s for s in spans if s.version == versions[0] and s.stage == "production"]
     assert len(closed) == 1 and closed[0].until is not None
+    # what gc reads: the store's stage_history rows give the same spans (archiving leaves none)
+    from llmreg.registry.handlers.gc import history_spans
+
+    from_table = history_spans(reg.store.stage_history(sc.NAME))
+    key = lambda s: (s.env, s.stage, s.since, s.version)  # noqa: E731
+    assert sorted(from_table, key=key) == sorted((s for s in spans if s.stage != "archived"), key=key)
+    assert len(from_table) == 10  # staging, canary, production x2; staging, canary x2 (one pulled, one in eu)

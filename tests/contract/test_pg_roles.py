@@ -110,8 +110,18 @@ def test_reader_role_only_reads(store):
                                                      "evidence, prev_hash, hash) VALUES (1,'t','a','x','{}','{}','p','h')")
         assert "permission denied" in _refused(conn, "UPDATE stage_pointers SET weight = 1")
         assert "permission denied" in _refused(conn, "UPDATE head SET seq = 5")
+        # webhook URLs and HMAC secrets: only the sender (the app role) reads them
+        assert conn.execute("SELECT count(*) FROM webhook_subscriptions").fetchone() == (0,)
+        assert "permission denied" in _refused(conn, "SELECT secret FROM webhook_secrets")
     finally:
         conn.close()
+    app_conn = _as(backend, app)
+    try:
+        app_conn.execute("INSERT INTO webhook_secrets (subscription_id, url, secret) VALUES ('ops', 'u', 's')")
+        assert app_conn.execute("SELECT secret FROM webhook_secrets").fetchone() == ("s",)
+        app_conn.execute("UPDATE webhook_outbox SET attempts = attempts + 1")  # the sender marks deliveries
+    finally:
+        app_conn.close()
 
 
 def test_grant_is_idempotent_and_narrows_extra_privileges(store):

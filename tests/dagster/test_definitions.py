@@ -1,6 +1,7 @@
 """The code location loads, and its graph reads like the pipeline."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,11 +106,13 @@ def test_deployment_values_come_in_as_env_vars_not_values():
     assert isinstance(team["registry"].url, dg.EnvVar) and "secret" not in repr(team["registry"])
 
 
-def test_dagster_cli_validates_the_code_location():
+def test_dagster_cli_validates_the_code_location(tmp_path):
     """What `dagster dev` and the daemon load: the workspace, through Dagster's own loader."""
     dagster = Path(sys.executable).parent / "dagster"
+    # Its own DAGSTER_HOME: a clean clone has no .dagster/ folder until the demo makes one.
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=ROOT,
-                          capture_output=True, text=True, check=False, timeout=300)
+                          capture_output=True, text=True, check=False, timeout=300, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "All code locations passed validation" in out, out[-3000:]
     assert "does not match the name" not in out

@@ -90,3 +90,21 @@ def test_a_rollback_drill_before_the_rollback_and_a_gc_dry_run(scenario):
     assert gc.startswith(f"gc {NAME}: would remove no versions") and "keep 1.1.0: held production" in gc
     assert not scenario.llmreg.registry().events(types=["artifacts.collected"])  # a dry run writes nothing
     assert "Rollback drills" in scenario.llmreg.registry().card(NAME, "1.0.0")
+
+
+def test_a_notification_waits_in_the_outbox_until_the_receiver_is_up_and_arrives_signed(scenario):
+    first = scenario.step("webhooks deliver --once").output
+    assert first.startswith("delivered 0, retrying 1") and "9 pending" in first  # receiver down: nothing lost
+    assert scenario.step("webhooks deliver --wait").output.startswith("delivered 9, retrying 0, given up 0")
+    received = [line for line in scenario.output.splitlines() if line.startswith("delivery ")]
+    assert len(received) == 9 and all("signature ok" in line for line in received)
+    assert received[0].endswith(f"stage.promoted {NAME}@1.0.0 staging by ci-bot")
+    assert received[-1].endswith(f"stage.rolled_back {NAME}@1.0.0 production by dana")
+    assert any(" gate.failed " in line for line in received)
+    seqs = [int(line.split("#")[1].split()[0]) for line in received]
+    assert seqs == sorted(seqs)  # in log order
+    log = scenario.llmreg("webhooks", "deliveries", "--json").stdout
+    assert '"delivered": 9' in log
+    reg = scenario.llmreg.registry()
+    (added,) = reg.events(types=["webhook.subscribed"])
+    assert added.payload["id"] == "ops-pager" and "/llmreg" not in str(added.payload)  # origin only, no path

@@ -2,22 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine
 
 from llmreg.notify.outbox import DELIVERED, FAILED, MemoryOutbox
-from llmreg.notify.sql_outbox import SqlOutbox, enqueue, metadata, webhook_outbox
-from llmreg.notify.subscriptions import Subscription
+from llmreg.notify.sql_outbox import SqlOutbox
+from llmreg.registry.store.sql import SQLStore
 from tests.contract.backends import make_backend
-
-
-@pytest.fixture
-def engine(request, tmp_path):
-    backend = make_backend(request.param, tmp_path)
-    engine = create_engine(backend.url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    backend.drop()
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -26,8 +16,8 @@ def outbox(request, tmp_path):
         yield MemoryOutbox()
         return
     backend = make_backend(request.param, tmp_path)
+    SQLStore(backend.url).close()  # the registry's migrations create the outbox tables (0008)
     engine = create_engine(backend.url)
-    metadata.create_all(engine)
     yield SqlOutbox(engine)
     engine.dispose()
     backend.drop()
@@ -56,22 +46,3 @@ def test_failed_items_stay_pending_until_given_up_and_every_attempt_is_logged(ou
     assert [(a.item_id, a.attempt, a.ok, a.status, a.retry_at, a.event_seq) for a in log] == [
         (ident, 1, False, 500, 20.0, 1), (ident, 2, False, None, None, 1)]
     assert outbox.attempts("other") == []
-
-
-SUBS = [Subscription.parse({"id": "ops", "url": "http://127.0.0.1:9/x", "events": ["stage.promoted"], "secret": "s" * 16}),
-        Subscription.parse({"id": "all", "url": "http://127.0.0.1:9/y", "events": ["*"], "secret": "s" * 16})]
-
-
-@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_enqueue_lives_and_dies_with_the_callers_transaction(engine):
-    with engine.begin() as conn:
-        assert enqueue(conn, {"seq": 1, "type": "stage.promoted", "name": "bot"}, SUBS) == 2
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            enqueue(conn, {"seq": 2, "type": "gate.failed", "name": "bot"}, SUBS)
-            raise RuntimeError("the event's transaction failed")
-    with engine.connect() as conn:
-        rows = conn.execute(select(webhook_outbox.c.event_seq, webhook_outbox.c.subscription_id)
-                            .order_by(webhook_outbox.c.id)).all()
-        assert [tuple(r) for r in rows] == [(1, "ops"), (1, "all")]
-        assert conn.execute(select(func.count()).select_from(webhook_outbox)).scalar() == 2

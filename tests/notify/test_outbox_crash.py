@@ -13,8 +13,9 @@ from sqlalchemy import create_engine
 
 from llmreg.notify.delivery import DeliveryWorker
 from llmreg.notify.outbox import DELIVERED, PENDING
-from llmreg.notify.sql_outbox import SqlOutbox, metadata
+from llmreg.notify.sql_outbox import SqlOutbox
 from llmreg.notify.subscriptions import Subscription
+from llmreg.registry.store.sql import SQLStore
 from tests.notify.webhook_receiver import WebhookReceiver
 
 WORKER = """
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine
 from llmreg.notify.delivery import DeliveryWorker
 from llmreg.notify.sql_outbox import SqlOutbox
 from llmreg.notify.subscriptions import Subscription
+from llmreg.registry.store.sql import SQLStore
 sub = Subscription.parse(json.loads(sys.argv[2]))
 DeliveryWorker(SqlOutbox(create_engine(sys.argv[1])), {sub.id: sub}, timeout_s=60).run_once()
 """
@@ -31,8 +33,8 @@ DeliveryWorker(SqlOutbox(create_engine(sys.argv[1])), {sub.id: sub}, timeout_s=6
 @pytest.mark.slow
 def test_a_worker_killed_mid_delivery_leaves_the_item_pending_and_the_next_worker_sends_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'registry.db'}"
+    SQLStore(url).close()  # the registry's migrations create the outbox tables (0008)
     engine = create_engine(url)
-    metadata.create_all(engine)
     outbox = SqlOutbox(engine)
     with WebhookReceiver() as receiver:
         spec = {"id": "ops", "url": receiver.url("/hook"), "events": ["*"], "secret": "k" * 32}

@@ -15,6 +15,8 @@ EXPECTED = {
     "reviewer": {"read", "approve:canary", "approve:production", "record_evidence"},
     "release-manager": {"read", "record_eval", "record_evidence", "promote:staging", "promote:canary", "promote:production", "approve:production", "archive", "rollback"},
     "slo-guard": {"read", "record_evidence", "record_slo", "rollback"},
+    "rollback-drill": {"read", "rollback"},
+    "drift-monitor": {"read", "record_evidence", "rollback"},
     "auditor": {"read"},
     "admin": set(ACTIONS),
 }
@@ -38,6 +40,12 @@ def test_default_keeps_the_members_the_file_lists():
     assert shipped["system:auditor"] == ("auditor",)  # signs the published checkpoints
     assert Roles.default().roles_of("system:slo-guard") == ("slo-guard",)
     assert Roles.default().allows("system:slo-guard", "rollback")
+    # the schedules' service identities: the drill rehearses a rollback, the drift check flags
+    assert shipped["system:rollback-drill"] == ("rollback-drill",)
+    assert Roles.default().allows("system:rollback-drill", "rollback")
+    assert not Roles.default().allows("system:rollback-drill", "promote:production")
+    assert Roles.default().allows("system:drift-monitor", "record_evidence")
+    assert not Roles.default().allows("system:drift-monitor", "approve:production")
     roles = Roles.default(members={"bob": ["viewer"]})
     assert roles.roles_of("bob") == ("viewer",) and roles.allows("system:slo-guard", "record_evidence")
     # an actor given explicitly gets exactly the roles given

@@ -70,8 +70,26 @@ def collected_versions(queries: Queries, name: str | None = None) -> dict[str, d
 
 # ---------------------------------------------------------------------- stage history
 
+def history_spans(rows: Iterable[tuple]) -> list[StageSpan]:
+    """The stretches each version held each stage, from the store's stage_history rows (env,
+    stage, since, seq, version) in (env, stage, since, seq) order: a row opens its version's
+    span and closes the previous holder's; a row without a version only closes. One indexed
+    read per name instead of every stage event (archiving leaves no row: it holds nothing)."""
+    spans: list[StageSpan] = []
+    holding: dict[tuple[str, str], tuple[str, str]] = {}  # (env, stage) -> (version, since)
+    for env, stage, since, _seq, version in rows:
+        held = holding.pop((env, stage), None)
+        if held is not None:
+            spans.append(StageSpan.of((held[0], env, stage, held[1], since)))
+        if version is not None:
+            holding[(env, stage)] = (version, since)
+    spans += [StageSpan.of((version, env, stage, since, None)) for (env, stage), (version, since) in holding.items()]
+    return spans
+
+
 def stage_spans(events: Iterable[Event]) -> list[StageSpan]:
-    """The stretches each version held each stage, folded from stage events in seq order with
+    """The reference fold `history_spans` is checked against (tests/contract): the stretches
+    each version held each stage, folded from stage events in seq order with
     the projection's transitions (store/projection.fold_stages): a stage event moves its
     version out of whatever it held; promoted/rolled back (production) take the stage from its
     holder; a pulled canary goes back to development; archived is a span that holds nothing."""
@@ -188,7 +206,7 @@ def gc_command(queries: Queries, artifacts: ArtifactStore, name: str | None, *, 
         registered = {e.version: e.time for e in queries.events(name=each, types=(ev.ENTRY_REGISTERED,))
                       if e.version}
         pinned = {p.version: f"holds {p.stage} in {p.env}" for p in store.pointers(each)}
-        spans = stage_spans(queries.events(name=each, types=ev.STAGE_TYPES))
+        spans = history_spans(store.stage_history(each))
         plans[each] = plan_gc(policy, spans, now, name=each, registered=registered, pinned=pinned)
     keep = frozenset(d for n, versions in digests_of.items() for v, ds in versions.items()
                      if n not in plans or v not in plans[n].remove for d in ds)

@@ -66,7 +66,23 @@ def promotion_context(reads: Reads, entry: Entry, env: str, target: str, actor: 
         gates=gates,
     )
     settings = suite_settings(reads, ctx)
+    if target in ("production", "archived"):  # approvals; the archive checklist a name's policy adds
+        settings.update(approval_settings(reads, name, gates, ctx.approvals))
     return dataclasses.replace(ctx, **settings) if settings else ctx
+
+
+def approval_settings(reads: Reads, name: str, gates: GatesConfig, approvals: Sequence[Mapping]) -> dict[str, Any]:
+    """The approval policy in force for `name` and the roles its approvers hold, both as `reads`
+    sees them (so the audit's replay of a log prefix judges with what was in force then)."""
+    from llmreg.registry.handlers.policy import approval_rule
+
+    rule, source = approval_rule(reads, name, gates)
+    member_roles: dict[str, tuple[str, ...]] = {}
+    if rule.required_roles:
+        row = reads.config("roles")
+        roles = Roles.from_dict(row[0]) if row else Roles.open()
+        member_roles = {a["actor"]: roles.roles_of(a["actor"]) for a in approvals if isinstance(a.get("actor"), str)}
+    return {"approval_rule": rule, "approval_source": source, "member_roles": member_roles}
 
 
 def suite_settings(reads: Reads, ctx: PromotionContext) -> dict[str, Any]:

@@ -71,13 +71,17 @@ def review(cmd: Review, uow: UnitOfWork, deps: Deps) -> list[Event]:
 
 
 def approve(cmd: Approval, uow: UnitOfWork, deps: Deps) -> list[Event]:
-    """Sign off for production; two distinct non-authors are needed."""
+    """Sign off for production; the name's approval policy says how many and whether the
+    author may count (by default: two distinct non-authors)."""
+    from llmreg.registry.handlers.policy import approval_rule, stated
+
     entry, actor, env, stage = cmd.entry, cmd.actor, cmd.env, cmd.stage
     name, version = entry.name, entry.version
-    authorize(uow, deps, actor, "approve:production", name=name, version=version, env=env)
-    if actor == entry.author:
-        refuse(uow, Refused(f"{actor} is the author of {entry.ref}; production needs two approvers "
-                            "other than the author, ask someone else"),
+    gates = authorize(uow, deps, actor, "approve:production", name=name, version=version, env=env)
+    rule, source = approval_rule(uow, name, gates)
+    if actor == entry.author and not rule.author_may_approve:
+        refuse(uow, Refused(f"{actor} is the author of {entry.ref}; production needs approvers other than the "
+                            f"author, ask someone else (policy: {stated(rule, source)})"),
                actor=actor, action="approve:production", name=name, version=version, env=env)
     if any(a["actor"] == actor for a in uow.approvals(name, version, env, stage=stage)):
         raise Conflict(f"{actor} already approved {entry.ref} for {stage} in {env}; one approval per person")

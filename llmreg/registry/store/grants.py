@@ -10,7 +10,8 @@ that only resolve) may only SELECT.
                  head SELECT, UPDATE (the single row every writer locks and moves)
                  llmreg_alembic_version SELECT (it sees the schema version, cannot migrate)
                  projection tables SELECT, INSERT, UPDATE, DELETE (rebuilt from the log)
-    reader role: SELECT on every table
+    reader role: SELECT on every table but webhook_secrets (webhook URLs and HMAC secrets:
+                 only the sender, which runs as the app role, reads them)
 
 Run `grant_roles` as the owning role after every migration (a new table gets no
 privileges until then); it is idempotent and first revokes whatever else those roles held.
@@ -31,6 +32,7 @@ APPEND_ONLY = ("events", "signing_keys")
 # Operational logs the app role appends to and never rewrites (the gateway's per-call log).
 CALL_LOGS = ("gateway_calls",)
 HEAD = ("head",)
+SENDER_ONLY = ("webhook_secrets",)  # the app role (the webhook sender) reads it; the reader role never
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -57,7 +59,7 @@ def grant_statements(schema: str, app_role: str, reader_role: str) -> list[str]:
         *(f"GRANT SELECT, INSERT ON {s}.{_ident(t)} TO {app}" for t in CALL_LOGS),
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {app}",  # the call log's BIGSERIAL id
         *(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{_ident(t)} TO {app}" for t in _projection_tables()),
-        *(f"GRANT SELECT ON {s}.{_ident(t)} TO {reader}" for t in tables),
+        *(f"GRANT SELECT ON {s}.{_ident(t)} TO {reader}" for t in tables if t not in SENDER_ONLY),
     ]
     return out
 

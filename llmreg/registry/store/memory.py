@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from llmreg.registry import events as ev
 from llmreg.registry import providers as pv
+from llmreg.registry import webhooks
 from llmreg.registry.audit import AuditReport
 from llmreg.registry.events import GENESIS_HASH, Event, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.semver import version_key
@@ -43,9 +44,13 @@ class _State:
     providers: dict[str, pv.SnapshotRecord] = field(default_factory=dict)
     discovery: dict[str, pv.DiscoveryRecord] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # signing_keys: fingerprint -> public key line
+    webhooks: dict[str, Any] = field(default_factory=dict)  # id -> webhooks.WebhookSubscription
+    # operational, not projection: id -> (url, secret); outbox rows (id, subscription id, event)
+    endpoints: dict[str, tuple[str, str]] = field(default_factory=dict)
+    outbox: list[tuple[int, str, dict]] = field(default_factory=list)
 
     def fresh_projection(self) -> "_State":
-        return _State(head=self.head, rows=self.rows, keys=self.keys)
+        return _State(head=self.head, rows=self.rows, keys=self.keys, endpoints=self.endpoints, outbox=self.outbox)
 
 
 class _MemoryReads(Reads):
@@ -124,6 +129,9 @@ class _MemoryReads(Reads):
     def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
         return dict(sorted(self._state().discovery.items()))
 
+    def webhook_subscriptions(self) -> list:
+        return [sub for _, sub in sorted(self._state().webhooks.items())]
+
 
 class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
     def __init__(self, state: _State):
@@ -144,6 +152,12 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
     def remember_key(self, public) -> None:
         self.work.keys.setdefault(public.fingerprint, public.openssh())
 
+    def put_webhook_endpoint(self, id: str, url: str, secret: str) -> None:
+        self.work.endpoints[id] = (url, secret)
+
+    def drop_webhook_endpoint(self, id: str) -> None:
+        self.work.endpoints.pop(id, None)
+
     def _state(self) -> _State:
         return self.work
 
@@ -161,8 +175,12 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
         self.work.rows.append((event.seq, event.time, actor, type, name, version, env, payload_json, evidence_json,
                                event.prev_hash, event.hash, event.signer, event.signature))
         apply(self.work, event.seq, event.time, actor, type, name, version, env, json.loads(payload_json))
-        config_seq = event.seq if type in (ev.CONFIG_ROLES, ev.CONFIG_GATES) else head.config_seq
+        config_seq = event.seq if type in ev.CONFIG_SEQ_TYPES else head.config_seq
         self.work.head = Head(event.seq, event.hash, event.time, config_seq)
+        outbox = self.work.outbox
+        for sub in self.work.webhooks.values():  # as store/sql_webhooks.py: one row per matching subscription
+            if sub.route().matches(type, name):
+                outbox.append((len(outbox) + 1, sub.id, webhooks.outbox_event(event)))
         self.events.append(event)
         return event
 
@@ -230,6 +248,12 @@ class MemoryStore(_MemoryReads, Store):
     def public_keys(self) -> dict[str, str]:
         return dict(self._committed.keys)
 
+    def webhook_endpoint(self, id: str) -> tuple[str, str] | None:
+        return self._committed.endpoints.get(id)
+
+    def outbox_rows(self, after_id: int = 0) -> list[tuple[int, str, dict]]:
+        return [row for row in self._committed.outbox if row[0] > after_id]
+
     def hash_at(self, seq: int) -> str | None:
         rows = self._committed.rows
         return rows[seq - 1][10] if 0 < seq <= len(rows) else None
@@ -245,7 +269,7 @@ class MemoryStore(_MemoryReads, Store):
             config_seq = 0
             for seq, time, actor, type_, name, version, env, payload, *_ in state.rows:
                 apply(state, seq, time, actor, type_, name, version, env, json.loads(payload))
-                if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                if type_ in ev.CONFIG_SEQ_TYPES:
                     config_seq = seq
             head = state.head
             state.head = Head(head.seq, head.hash, head.time, config_seq)
@@ -260,7 +284,7 @@ class MemoryStore(_MemoryReads, Store):
         config_seq = 0
         for seq, time, actor, type_, name, version, env, payload, *_ in fresh.rows:
             apply(fresh, seq, time, actor, type_, name, version, env, json.loads(payload))
-            if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+            if type_ in ev.CONFIG_SEQ_TYPES:
                 config_seq = seq
         if config_seq != committed.head.config_seq:
             return f"head.config_seq is {committed.head.config_seq}, the log's last config event is {config_seq}"
@@ -275,7 +299,8 @@ class MemoryStore(_MemoryReads, Store):
                                     ("reviews", state.reviews), ("evidence", state.evidence),
                                     ("eval_records", state.evals), ("suites", state.suites),
                                     ("config", state.config), ("provider_snapshots", state.providers),
-                                    ("provider_discovery", state.discovery))}
+                                    ("provider_discovery", state.discovery),
+                                    ("webhook_subscriptions", state.webhooks))}
 
     def close(self) -> None:
         pass
@@ -315,10 +340,16 @@ def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any,
         state.config[key] = (copy.deepcopy(payload[key]), seq)
         if type_ == ev.CONFIG_ROLES and "signers" in payload:
             state.config["signers"] = (copy.deepcopy(payload["signers"]), seq)
+    elif type_ == ev.CONFIG_APPROVALS:
+        state.config["approvals"] = (copy.deepcopy(payload["approvals"]), seq)
     elif type_ == pv.PROVIDER_SNAPSHOT:
         if payload.get("provider") and payload.get("snapshot") and payload.get("status") in pv.EVENT_STATUSES:
             key = pv.snapshot_key(payload["provider"], payload["snapshot"])
             state.providers[key] = pv.apply(state.providers.get(key), payload, time=time, seq=seq)
+    elif type_ == ev.WEBHOOK_SUBSCRIBED:
+        state.webhooks[payload["id"]] = webhooks.WebhookSubscription.from_payload(payload, seq, actor)
+    elif type_ == ev.WEBHOOK_UNSUBSCRIBED:
+        state.webhooks.pop(payload["id"], None)
     elif type_ == pv.PROVIDER_DISCOVERY and payload.get("provider"):
         state.discovery[payload["provider"]] = pv.DiscoveryRecord(
             payload["provider"], bool(payload.get("ok")), time, payload.get("error"), payload.get("base_url"), seq)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from llmreg.registry.store.connection import StoreURL, sqlalchemy_engine
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 VERSION_TABLE = "llmreg_alembic_version"
 _PG_LOCK_KEY = 0x6C6C6D726567  # "llmreg"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

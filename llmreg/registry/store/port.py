@@ -153,6 +153,10 @@ class Reads(ABC):
     def discovery_records(self) -> dict[str, Any]:
         """{provider: providers.DiscoveryRecord}: each provider list's last recorded state."""
 
+    @abstractmethod
+    def webhook_subscriptions(self) -> list[Any]:
+        """webhooks.WebhookSubscription rows (the fold of webhook.* events), by id."""
+
 
 class UnitOfWork(Reads):
     """One write transaction holding the writer lock: read current state, append events."""
@@ -173,6 +177,13 @@ class UnitOfWork(Reads):
     @abstractmethod
     def remember_key(self, public: Any) -> None:
         """Keep the public key (keys.PublicKey) of a signer, once; audits read them back."""
+
+    @abstractmethod
+    def put_webhook_endpoint(self, id: str, url: str, secret: str) -> None:
+        """Keep a subscription's full URL and HMAC secret (operational, never in the log)."""
+
+    @abstractmethod
+    def drop_webhook_endpoint(self, id: str) -> None: ...
 
     @property
     @abstractmethod
@@ -232,6 +243,17 @@ class Store(Reads):
         store answers from stage_history (one index seek); this default folds the log."""
         return self.stages_at(name, env, until_time).get(stage)
 
+    def stage_history(self, name: str) -> list[tuple]:
+        """(env, stage, since, seq, version) rows: every change of holder of each stage of `name`,
+        in (env, stage, since, seq) order. The SQL store reads its stage_history table; this
+        default (the memory store's) folds the log's stage events the same way."""
+        from llmreg.registry import events as ev
+        from llmreg.registry.store.projection import fold_stage_history
+
+        rows = fold_stage_history((e.seq, e.time, e.type, e.name, e.version, e.env, e.payload)
+                                  for e in self.events(name=name, types=ev.STAGE_TYPES))
+        return [(env, stage, since, seq, version) for _, env, stage, since, seq, version, _ in rows]
+
     @abstractmethod
     def rebuild_projection(self) -> int: ...
 
@@ -241,6 +263,15 @@ class Store(Reads):
     @abstractmethod
     def projection_differs(self) -> str | None:
         """None when the projection equals a fresh fold of the log, else the first difference."""
+
+    @abstractmethod
+    def webhook_endpoint(self, id: str) -> tuple[str, str] | None:
+        """(full URL, HMAC secret) of a subscription, or None: for the sender only."""
+
+    @abstractmethod
+    def outbox_rows(self, after_id: int = 0) -> list[tuple[int, str, dict]]:
+        """(delivery id, subscription id, event as delivered) of every outbox row, in id order:
+        what `append` queued in the event's transaction (llmreg.notify sends and marks them)."""
 
     @abstractmethod
     def close(self) -> None: ...

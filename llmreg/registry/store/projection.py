@@ -20,13 +20,14 @@ from llmreg.registry.eval_reports import report_verdict
 from llmreg.registry.store.connection import placeholders
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
-                     "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery")
+                     "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery",
+                     "webhook_subscriptions")
 # Primary keys, to dump tables in a stable order.
 TABLE_ORDER = {
     "entries": "name, version", "stage_pointers": "name, env, stage", "stage_history": "name, env, stage, since, seq",
     "version_states": "name, version, env", "approvals": "name, version, env, stage, actor",
     "reviews": "seq", "evidence": "seq", "eval_records": "seq", "suites": "name, version",
-    "config": "key", "provider_snapshots": "key", "provider_discovery": "provider",
+    "config": "key", "provider_snapshots": "key", "provider_discovery": "provider", "webhook_subscriptions": "id",
 }
 
 _SQL = {
@@ -59,6 +60,9 @@ _SQL = {
                               "ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, record = excluded.record",
     "upsert_discovery": "INSERT INTO provider_discovery (provider, seq, record) VALUES (?, ?, ?) "
                         "ON CONFLICT (provider) DO UPDATE SET seq = excluded.seq, record = excluded.record",
+    "insert_webhook": "INSERT INTO webhook_subscriptions (id, seq, actor, origin, url_sha256, events, name_pattern, "
+                      "format, max_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "delete_webhook": "DELETE FROM webhook_subscriptions WHERE id = ?",
 }
 
 
@@ -203,6 +207,19 @@ def _provider_discovery(cur, sql, seq, time, actor, name, version, env, payload)
     cur.execute(sql["upsert_discovery"], (record.provider, seq, _text(record.to_dict())))
 
 
+def _webhook_subscribed(cur, sql, seq, time, actor, name, version, env, payload):
+    from llmreg.registry.webhooks import WebhookSubscription
+
+    sub = WebhookSubscription.from_payload(payload, seq, actor)
+    cur.execute(sql["delete_webhook"], (sub.id,))  # the handler refuses a live id; a replay must not fail on one
+    cur.execute(sql["insert_webhook"], (sub.id, seq, actor, sub.origin, sub.url_sha256, _text(list(sub.events)),
+                                        sub.name_pattern, sub.format, sub.max_attempts))
+
+
+def _webhook_unsubscribed(cur, sql, seq, time, actor, name, version, env, payload):
+    cur.execute(sql["delete_webhook"], (payload["id"],))
+
+
 _HANDLERS = {
     ev.ENTRY_REGISTERED: _entry_registered,
     ev.STAGE_PROMOTED: _stage_promoted,
@@ -216,8 +233,11 @@ _HANDLERS = {
     ev.SUITE_REGISTERED: _suite,
     ev.CONFIG_ROLES: _config("roles"),
     ev.CONFIG_GATES: _config("gates"),
+    ev.CONFIG_APPROVALS: _config("approvals"),
     ev.PROVIDER_SNAPSHOT: _provider_snapshot,
     "provider.discovery": _provider_discovery,
+    ev.WEBHOOK_SUBSCRIBED: _webhook_subscribed,
+    ev.WEBHOOK_UNSUBSCRIBED: _webhook_unsubscribed,
 }
 
 

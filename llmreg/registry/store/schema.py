@@ -11,7 +11,7 @@ migrated database with this metadata.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -219,4 +219,66 @@ gateway_calls = Table(
     Index("ix_gateway_calls_name_env_version_id", "name", "env", "version", "id"),
     Index("ix_gateway_calls_time", "time"),
     Index("ix_gateway_calls_experiment", "experiment"),
+)
+
+# Webhook subscriptions folded from webhook.subscribed/unsubscribed events (registry/webhooks.py):
+# projection, so `audit verify` compares it with the log. No URL path, no secret here.
+webhook_subscriptions = Table(
+    "webhook_subscriptions", metadata,
+    Column("id", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("url_sha256", Text, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types, or ["*"]
+    Column("name_pattern", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+)
+
+# Operational, not projection (rebuilds keep them), never in the log:
+# - webhook_secrets: each subscription's full URL and HMAC secret, written in its event's
+#   transaction; only the sender reads it (the PostgreSQL reader role gets no grant).
+# - webhook_outbox: one row per (event, matching subscription), written in the event's
+#   transaction; the sender moves `state` and counts attempts (llmreg/notify/sql_outbox.py).
+# - webhook_attempts: the delivery log, one row per attempt.
+_ROWID = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQLite's autoincrementing rowid
+
+webhook_secrets = Table(
+    "webhook_secrets", metadata,
+    Column("subscription_id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox", metadata,
+    Column("id", _ROWID, primary_key=True, autoincrement=True),
+    Column("subscription_id", Text, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event", Text, nullable=False),  # JSON {seq, type, name, version, env, actor, at, data}
+    Column("state", Text, nullable=False),  # pending | delivered | failed (given up)
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),  # unix seconds; 0: due now
+    Column("last_error", Text),
+    UniqueConstraint("event_seq", "subscription_id", name="uq_webhook_outbox_event_subscription"),
+    Index("ix_webhook_outbox_state_id", "state", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", _ROWID, primary_key=True, autoincrement=True),
+    Column("outbox_id", BigInteger, nullable=False),
+    Column("subscription_id", Text, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float),
+    Column("retry_at", Float),
+    Index("ix_webhook_attempts_subscription_id", "subscription_id", "id"),
 )

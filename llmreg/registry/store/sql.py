@@ -30,6 +30,7 @@ from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
 from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, apply_event, fold_stages, statements
 from llmreg.registry.store.sql_reads import READ_SQL, SQLReads, dialect_read_sql
+from llmreg.registry.store.sql_webhooks import WEBHOOK_SQL, SQLWebhookStore, SQLWebhookWrites
 
 T = TypeVar("T")
 PAGE = 5000
@@ -54,10 +55,11 @@ _SQL = {
     "insert_key": "INSERT INTO signing_keys (fingerprint, public_key, seq) VALUES (?, ?, ?)",
     "public_keys": "SELECT fingerprint, public_key FROM signing_keys",
     **READ_SQL,
+    **WEBHOOK_SQL,
 }
 
 
-class SQLUnitOfWork(SQLReads, UnitOfWork):
+class SQLUnitOfWork(SQLWebhookWrites, SQLReads, UnitOfWork):
     """One write transaction holding the head lock; its reads run on the transaction's cursor."""
 
     def __init__(self, store: "SQLStore", cur, head: Head, server_time: str | None = None):
@@ -119,8 +121,9 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
             event.prev_hash, event.hash, event.signer, event.signature))
         apply_event(self.cur, store._p, event.seq, event.time, actor, type, name, version, env, event.payload)
         self.seq, self.hash = event.seq, event.hash
-        if type in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+        if type in ev.CONFIG_SEQ_TYPES:
             self.config_seq = event.seq
+        self._queue_deliveries(event)  # webhook outbox rows, in this transaction (sql_webhooks.py)
         self.events.append(event)
         return event
 
@@ -128,7 +131,7 @@ class SQLUnitOfWork(SQLReads, UnitOfWork):
 Txn = SQLUnitOfWork  # the name the handlers' first version used
 
 
-class SQLStore(SQLReads, Store):
+class SQLStore(SQLWebhookStore, SQLReads, Store):
     """The registry's SQL store. `url`: sqlite:///path.db, a file path, or postgresql+psycopg://..."""
 
     def __init__(self, url: str | os.PathLike | None = None):
@@ -424,6 +427,7 @@ class SQLStore(SQLReads, Store):
         """Drop every projection row and replay the whole log into it; returns events replayed."""
         def rebuild(txn: Txn) -> int:
             cur = txn.cur
+            self._routes_cache = None
             for table in PROJECTION_TABLES:
                 cur.execute(f"DELETE FROM {table}")
             count = 0
@@ -431,7 +435,7 @@ class SQLStore(SQLReads, Store):
             for row in self.iter_event_rows():
                 seq, time, actor, type_, name, version, env, payload = row[:8]
                 apply_event(cur, self._p, seq, time, actor, type_, name, version, env, json.loads(payload))
-                if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                if type_ in ev.CONFIG_SEQ_TYPES:
                     config_seq = seq
                 count += 1
             if config_seq != txn.head.config_seq:
@@ -461,7 +465,7 @@ class SQLStore(SQLReads, Store):
             for row in self.iter_event_rows(until=head[0]):
                 seq, time, actor, type_, name, version, env, payload = row[:8]
                 apply_event(cur, self._p, seq, time, actor, type_, name, version, env, json.loads(payload))
-                if type_ in (ev.CONFIG_ROLES, ev.CONFIG_GATES):
+                if type_ in ev.CONFIG_SEQ_TYPES:
                     config_seq = seq
             folded = self.dump_projection(cur)
         finally:

@@ -13,6 +13,8 @@ READ_SQL = {
     # the newest change of the stage at or before the moment: one seek on the primary key
     "stage_at": "SELECT version, weight, seq, since FROM stage_history WHERE name = ? AND env = ? AND stage = ? "
                 "AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1",
+    "stage_history": "SELECT env, stage, since, seq, version FROM stage_history WHERE name = ? "
+                     "ORDER BY env, stage, since, seq",
     "entry": "SELECT e.payload FROM entries n JOIN events e ON e.seq = n.seq WHERE n.name = ? AND n.version = ?",
     "latest_version": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor DESC, vminor DESC, vpatch DESC LIMIT 1",
     "versions": "SELECT version FROM entries WHERE name = ? ORDER BY vmajor, vminor, vpatch",
@@ -38,6 +40,8 @@ READ_SQL = {
     "provider_records": "SELECT record FROM provider_snapshots ORDER BY key",
     "provider_records_of": "SELECT record FROM provider_snapshots WHERE provider = ? ORDER BY key",
     "discovery_records": "SELECT record FROM provider_discovery ORDER BY provider",
+    "webhook_subscriptions": "SELECT id, origin, url_sha256, events, name_pattern, format, max_attempts, seq, actor "
+                             "FROM webhook_subscriptions ORDER BY id",
 }
 
 
@@ -96,6 +100,11 @@ class SQLReads(Reads):
         """(version, weight, seq, since) of who held `stage` at `until_time` (stage_history), or None."""
         row = self._row("stage_at", (name, env, stage, until_time))
         return row if row is not None and row[0] is not None else None
+
+    def stage_history(self, name: str) -> list[tuple]:
+        """(env, stage, since, seq, version) rows of `name`'s stage_history, in (env, stage, since, seq)
+        order; version None: nobody held the stage from then on."""
+        return [tuple(row) for row in self._rows("stage_history", (name,))]
 
     def pointers(self, name: str | None = None, env: str | None = None) -> list[Pointer]:
         if name is not None and env is not None:
@@ -185,3 +194,10 @@ class SQLReads(Reads):
     def discovery_records(self) -> dict[str, pv.DiscoveryRecord]:
         records = (pv.DiscoveryRecord(**json.loads(row[0])) for row in self._rows("discovery_records"))
         return {record.provider: record for record in records}
+
+    def webhook_subscriptions(self) -> list:
+        from llmreg.registry.webhooks import WebhookSubscription
+
+        return [WebhookSubscription(ident, origin, digest, tuple(json.loads(events)), pattern, fmt, attempts, seq, actor)
+                for ident, origin, digest, events, pattern, fmt, attempts, seq, actor
+                in self._rows("webhook_subscriptions")]
