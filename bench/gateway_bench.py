@@ -317,7 +317,9 @@ def setup_registry(work: Path, upstream_port: int) -> tuple[str, Path, dict[str,
             reg.promote(NAME, entry.version, "canary", actor="release-bot", weight=0.2)
             if to == "production":
                 reg.record_evidence(NAME, entry.version, "default", "canary_slo",
-                                    {"error_rate": 0.0, "p99_ms": 10.0, "calls": 1000}, actor="ops")
+                                    {"error_rate": 0.0, "p99_ms": 10.0, "calls": 1000, "instance": "gw-bench",
+                                     "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}},
+                                    actor="system:slo-guard")
                 reg.approve(NAME, entry.version, "production", actor="carol")
                 reg.approve(NAME, entry.version, "production", actor="dave")
                 reg.promote(NAME, entry.version, "production", actor="release-bot")

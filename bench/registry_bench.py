@@ -55,7 +55,7 @@ TARGETS = {
     "resolve_cached_p50_us": 2.0,
     "register_per_s": 2000.0,
     "hash_ratio": 0.9,
-    "audit_events_per_s": 200_000.0,
+    "audit_events_per_s": 10_000.0,  # issue 11: the full audit, signatures checked
 }
 
 
@@ -111,7 +111,8 @@ def put_adapter(registry, work: Path) -> dict[str, Any]:
     return {"name": ref.name, "uri": ref.uri, "sha256": ref.sha256, "size": ref.size, "kind": "adapter"}
 
 
-SLO_OK = {"error_rate": 0.002, "p99_ms": 640.0, "calls": 500}
+SLO_OK = {"error_rate": 0.002, "p99_ms": 640.0, "calls": 500, "instance": "gw-bench-1",
+          "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}}
 
 
 def release_to_production(registry, version: str, *, name: str = NAME, evidence: int = 1) -> None:
@@ -461,17 +462,20 @@ def bench_audit(url: str, artifacts: str, work: Path, target_events: int, rounds
     with Registry.open(url, artifacts=artifacts) as registry:
         rows = list(registry.store.iter_event_rows())
         size = sum(len(r[7]) + len(r[8]) for r in rows)
+        cpu = []
         for _ in range(rounds):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             report = registry.verify_audit()
             timings.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu_start)  # this process only (signature workers not counted)
             if not report.ok or report.events != events:
                 raise AssertionError(f"audit: {report.summary()}")
             start = time.perf_counter()
             ok = verify_rows(rows)[0]
             hash_only.append(time.perf_counter() - start)
             assert ok
-    return {"events": events, "events_per_s": events / min(timings), "hash_only_events_per_s": events / min(hash_only),
+    return {"events": events, "events_per_s": events / min(timings), "events_per_cpu_s": events / min(cpu),
+            "hash_only_events_per_s": events / min(hash_only),
             "avg_payload_bytes": size / len(rows), "seconds": timings, "log_build_s": built_s,
             "log_build_events_per_s": events / built_s}
 
@@ -728,7 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     audit = results.get("audit")
     if audit:
-        print(f"audit: {audit['avg_payload_bytes']:.0f} bytes of payload+evidence per event on average; "
+        print(f"audit: {audit['events_per_cpu_s']:,.0f} events per CPU-second of the auditing process; "
+              f"{audit['avg_payload_bytes']:.0f} bytes of payload+evidence per event on average; "
               f"re-hashing alone (rows in memory) {audit['hash_only_events_per_s']:,.0f} events/s")
     print(f"load average at start {results['loadavg_start']}, at end {results['loadavg_end']}")
     missed = [row.metric for row in rows if row.met is False]

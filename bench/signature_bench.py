@@ -84,6 +84,16 @@ def main(argv=None) -> None:
 
     _rate("verify_event_signature (cryptography)", n, _best(verify_all))
 
+    from llmreg.registry.audit_replay import checker
+
+    checks = [checker(k.public) for k in keys]  # what `audit verify` runs per event, key parsed once
+
+    def audit_checker():
+        bad = sum(not checks[i](d, s) for i, d, s in events)
+        assert bad == 0
+
+    _rate("audit_replay.checker (audit verify)", n, _best(audit_checker))
+
     prepared = [(crypto[i], base64.b64decode(s), signatures.signed_data(signatures.EVENT_NAMESPACE, d.encode()))
                 for i, d, s in events]
     _rate("bare Ed25519PublicKey.verify (floor)", n, _best(lambda: [key.verify(sig, msg) for key, sig, msg in prepared]))

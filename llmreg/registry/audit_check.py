@@ -12,6 +12,8 @@ One pass over the stored events, stopping at the first that fails and saying why
    promotion, archive, rollback and config change comes from a member the roles in force
    allowed; every promotion passes its gates again, judged on what was recorded before it
    (with the approval policy and roles in force then: config.approvals is folded like gates);
+   evidence comes from a member allowed to record it (canary_slo: `record_slo`, with the
+   gateway instance, window and call count); no eval report's threshold is below the floor;
 5. the projection (entries, stage pointers, states, approvals, evidence, config incl. roles,
    signers and gates, ...) equals a fresh fold of the log.
 
@@ -78,7 +80,8 @@ def first_difference(stored: dict, folded: dict) -> str | None:
 
 def _action(type_: str, payload: dict, evidence: dict) -> str | None:
     """The roles action an event of this type needed when it was written (None: not checked here:
-    refusal records, gate verdicts and evidence are written inside other actions' transactions)."""
+    refusal records and gate verdicts are written inside other actions' transactions; evidence
+    is `_check_evidence`'s)."""
     if type_ in ev.CONFIG_SEQ_TYPES or type_ in (ev.APIKEY_CREATED, ev.APIKEY_REVOKED):  # configuration
         return "configure"
     if type_ == ev.VERSION_FLAGGED:
@@ -95,7 +98,7 @@ def _action(type_: str, payload: dict, evidence: dict) -> str | None:
         return "configure" if evidence.get("imported") else "archive"
     if type_ == ev.STAGE_ROLLED_BACK:
         return "rollback"
-    if type_ == ev.CANDIDATE_REJECTED:  # its own transaction (handlers/candidates.py)
+    if type_ in (ev.EVAL_RECORDED, ev.CANDIDATE_REJECTED):  # a rejection is its own transaction
         return "record_eval"
     return None
 
@@ -122,19 +125,37 @@ def verify_store(store, *, after_seq: int = 0, projection: bool = True, legacy_u
 
 
 def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned: int) -> None:
+    from llmreg.registry.audit_replay import ReplayReads, SignatureBatch, workers_wanted
+    from llmreg.registry.store.memory import _State
+
+    lines = store.public_keys()
+    keys = _KeyCache(lines)
+    replay = ReplayReads(_State())
+    rows = store.iter_event_rows(until=head.seq)
+    workers = workers_wanted(head.seq - after_seq)
+    batch = SignatureBatch(rows, lines, after_seq, workers) if workers else None
+    try:
+        _walk_rows(batch if batch is not None else rows, batch, head, after_seq, counts, seen, legacy_unsigned,
+                   keys, replay)
+    finally:
+        if batch is not None:
+            batch.close()
+
+
+def _walk_rows(rows, batch, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned: int, keys,
+               replay) -> None:
     from llmreg.registry.gates_config import GatesConfig
     from llmreg.registry.roles import Roles
     from llmreg.registry.signers import AllowedSigners
-    from llmreg.registry.store.memory import _State, apply
+    from llmreg.registry.store.memory import apply
 
-    keys = _KeyCache(store.public_keys())
     bound: AllowedSigners | None = None
     first_name: dict[str, str] = {}
     roles, gates = Roles.open(), GatesConfig()
-    state = _State()
-    replay = _Replay(state)
+    state = replay.folded
     prev_hash, expected, last_time, any_signed = GENESIS_HASH, 1, "", False
-    for row in store.iter_event_rows(until=head.seq):
+    pending: tuple | None = None  # evidence its actor could record only as part of a promotion or archive
+    for row in rows:
         seq, time, actor, type_, name, version, env, payload_json, evidence_json, prev, digest, signer, sig = row
         if seq != expected or prev != prev_hash:
             raise _Fail(seq, ev._check_link(seq, expected, prev, prev_hash))
@@ -158,9 +179,8 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             counts["unsigned"] += 1
         else:
             any_signed = True
-            if seq > after_seq:
-                public = bound.public_key(signer) if bound is not None else None
-                check = keys.get(signer, public)
+            if seq > after_seq and (batch is None or batch.bad(seq, digest) is not False):
+                check = keys.get(signer, bound)
                 if check is None:
                     raise _Fail(seq, f"event {seq}: no public key for its signer {signer}")
                 if not sig or not check(digest, sig):
@@ -181,14 +201,27 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             seen.setdefault(signer, actor)
         # 4. rules
         payload = json.loads(payload_json)
-        evidence = json.loads(evidence_json)
+        evidence = json.loads(evidence_json) if evidence_json != "{}" else {}  # most events carry none
+        if pending is not None and not _continues(pending, type_, actor, name, version, env):
+            raise _Fail(pending[0], f"event {pending[0]}: {pending[1]!r} may not record_evidence under the roles in "
+                                    "force then (and no promotion or archive of theirs carried it)")
+        if type_ in _PROMOTION_END:
+            pending = None
         action = _action(type_, payload, evidence)
         if action is not None and not roles.allows(actor, action):
             raise _Fail(seq, f"event {seq}: {actor!r} may not {action} under the roles in force then")
-        if type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
+        if type_ == ev.EVIDENCE_RECORDED:
+            pending = _check_evidence(seq, actor, name, version, env, payload, roles)
+        elif type_ == ev.EVAL_RECORDED:
+            _check_eval(seq, replay, gates, payload)
+        elif type_ == ev.ENTRY_REGISTERED and not payload.get("imported") and (payload["entry"]["spec"] or {}).get(
+                "gates"):
+            _check_entry_gates(seq, replay, gates, payload, name, version)
+        elif type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
             _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
         state.rows.append(row)
         apply(state, seq, time, actor, type_, name, version, env, payload)
+        replay.observe(type_, name, version, env, payload, actor)
         if type_ == ev.CONFIG_ROLES:
             roles = Roles.from_dict(payload["roles"])
             if payload.get("signers"):
@@ -197,6 +230,9 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
             gates = GatesConfig.from_dict(payload["gates"])
         prev_hash, expected, last_time = digest, seq + 1, time
         counts["events"] += 1
+    if pending is not None:
+        raise _Fail(pending[0], f"event {pending[0]}: {pending[1]!r} may not record_evidence under the roles in force "
+                                "then")
     if counts["events"] != head.seq:
         raise _Fail(counts["events"] + 1, f"the head says {head.seq} events but the log ends at event "
                                           f"{counts['events']}: events were removed from the end")
@@ -204,15 +240,65 @@ def _walk(store, head, after_seq: int, counts: dict, seen: dict, legacy_unsigned
         raise _Fail(head.seq, "the head hash does not match the last event's hash")
 
 
+_PROMOTION_END = (ev.STAGE_PROMOTED, ev.STAGE_ARCHIVED)
+
+
+def _continues(pending: tuple, type_: str, actor: str, name, version, env) -> bool:
+    """Evidence attached to a promotion is appended first, then the gate verdicts, then the
+    promotion (handlers/stages.py `_judge`), all by the promoter: anything else ends it."""
+    if type_ in (ev.GATE_PASSED, ev.GATE_FAILED):
+        return True
+    return type_ in _PROMOTION_END and pending[1:] == (actor, name, version, env)
+
+
+def _check_evidence(seq: int, actor: str, name, version, env, payload: dict, roles) -> tuple | None:
+    """canary_slo: from a member allowed to record_slo, saying where it was measured. Other
+    evidence: record_evidence, or attached to the actor's own promotion (returned as pending)."""
+    from llmreg.registry.errors import BadInput
+    from llmreg.registry.gate_evidence import check_slo_evidence
+    from llmreg.registry.lifecycle import EVIDENCE_CANARY_SLO
+
+    if payload.get("kind") != EVIDENCE_CANARY_SLO:
+        return None if roles.allows(actor, "record_evidence") else (seq, actor, name, version, env)
+    if not roles.allows(actor, "record_slo"):
+        raise _Fail(seq, f"event {seq}: canary_slo evidence by {actor!r}, who may not record_slo under the roles in "
+                         "force then (forged SLO figures)")
+    try:
+        check_slo_evidence(payload.get("data") or {})
+    except BadInput as exc:
+        raise _Fail(seq, f"event {seq}: canary_slo evidence does not say where it was measured: {exc}") from None
+    return None
+
+
+def _check_entry_gates(seq: int, replay, gates, payload: dict, name, version) -> None:
+    """An entry's own gates looser than the policy in force when it was registered (written past
+    the registry's check)."""
+    from llmreg.registry.handlers.register import looser_entry_gates
+    from llmreg.registry.spec import Entry
+
+    entry = Entry.from_dict(payload["entry"])
+    replay.remember_entry(name, version, entry)
+    found = looser_entry_gates(replay, gates, entry.spec)
+    if found is not None:
+        raise _Fail(seq, f"event {seq}: the entry's own gates loosen the policy in force then: {found[0]}: {found[1]}")
+
+
+def _check_eval(seq: int, replay, gates, payload: dict) -> None:
+    from llmreg.registry.handlers.records import looser_eval_threshold
+
+    looser = looser_eval_threshold(replay, gates, payload.get("eval") or {})
+    if looser is not None:
+        raise _Fail(seq, f"event {seq}: the eval report loosens the policy in force then: {looser}")
+
+
 def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: str, stage: str, gates) -> None:
     from llmreg.registry.handlers.guard import promotion_context
     from llmreg.registry.lifecycle import check_promotion, summarize
-    from llmreg.registry.spec import Entry
 
-    data = replay.entry_data(name, version)
-    if data is None:
+    entry = replay.entry(name, version)
+    if entry is None:
         raise _Fail(seq, f"event {seq}: promotes {name}@{version}, which no event before it registered")
-    ctx = promotion_context(replay, Entry.from_dict(data), env, stage, actor, gates)
+    ctx = promotion_context(replay, entry, env, stage, actor, gates)
     results = check_promotion(ctx)
     if not all(r.passed for r in results):
         raise _Fail(seq, f"event {seq}: promotion of {name}@{version} to {stage} in {env} does not pass its gates "
@@ -220,9 +306,8 @@ def _replay_gates(replay, seq: int, actor: str, name: str, version: str, env: st
 
 
 class _KeyCache:
-    """fingerprint -> check(event hash, signature b64) -> bool, the key parsed once. Uses
-    PyNaCl (libsodium, ~1.9x faster) when installed (`pip install llm-registry[fast-audit]`),
-    else `cryptography`; both check the same SSHSIG bytes."""
+    """fingerprint -> check(event hash, signature b64) -> bool, each key parsed once
+    (audit_replay.checker: PyNaCl when installed, else `cryptography`)."""
 
     def __init__(self, lines: dict[str, str]):
         self.lines = lines
@@ -231,55 +316,14 @@ class _KeyCache:
     def get(self, fingerprint: str, bound=None):
         found = self.parsed.get(fingerprint)
         if found is None:
+            from llmreg.registry.audit_replay import checker
             from llmreg.registry.keys import PublicKey
 
-            public = bound
+            public = bound.public_key(fingerprint) if bound is not None else None
             if public is None and fingerprint in self.lines:
                 public = PublicKey.parse(self.lines[fingerprint])
             if public is None or public.fingerprint != fingerprint:
                 return None
-            found = self.parsed[fingerprint] = _checker(public)
+            # A fingerprint names one key: the verdict does not depend on where the key came from.
+            found = self.parsed[fingerprint] = checker(public)
         return found
-
-
-def _checker(public):
-    import base64
-    import binascii
-
-    from llmreg.registry.signatures import EVENT_NAMESPACE, signed_data, verify_event_signature
-
-    try:
-        from nacl.exceptions import BadSignatureError
-        from nacl.signing import VerifyKey
-    except ImportError:
-        crypto = public.crypto_key()
-        return lambda digest, sig: verify_event_signature(crypto, digest, sig)
-    key = VerifyKey(public.raw)
-
-    def check(digest: str, sig: str) -> bool:
-        try:
-            raw = base64.b64decode(sig, validate=True)
-            if len(raw) != 64 or len(digest) != 64:
-                return False
-            key.verify(signed_data(EVENT_NAMESPACE, digest.encode("ascii")), raw)
-        except (BadSignatureError, binascii.Error, ValueError, UnicodeError):
-            return False
-        return True
-    return check
-
-
-def _replay_reads():
-    from llmreg.registry.store.memory import _MemoryReads
-
-    class Replay(_MemoryReads):
-        def __init__(self, folded):
-            self.folded = folded
-
-        def _state(self):
-            return self.folded
-
-    return Replay
-
-
-def _Replay(state):  # noqa: N802 - a class built lazily (the memory store imports nothing heavy)
-    return _replay_reads()(state)

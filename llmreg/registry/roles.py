@@ -32,6 +32,7 @@ ACTIONS = (
     "approve:production",
     "rollback",
     "record_evidence",
+    "record_slo",  # canary_slo evidence: the figures the production gate reads (the SLO guard's key)
     "record_eval",
     "configure",
     "read",

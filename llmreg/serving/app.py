@@ -96,6 +96,9 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
 
             registry = Registry.open(config.store_url)
         try:
+            from llmreg.serving.startup_check import check_store
+
+            log.info("%s", check_store(registry, config.checkpoints))  # refuses a store that fails its checkpoint
             gateway = Gateway(config, registry)
         except BaseException:
             registry.close()  # a refused config leaves nothing open

@@ -14,7 +14,8 @@ setting is one BadInput line naming the key ("gateway config: slo_guard.window: 
     local_engine: transformers       # local/hf models without an upstream: transformers | vllm
     shadows:
       - {name: support-triage, env: default, stage: staging}   # or version: 1.3.0
-    slo_guard: {interval_s: 1.0, window: 200}
+    slo_guard: {interval_s: 1.0, window: 200}   # + key: FILE (its own signing key), instance: gw-eu-1
+    checkpoints: {repo: ., folder: audit/checkpoints}   # refuse to start on a store that fails them; verify: false opts out
     tools_dir: tools                 # tool schema files the entries' tools_ref name
     limits:                          # per backend: running + waiting requests; past that 503 + Retry-After
       local:    {max_concurrent: 8, max_queued: 16}
@@ -106,6 +107,20 @@ class SloGuardConfig(ConfigModel):
     fresh_production_s: Float = Field(3600.0, ge=0)  # a new production holder is watched this long
     evidence_interval_s: Float = Field(60.0, ge=0)  # healthy canary_slo evidence at most this often per version
     actor: str = GUARD_ACTOR
+    # The guard signs with its own service key: this file, else $LLMREG_KEYRING/<actor>.key, else
+    # $LLMREG_SIGNING_KEY. `instance` names this gateway in its canary_slo evidence (default host:pid).
+    key: Optional[str] = None
+    instance: Optional[str] = Field(None, min_length=1, max_length=200)
+
+
+class CheckpointsConfig(ConfigModel):
+    """The start-up check (llmreg/serving/startup_check.py): the store must verify against the
+    newest checkpoint published for it (audit_checkpoint_schedule commits them to `repo`)."""
+
+    verify: bool = True  # false: the explicit opt-out
+    repo: str = "."  # git work tree holding <folder>/<registry id>/*.json; default: where the gateway runs
+    folder: str = "audit/checkpoints"
+    trust_file: Optional[str] = None  # allowed-signers file of checkpoint signers; default: members bound in the log
 
 
 class CallLogConfig(ConfigModel):
@@ -232,6 +247,7 @@ class GatewayConfig(ConfigModel):
     max_local_models: Int = Field(2, ge=1)
     shadows: tuple[ShadowConfig, ...] = ()
     slo_guard: SloGuardConfig = SloGuardConfig()
+    checkpoints: CheckpointsConfig = CheckpointsConfig()
     call_log: CallLogConfig = CallLogConfig()
     experiments: Mapping[str, Any] = Field(default_factory=dict)  # name -> ExperimentConfig
     tools_dir: str = "tools"

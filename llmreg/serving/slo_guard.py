@@ -15,16 +15,25 @@ Verdicts (`judge`, pure):
 - healthy: at least min_calls calls, within bounds.
 - insufficient: too few calls to tell.
 
-On a breach the guard records `canary_slo` evidence (the measured figures), then acts as
-actor `system:slo-guard`: a breached canary is pulled (its traffic returns to the
+On a breach the guard records `canary_slo` evidence (the measured figures, and where: this
+gateway instance, the window's first and last call, the call count and the minimum it needed),
+then acts as actor `system:slo-guard`: a breached canary is pulled (its traffic returns to the
 production holder), a breached fresh production version is rolled back to the previous
 production version; both are one `Registry.rollback` event carrying the figures. Healthy canaries get `canary_slo` evidence at most every
 `evidence_interval_s`: that is what the canary -> production gate reads. Several replicas
 may race to act; the registry's optimistic concurrency lets one win, the others log it.
+
+The guard signs with its own service key, never the gateway operator's: `slo_guard.key` (a
+file), else $LLMREG_KEYRING/system:slo-guard.key, else $LLMREG_SIGNING_KEY; roles.yaml binds
+that key to system:slo-guard, whose role grants `record_slo` (no other role should), so SLO
+figures from anyone else are refused. The key is looked up at start: a gateway without one
+says so in one line and serves on, its guard unable to record.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,16 +100,44 @@ class _Memory:
 
 class SloGuard:
     def __init__(self, registry: Any, routes: RouteTable, engine: Any, config: SloGuardConfig):
-        self.registry = registry
+        self.registry = registry  # reads; `writer` signs the guard's own writes
         self.routes = routes
         self.engine = engine
         self.config = config
+        self.instance = config.instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.writer = registry
+        if config.key:  # its own key file: a registry view over the same store that signs with it
+            from llmreg.registry.identity import KeySource
+
+            self.writer = type(registry)(registry.store, registry.artifacts, keys=KeySource(key=config.key))
+        self.key_problem: str | None = None
         self.actions: list[GuardAction] = []
         self._memory = _Memory()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def check_key(self) -> str | None:
+        """None when the guard has a key to sign with, else the one-line reason (logged at start)."""
+        from llmreg.registry.errors import Unauthenticated
+
+        keys = getattr(self.writer, "keys", None)
+        if keys is None:  # not a llmreg Registry (a test double): nothing to look up
+            return None
+        try:
+            key = keys.key_for(self.config.actor)
+        except Unauthenticated as exc:
+            self.key_problem = str(exc)
+        else:
+            self.key_problem = None
+            log.info("slo guard: signs as %s with key %s, instance %s", self.config.actor, key.fingerprint,
+                     self.instance)
+        if self.key_problem:
+            log.error("slo guard: no signing key for %s, so it cannot record canary_slo evidence or roll back: %s",
+                      self.config.actor, self.key_problem)
+        return self.key_problem
+
     def start(self) -> "SloGuard":
+        self.check_key()
         self._thread = threading.Thread(target=self._run, name="gateway-slo-guard", daemon=True)
         self._thread.start()
         return self
@@ -167,7 +204,13 @@ class SloGuard:
                        reasons: tuple[str, ...] = ()) -> dict[str, Any]:
         data = m.evidence()
         data.setdefault("p99_ms", 0.0)
-        data.update({"verdict": verdict, "bounds": dict(bounds), "window_size": self.config.window})
+        # Where it was measured (the registry refuses canary_slo without it): this instance, the
+        # window's first and last served call, the count and the minimum the verdict needed.
+        data.pop("window", None)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data.update({"verdict": verdict, "bounds": dict(bounds), "window_size": self.config.window,
+                     "instance": self.instance, "window": {"start": m.first or now, "end": m.last or now},
+                     "min_calls": int(bounds.get("min_calls") or 1)})
         if reasons:
             data["reasons"] = list(reasons)
         return data
@@ -178,8 +221,8 @@ class SloGuard:
         if last is not None and (time.monotonic() - last[0] < self.config.evidence_interval_s or last[1] == m.last_id):
             return None
         try:
-            self.registry.record_evidence(d.name, d.version, d.env, "canary_slo",
-                                          self._evidence_data(m, bounds, HEALTHY), actor=self.config.actor)
+            self.writer.record_evidence(d.name, d.version, d.env, "canary_slo",
+                                        self._evidence_data(m, bounds, HEALTHY), actor=self.config.actor)
         except RegistryError as exc:
             log.warning("slo guard: cannot record canary_slo evidence for %s in %s: %s", d.ref, d.env, exc)
             return GuardAction(d.name, d.env, d.version, "canary", "evidence", False, str(exc), m)
@@ -193,7 +236,7 @@ class SloGuard:
         actor = self.config.actor
         data = self._evidence_data(m, bounds, BREACH, reasons)
         try:
-            self.registry.record_evidence(d.name, d.version, d.env, "canary_slo", data, actor=actor)
+            self.writer.record_evidence(d.name, d.version, d.env, "canary_slo", data, actor=actor)
         except RegistryError as exc:
             log.warning("slo guard: cannot record breach evidence for %s in %s: %s", d.ref, d.env, exc)
         action = "pull_canary" if role == "canary" else "rollback"
@@ -206,7 +249,7 @@ class SloGuard:
         try:
             # canary: the version leaves the canary stage, its share returns to production;
             # production: the previous production version is restored.
-            undo = self.registry.pull_canary if role == "canary" else self.registry.rollback
+            undo = self.writer.pull_canary if role == "canary" else self.writer.rollback
             undo(d.name, d.env, actor=actor, reason=f"slo-guard: {summary}", evidence={"slo_guard": data})
         except (Conflict, Refused) as exc:
             # Lost a race with another replica or a person, or nothing to go back to: do not retry.

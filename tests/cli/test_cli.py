@@ -72,7 +72,8 @@ def test_walkthrough_uses_every_verb(cli):
     cli.write("entry2.yaml", ENTRY.replace("max_tokens: 300", "max_tokens: 400"))
     cli.write("gates.yaml", "eval_threshold: 0.5\nfairness_max_gap: 0.05\n")
     cli.write("suite.yaml", "name: triage-eval-v4\nversion: '4'\nthreshold: 0.9\nrows: 400\n")
-    cli.write("slo.yaml", "error_rate: 0.004\np99_ms: 640\ncalls: 1200\n")
+    cli.write("slo.yaml", "error_rate: 0.004\np99_ms: 640\ncalls: 1200\ninstance: gw-test\n"
+              "window: {start: '2026-06-10T09:00:00Z', end: '2026-06-10T10:00:00Z'}\n")
     cli.write("report.json", json.dumps({"suite": "triage-eval-v4", "score": 0.95, "run": "run-7",
                                          "segments": {"eu": 0.94, "us": 0.96}}))
     cli.write("roles.yaml", "roles: {admin: ['*'], viewer: [read]}\nmembers: {admin: [admin], eve: [viewer]}\n")

@@ -30,7 +30,7 @@ def _release(reg: Registry, root, n: int) -> str:
     reg.promote(NAME, version, "staging", actor="ci")
     reg.review(NAME, version, actor="bob")
     reg.promote(NAME, version, "canary", actor="ci")
-    reg.record_evidence(NAME, version, "default", "canary_slo", {"error_rate": 0.001, "p99_ms": 300, "calls": 500},
+    reg.record_evidence(NAME, version, "default", "canary_slo", {"error_rate": 0.001, "p99_ms": 300, "calls": 500, "instance": "gw-test", "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}},
                         actor="system:slo-guard")
     reg.approve(NAME, version, actor="bob")
     reg.approve(NAME, version, actor="carol")

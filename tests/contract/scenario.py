@@ -15,7 +15,8 @@ SPEC = {
              "segments": {"eu": 0.93, "us": 0.95, "apac": 0.94}},
     "owner": "support-ml",
 }
-SLO_OK = {"error_rate": 0.004, "p99_ms": 640, "calls": 1200}
+SLO_OK = {"error_rate": 0.004, "p99_ms": 640, "calls": 1200, "instance": "gw-test-1",
+          "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}}
 
 
 def spec(**changes) -> dict:

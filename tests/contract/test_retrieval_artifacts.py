@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from contract.scenario import AUTHOR, NAME, configure, spec, to_canary
+from contract.scenario import AUTHOR, NAME, SLO_OK, configure, spec, to_canary
 from llmreg.registry.artifacts import hash_tree
 from llmreg.registry.errors import IntegrityError
 
@@ -45,7 +45,7 @@ def test_a_retrieval_index_is_stored_and_verified(open_registry, tmp_path):
     assert not report.ok and report.failures()[0][1].name == "retrieval.index"
     with pytest.raises(IntegrityError, match=f"artifact 'retrieval.index' of {NAME}@1.0.0: expected sha256 {digest}"):
         open_registry().resolve(NAME, stage="canary", verify=True)
-    reg.record_evidence(NAME, "1.0.0", "default", "canary_slo", {"error_rate": 0.0, "p99_ms": 100, "calls": 500},
+    reg.record_evidence(NAME, "1.0.0", "default", "canary_slo", {**SLO_OK, "error_rate": 0.0, "p99_ms": 100, "calls": 500},
                         actor="system:slo-guard")
     reg.approve(NAME, "1.0.0", "production", actor="bob")
     reg.approve(NAME, "1.0.0", "production", actor="carol")

@@ -459,13 +459,17 @@ def test_eval_reports_in_both_shapes_feed_the_staging_gate(reg):
     with pytest.raises(GateFailed, match="no eval result"):
         reg.promote(NAME, "1.0.0", "staging", actor="ci")
     # evals/run.py's EvalReport.to_dict() shape
-    event = reg.record_eval(NAME, "1.0.0", {"run_id": "run-a", "passed": True, "accuracy": 0.93,
-                                            "segment_scores": {"eu": 0.92, "us": 0.94},
-                                            "suite": {"name": "triage-eval", "version": "1.0.0", "threshold": 0.8},
-                                            "failed_checks": []}, actor="ci")
+    report = {"run_id": "run-a", "passed": True, "accuracy": 0.93, "segment_scores": {"eu": 0.92, "us": 0.94},
+              "suite": {"name": "triage-eval", "version": "1.0.0", "threshold": 0.8}, "failed_checks": []}
+    head = reg.store.head_seq()
+    with pytest.raises(BadInput, match=r"report.threshold: 0.8 is below the registry's floor 0.9"):
+        reg.record_eval(NAME, "1.0.0", report, actor="ci")  # a report may tighten the gates.yaml floor, never loosen it
+    assert reg.store.head_seq() == head
+    report["suite"]["threshold"] = 0.92
+    event = reg.record_eval(NAME, "1.0.0", report, actor="ci")
     assert event.payload["report"]["passed"] is True
     assert event.payload["eval"] == {"suite": "triage-eval", "suite_version": "1.0.0", "score": 0.93,
-                                     "segments": {"eu": 0.92, "us": 0.94}, "run": "run-a", "threshold": 0.8}
+                                     "segments": {"eu": 0.92, "us": 0.94}, "run": "run-a", "threshold": 0.92}
     reg.promote(NAME, "1.0.0", "staging", actor="ci")
     with pytest.raises(BadInput, match="report.score"):
         reg.record_eval(NAME, "1.0.0", {"suite": "x", "run": "r"}, actor="ci")

@@ -208,7 +208,7 @@ def test_one_key_cannot_approve_under_two_names(reg):
 def bind_team(reg, *members: str) -> None:
     roles = {"roles": {"admin": ["*"], "dev": ["register", "promote:*", "record_eval"],
                        "reviewer": ["approve:*", "read"], "release": ["promote:*", "rollback", "archive"],
-                       "slo-guard": ["record_evidence"]},
+                       "slo-guard": ["record_slo"]},
              "members": {"admin": ["admin"], "alice": ["dev"], "bob": ["reviewer"], "carol": ["reviewer"],
                          "ci": ["dev"], "release-bot": ["release"], "system:slo-guard": ["slo-guard"]}}
     signers = {m: [reg.keys.key_for(m).public.openssh()] for m in members or roles["members"]}

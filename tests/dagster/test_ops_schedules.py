@@ -16,7 +16,7 @@ def _to_production(reg: Registry, max_tokens: int, env: str = "default") -> str:
     reg.promote("drilled", version, "staging", env, actor="ci")
     reg.review("drilled", version, env, actor="bob")
     reg.promote("drilled", version, "canary", env, actor="ci")
-    reg.record_evidence("drilled", version, env, "canary_slo", {"error_rate": 0.0, "p99_ms": 100, "calls": 500},
+    reg.record_evidence("drilled", version, env, "canary_slo", {"error_rate": 0.0, "p99_ms": 100, "calls": 500, "instance": "gw-test", "window": {"start": "2026-06-10T09:00:00Z", "end": "2026-06-10T10:00:00Z"}},
                         actor="system:slo-guard")
     reg.approve("drilled", version, "production", env, actor="bob")
     reg.approve("drilled", version, "production", env, actor="carol")

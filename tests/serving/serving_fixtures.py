@@ -62,8 +62,11 @@ def promote_through(reg: Registry, entry, *, to: str = "production", env: str = 
     reg.promote(name, version, "canary", env, actor="release-bot", weight=weight)
     if to == "canary":
         return entry
-    reg.record_evidence(name, version, env, "canary_slo", {"error_rate": 0.0, "p99_ms": 10.0, "calls": 1000},
-                        actor="ops")
+    reg.record_evidence(name, version, env, "canary_slo", {"error_rate": 0.0, "p99_ms": 10.0, "calls": 1000,
+                                                          "instance": "gw-test", "window": {
+                                                              "start": "2026-06-10T09:00:00Z",
+                                                              "end": "2026-06-10T10:00:00Z"}},
+                        actor="system:slo-guard")
     reg.approve(name, version, "production", env, actor="carol")
     reg.approve(name, version, "production", env, actor="dave")
     reg.promote(name, version, "production", env, actor="release-bot")

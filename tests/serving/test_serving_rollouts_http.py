@@ -142,6 +142,7 @@ def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, sta
     stable = release(registry, make_spec(gates=fast_slo(registry)))
     bad = release(registry, make_spec(model="gpt-5-broken-2026-03-01", gates=fast_slo(registry)), to="canary", weight=0.5)
     upstream.fail_models.add("gpt-5-broken-2026-03-01")
+    head = registry.store.head_seq()  # release() recorded earlier canaries' evidence as the guard too
     gw = _guarded(start_gateway)
     http = httpx.Client(base_url=gw.base_url)
     caller = 0
@@ -159,7 +160,8 @@ def test_failing_canary_is_pulled_by_the_guard_and_traffic_returns(registry, sta
     assert bad.version in first  # the canary did take traffic (and failed)
     wait_until(lambda: registry.status(NAME)["default"].get("canary") is None, timeout=5)
     assert set(served_versions(30)) == {stable.version}
-    guard_events = [e for e in registry.events(name=NAME, env="default") if e.actor == "system:slo-guard"]
+    guard_events = [e for e in registry.events(name=NAME, env="default", after=head)
+                    if e.actor == "system:slo-guard"]
     kinds = [e.type for e in guard_events]
     assert ev.EVIDENCE_RECORDED in kinds
     evidence = next(e for e in guard_events if e.type == ev.EVIDENCE_RECORDED).payload["data"]
@@ -196,17 +198,20 @@ def test_failing_fresh_production_is_rolled_back_by_the_guard(registry, start_ga
 def test_guard_evidence_lets_a_healthy_canary_pass_the_production_gate(registry, start_gateway):
     release(registry, make_spec(gates=fast_slo(registry)))
     good = release(registry, make_spec(params={"max_tokens": 6}, gates=fast_slo(registry)), to="canary", weight=1.0)
+    head = registry.store.head_seq()
     gw = _guarded(start_gateway)
     client = gw.client()
     for i in range(12):
         assert client.chat.completions.create(model=NAME, messages=MSG, user=f"u{i}").llmreg["version"] == good.version
 
     def guard_evidence():
-        return [e for e in registry.events(name=NAME, env="default")
+        return [e for e in registry.events(name=NAME, env="default", after=head)
                 if e.type == ev.EVIDENCE_RECORDED and e.actor == "system:slo-guard"]
 
     recorded = wait_until(guard_evidence, timeout=5)
-    assert recorded[-1].payload["data"]["verdict"] == "healthy" and recorded[-1].payload["data"]["calls"] >= 10
+    data = recorded[-1].payload["data"]
+    assert data["verdict"] == "healthy" and data["calls"] >= 10 and data["min_calls"] == 10
+    assert data["instance"] and data["window"]["start"] <= data["window"]["end"]  # where it was measured
     registry.approve(NAME, good.version, "production", "default", actor="carol")
     registry.approve(NAME, good.version, "production", "default", actor="dave")
     registry.promote(NAME, good.version, "production", "default", actor="release-bot")

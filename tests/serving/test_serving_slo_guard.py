@@ -83,12 +83,13 @@ def test_fresh_production_breach_rolls_back_once(registry, store_url):
     v2 = release(registry, make_spec(params={"max_tokens": 6}, gates=gates))
     routes, writer, guard = _guard(registry, store_url)
     _rows(writer, v2.version, 10, 500)
+    head = registry.store.head_seq()  # release() recorded the canaries' evidence as the guard too
     actions = guard.tick()
     assert [(a.action, a.ok, a.version) for a in actions] == [("rollback", True, v2.version)]
     assert registry.status(NAME)["default"]["production"] == v1.version
     assert routes.route(NAME, "default").production.version == v1.version  # routes refreshed at once
     assert guard.tick() == []  # v1 got production by rollback: not watched, nothing repeats
-    events = [e for e in registry.events(name=NAME, env="default") if e.actor == "system:slo-guard"]
+    events = [e for e in registry.events(name=NAME, env="default", after=head) if e.actor == "system:slo-guard"]
     assert [e.type for e in events] == [ev.EVIDENCE_RECORDED, ev.STAGE_ROLLED_BACK]
     writer.close()
 
@@ -128,4 +129,41 @@ def test_guard_acts_under_the_shipped_roles(registry, store_url):
     _rows(writer, v2.version, 10, 500)
     assert [(a.action, a.ok) for a in guard.tick()] == [("rollback", True)]
     assert registry.status(NAME)["default"]["production"] == v1.version
+    writer.close()
+
+
+def test_guard_evidence_says_where_it_was_measured_and_is_signed_by_the_guards_own_key(registry, store_url, tmp_path):
+    """slo_guard.key: the guard signs with its own service key (bound to system:slo-guard), not the
+    gateway's; its evidence names this instance, the window and the minimum call count."""
+    from llmreg.registry.keys import write_new_key
+    from llmreg.registry.roles import Roles
+
+    guard_key = write_new_key(str(tmp_path / "slo-guard.key"), comment="system:slo-guard@gw-eu-1")
+    members = {"alice": ["developer"], "ci": ["developer"], "bob": ["reviewer"], "carol": ["reviewer"],
+               "dave": ["reviewer"], "release-bot": ["release-manager"], "system:slo-guard": ["slo-guard"],
+               "root": ["admin"]}
+    signers = {m: [registry.keys.key_for(m).public.openssh()] for m in members if m != "system:slo-guard"}
+    signers["system:slo-guard"] = [guard_key.public.openssh()]  # the guard's key, and only it
+    registry.configure_roles(Roles.default(members=members).to_dict(), actor="root", signers=signers)
+    registry.configure_gates({"canary_slo": {"max_error_rate": 0.05, "min_calls": 10}}, actor="root")
+    release(registry, make_spec(gates={"eval_threshold": 0.8}), to="canary")
+    routes = RouteTable(registry, GatewayConfig(store_url=store_url))
+    routes.route(NAME, "default")
+    writer = CallLogWriter(store_url).start()
+    config = SloGuardConfig(window=20, evidence_interval_s=0.0, key=str(tmp_path / "slo-guard.key"),
+                            instance="gw-eu-1")
+    guard = SloGuard(registry, routes, writer.engine, config)
+    assert guard.check_key() is None
+    _rows(writer, "1.0.0", 12, 200)
+    assert [(a.action, a.ok) for a in guard.tick()] == [("evidence", True)]
+    event = registry.events(name=NAME, env="default")[-1]
+    assert (event.type, event.actor, event.signer) == (ev.EVIDENCE_RECORDED, "system:slo-guard", guard_key.fingerprint)
+    data = event.payload["data"]
+    assert (data["instance"], data["calls"], data["min_calls"]) == ("gw-eu-1", 12, 10)
+    assert data["window"]["start"] <= data["window"]["end"]
+    assert registry.verify_audit().ok
+    # Without its key the gateway's own identity cannot stand in: the guard says so at start.
+    keyless = SloGuard(registry, routes, writer.engine,
+                       SloGuardConfig(window=20, key=str(tmp_path / "missing.key"), instance="gw-eu-1"))
+    assert "missing.key" in (keyless.check_key() or "")
     writer.close()

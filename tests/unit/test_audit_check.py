@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from llmreg.registry.audit_check import _checker
+from llmreg.registry.audit_replay import checker as _checker
 from llmreg.registry.keys import SigningKey
 from llmreg.registry.signatures import sign_event_hash
 

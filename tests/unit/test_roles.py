@@ -15,9 +15,10 @@ EXPECTED = {
     "developer": {"read", "register", "record_eval", "record_evidence", "promote:staging"},
     "reviewer": {"read", "approve:canary", "approve:production", "record_evidence"},
     "release-manager": {"read", "record_eval", "record_evidence", "promote:staging", "promote:canary", "promote:production", "approve:production", "archive", "rollback"},
-    "slo-guard": {"read", "record_evidence", "rollback"},
+    "slo-guard": {"read", "record_evidence", "record_slo", "rollback"},
     "rollback-drill": {"read", "rollback"},
     "drift-monitor": {"read", "record_evidence", "rollback"},
+    "auditor": {"read"},
     "admin": set(ACTIONS),
 }
 ROLES = Roles.default(members={role: [role] for role in EXPECTED})
@@ -37,6 +38,7 @@ def test_default_roles_file_defines_exactly_these_roles():
 def test_default_keeps_the_members_the_file_lists():
     shipped = load_roles(DEFAULT_ROLES_FILE).members
     assert shipped["system:slo-guard"] == ("slo-guard",)
+    assert shipped["system:auditor"] == ("auditor",)  # signs the published checkpoints
     assert Roles.default().roles_of("system:slo-guard") == ("slo-guard",)
     assert Roles.default().allows("system:slo-guard", "rollback")
     # the schedules' service identities: the drill rehearses a rollback, the drift check flags
@@ -132,7 +134,7 @@ def test_shipped_file_lets_the_gateway_slo_guard_pull_releases_and_nothing_more(
     roles = load_roles(DEFAULT_ROLES_FILE)
     guard = "system:slo-guard"  # the actor llmreg/serving/slo_guard.py writes as
     assert roles.roles_of(guard) == ("slo-guard",)
-    assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "rollback"}
+    assert {action for action in ACTIONS if roles.allows(guard, action)} == {"read", "record_evidence", "record_slo", "rollback"}
     with pytest.raises(Forbidden, match="may not archive"):
         roles.check(guard, "archive")
 

@@ -8,14 +8,14 @@ from typing import Any, Mapping
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import canonical_json
 from llmreg.registry.entry import Entry
-from llmreg.registry.errors import Conflict
+from llmreg.registry.errors import BadInput, Conflict
 from llmreg.registry.eval_reports import check_verdict, normalise_eval_report, target_mismatches
 from llmreg.registry.events import Event
 from llmreg.registry.fields import as_number, as_str, as_token
 from llmreg.registry.gate_evidence import normalise_evidence
 from llmreg.registry.gates_config import suite_fairness_max_gap
 from llmreg.registry.handlers.guard import Deps, authorize, check_actor, refuse
-from llmreg.registry.lifecycle import check_target
+from llmreg.registry.lifecycle import EVIDENCE_CANARY_SLO, check_target
 from llmreg.registry.queries import Queries
 from llmreg.registry.resolve import check_env
 from llmreg.registry.store.port import UnitOfWork
@@ -99,9 +99,30 @@ def suite_command(name: Any, version: Any, threshold: Any, definition: Mapping[s
     return RegisterSuite(name, version, actor, threshold, definition)
 
 
+def looser_eval_threshold(reads: Any, gates: Any, normalised: Mapping[str, Any]) -> str | None:
+    """The one-line reason when an eval report's own threshold is below the registry's floor (the
+    registered suite's threshold, else gates.yaml), else None. The audit replays it."""
+    threshold = normalised.get("threshold")
+    if threshold is None:
+        return None
+    suite = normalised.get("suite")
+    registered = reads.suite(suite, normalised.get("suite_version")) if suite else None
+    if registered is not None and registered["threshold"] is not None:
+        floor, source = float(registered["threshold"]), f"suite {registered['name']}@{registered['version']}"
+    else:
+        floor, source = gates.config_threshold(suite)
+    if floor is None or float(threshold) >= floor:
+        return None
+    return (f"report.threshold: {float(threshold):g} is below the registry's floor {floor:g} ({source}); an eval "
+            "report may only tighten the threshold: drop it or raise it")
+
+
 def record_eval(cmd: RecordEval, uow: UnitOfWork, deps: Deps) -> list[Event]:
     entry, actor = cmd.entry, cmd.actor
-    authorize(uow, deps, actor, "record_eval", name=entry.name, version=entry.version)
+    gates = authorize(uow, deps, actor, "record_eval", name=entry.name, version=entry.version)
+    looser = looser_eval_threshold(uow, gates, cmd.normalised)
+    if looser is not None:  # bad input: nothing is written
+        raise BadInput(looser, field="report.threshold")
     if cmd.mismatches:
         run = cmd.normalised.get("run")
         refuse(uow, Conflict(f"eval {cmd.normalised['suite']} run {run} did not evaluate {entry.ref}: "
@@ -112,8 +133,13 @@ def record_eval(cmd: RecordEval, uow: UnitOfWork, deps: Deps) -> list[Event]:
                        payload={"report": dict(cmd.report), "eval": dict(cmd.normalised)})]
 
 
+def evidence_action(kind: str) -> str:
+    """canary_slo takes a canary to production: only `record_slo` (the SLO guard's key) records it."""
+    return "record_slo" if kind == EVIDENCE_CANARY_SLO else "record_evidence"
+
+
 def record_evidence(cmd: RecordEvidence, uow: UnitOfWork, deps: Deps) -> list[Event]:
-    authorize(uow, deps, cmd.actor, "record_evidence", name=cmd.name, version=cmd.version, env=cmd.env)
+    authorize(uow, deps, cmd.actor, evidence_action(cmd.kind), name=cmd.name, version=cmd.version, env=cmd.env)
     return [uow.append(ev.EVIDENCE_RECORDED, actor=cmd.actor, name=cmd.name, version=cmd.version, env=cmd.env,
                        payload={"kind": cmd.kind, "data": cmd.data})]
 

@@ -55,21 +55,28 @@ def _check_floor(uow: UnitOfWork, deps: Deps, spec) -> None:
     """An entry's own gates may only tighten the registry's policy (gates.yaml, the registered suite)."""
     if not spec.gates:
         return
+    found = looser_entry_gates(uow, deps.config(uow)[1], spec)
+    if found is not None:
+        field, message = found
+        raise BadInput(f"{field}: {message}; an entry's gates may only tighten the registry's policy", field=field)
+
+
+def looser_entry_gates(reads, gates, spec) -> tuple[str, str] | None:
+    """(field, message) for the first of the entry's gates looser than the policy in force (the
+    audit replays this on every registration), else None."""
     from llmreg.registry.gates_config import suite_fairness_max_gap
 
-    _, gates = deps.config(uow)
+    if not spec.gates:
+        return None
     suite = spec.eval.suite if getattr(spec, "eval", None) is not None else None
     threshold_floor = gates.config_threshold(suite)
     suite_gap = None
-    registered = uow.suite(suite) if suite else None
+    registered = reads.suite(suite) if suite else None
     if registered is not None:
         if registered["threshold"] is not None:
             threshold_floor = (float(registered["threshold"]), f"suite {registered['name']}@{registered['version']}")
         suite_gap = suite_fairness_max_gap(registered["definition"])
-    found = gates.looser_than_floor(spec.gates, threshold_floor, suite_gap)
-    if found is not None:
-        field, message = found
-        raise BadInput(f"{field}: {message}; an entry's gates may only tighten the registry's policy", field=field)
+    return gates.looser_than_floor(spec.gates, threshold_floor, suite_gap)
 
 
 def register_in(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list[Event]]:

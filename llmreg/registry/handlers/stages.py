@@ -20,7 +20,7 @@ from llmreg.registry.queries import Queries
 from llmreg.registry.resolve import check_env
 from llmreg.registry.semver import parse_version
 from llmreg.registry.handlers.register import DEFAULT_CANARY_WEIGHT
-from llmreg.registry.lifecycle import GateResult, check_promotion, check_target, rollback_target
+from llmreg.registry.lifecycle import EVIDENCE_CANARY_SLO, GateResult, check_promotion, check_target, rollback_target
 from llmreg.registry.semver import version_key
 from llmreg.registry.store.port import CommitThenRaise, Reads, UnitOfWork
 
@@ -154,6 +154,7 @@ def promote(cmd: Promote, uow: UnitOfWork, deps: Deps) -> list[Event]:
     action = f"promote:{stage}"
     check_target(stage)
     gates = authorize(uow, deps, actor, action, name=name, version=version, env=env)
+    _authorize_evidence(cmd.gate_evidence, uow, deps, actor, name, version, env)
     row = uow.pointer(name, env, stage)
     holder = row[0] if row else None
     if holder != cmd.expect:
@@ -174,11 +175,20 @@ def archive(cmd: Archive, uow: UnitOfWork, deps: Deps) -> list[Event]:
     """Archive a version in env: never the production holder (a replacement must hold production)."""
     entry, env, actor = cmd.entry, cmd.env, cmd.actor
     gates = authorize(uow, deps, actor, "archive", name=entry.name, version=entry.version, env=env)
+    _authorize_evidence(cmd.gate_evidence, uow, deps, actor, entry.name, entry.version, env)
     events, results, ctx = _judge(cmd.gate_evidence, uow, entry, env, "archived", actor, gates, cmd.attached, None)
     events.append(uow.append(ev.STAGE_ARCHIVED, actor=actor, name=entry.name, version=entry.version, env=env,
                              payload={"from": ctx.current_status},
                              evidence=promotion_evidence(results, ctx, cmd.attached)))
     return events
+
+
+def _authorize_evidence(gate_evidence, uow: UnitOfWork, deps: Deps, actor: str, name: str, version: str,
+                        env: str) -> None:
+    """canary_slo attached to a promotion needs `record_slo` like one recorded on its own (a
+    promoter must not vouch for the canary's figures in the same breath)."""
+    if gate_evidence is not None and gate_evidence[0] == EVIDENCE_CANARY_SLO:
+        authorize(uow, deps, actor, "record_slo", name=name, version=version, env=env)
 
 
 def _judge(gate_evidence, uow: UnitOfWork, entry: Entry, env: str, target: str, actor: str, gates,
