@@ -60,8 +60,8 @@ install: $(VENV)/.installed $(DVC)
 # browser download), graphviz, whose `dot` renders the lineage DOT export in a test, and
 # openssh-client, whose `ssh-keygen` checks our signing keys and signatures in tests.
 debian-tools:
-	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v ssh-keygen >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq chromium graphviz openssh-client >/dev/null)
+	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v ssh-keygen >/dev/null && command -v qemu-x86_64 >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium graphviz openssh-client qemu-user >/dev/null)
 
 demo: install
 	$(PY) -m pipelines.demo

@@ -76,7 +76,11 @@ def train_steps(
     model.to(device.torch_device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    # fused: the per-tensor AdamW takes torch.sqrt, which on CPU is MKL's vector math (vsSqrt),
+    # not correctly rounded and CPU-dependent even under MKL_CBWR=COMPATIBLE (measured: an
+    # AVX-512 Xeon and an emulated AVX2 EPYC round 0.1% of denominators differently). The fused
+    # kernel's scalar sqrt is IEEE-exact, so every x86-64 CPU gets the same step.
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup_steps))
     order_rng = torch.Generator().manual_seed(seed)
     queue: list[int] = []

@@ -101,3 +101,50 @@ def test_control_unpinned_dispatch_changes_the_weights(prepared, tmp_path):
         shas.add(proc.stdout.strip().splitlines()[-1])
     assert torch.backends.cpu.get_cpu_capability()  # (imported for the skip message's claim)
     assert len(shas) == 2
+
+
+# Forcing ATen's dispatch on one machine does not move MKL: its vector math (torch.sqrt is
+# MKL's vsSqrt here) picks its code by the CPU it finds even under MKL_CBWR=COMPATIBLE. An
+# emulated CPU is the one-machine stand-in for another family: qemu-user's EPYC-Rome (AMD
+# vendor, AVX2, no AVX-512) beside this host. Without fused AdamW the optimiser step differs.
+_TRAIN = """\
+import hashlib, torch
+from training.kernels import in_pinned_process
+from training.determinism import deterministic_run
+from training.device import training_device
+from training.loop import pad_right, train_steps
+from transformers import LlamaConfig, LlamaForCausalLM
+assert in_pinned_process()
+with deterministic_run(0, 1):
+    config = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, head_dim=16, max_position_embeddings=16)
+    model = LlamaForCausalLM(config)
+    g = torch.Generator().manual_seed(0)
+    seqs = [torch.randint(4, 50, (12,), generator=g).tolist() for _ in range(16)]
+    train_steps(model, pad_right(seqs, seqs, 0), steps=4, batch_size=8, lr=0.01, warmup_steps=1, seed=0,
+                device=training_device())
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor(seqs[:4])).logits
+    digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters()))
+    print(digest.hexdigest(), hashlib.sha256(logits.numpy().tobytes()).hexdigest())
+"""
+
+
+def test_training_gives_identical_bytes_on_an_emulated_amd_cpu(tmp_path):
+    import platform
+    import shutil
+
+    from training.kernels import PINNED_ENV
+
+    qemu = shutil.which("qemu-x86_64")
+    if platform.machine() != "x86_64" or qemu is None:
+        pytest.skip("needs an x86-64 host with qemu-user (apt-get install qemu-user; `make debian-tools`)")
+    env = {**os.environ, **PINNED_ENV, "LLMREG_PINNED_KERNELS": "1", "PYTHONPATH": str(ROOT)}
+    runs = {}
+    for name, prefix in (("host", []), ("emulated EPYC-Rome", [qemu, "-cpu", "EPYC-Rome"])):
+        proc = subprocess.run([*prefix, sys.executable, "-c", _TRAIN], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, check=False, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[name] = proc.stdout.split()[-2:]
+    assert runs["host"] == runs["emulated EPYC-Rome"], runs
