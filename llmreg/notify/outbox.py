@@ -69,7 +69,8 @@ class Outbox(Protocol):
 def rows_for(event: Mapping[str, Any], subscriptions: Iterable[Subscription]) -> list[tuple[str, Mapping[str, Any]]]:
     """(subscription id, event) for each subscription the event matches: what the registry
     inserts into the outbox in the event's own transaction."""
-    return [(sub.id, event) for sub in subscriptions if sub.matches(str(event.get("type")), event.get("name"))]
+    return [(sub.id, event) for sub in subscriptions
+            if sub.matches(str(event.get("type")), event.get("name"), event.get("data"))]
 
 
 @dataclass

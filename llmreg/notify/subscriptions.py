@@ -2,14 +2,13 @@
 the payload format ("json", or "slack" for a Slack incoming-webhook URL)."""
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
 from llmreg.registry.config_models import ConfigModel
-from llmreg.registry.webhooks import MIN_SECRET, event_types
+from llmreg.registry.webhooks import MIN_SECRET, Route, event_types
 
 # The registry events a subscription may name ("*" for all): every type the registry writes.
 EVENT_TYPES = event_types()
@@ -45,12 +44,10 @@ class Subscription(ConfigModel):
             raise ValueError("lists an event type twice; keep each once")
         return value
 
-    def matches(self, event_type: str, name: str | None) -> bool:
-        if not self.active:
-            return False
-        if "*" not in self.events and event_type not in self.events:
-            return False
-        return self.name_pattern == "*" or (name is not None and fnmatchcase(name, self.name_pattern))
+    def matches(self, event_type: str, name: str | None, payload: Mapping[str, Any] | None = None) -> bool:
+        """The store's rule (webhooks.Route), so what is queued and what this says never differ."""
+        return self.active and Route(self.id, frozenset(self.events), self.name_pattern).matches(event_type, name,
+                                                                                                  payload)
 
     def public(self) -> dict:
         """The subscription without its secret."""

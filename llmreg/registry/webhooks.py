@@ -34,9 +34,21 @@ MIN_SECRET = 16
 MAX_ATTEMPTS = 50
 
 
+# Types a subscription may name that no event carries: an event of the base type whose payload
+# field is false. "Notify me when a drill fails" must not mean "every weekly drill".
+DERIVED_TYPES: dict[str, tuple[str, str]] = {"rollback.drill.failed": (ev.ROLLBACK_DRILL, "ok")}
+
+
 def event_types() -> tuple[str, ...]:
-    """The event types a subscription may name (besides `*`): every type the registry writes."""
-    return tuple(sorted(ev.KNOWN_TYPES))
+    """The event types a subscription may name (besides `*`): every type the registry writes,
+    and the derived ones."""
+    return tuple(sorted(ev.KNOWN_TYPES | DERIVED_TYPES.keys()))
+
+
+def _derived_match(names: frozenset[str], event_type: str, payload: Mapping[str, Any] | None) -> bool:
+    return payload is not None and any(
+        base == event_type and payload.get(field) is False
+        for derived, (base, field) in DERIVED_TYPES.items() if derived in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +59,9 @@ class Route:
     events: frozenset[str]  # event types, or {"*"}
     name_pattern: str  # shell glob over the entry name; "*" also matches events without one
 
-    def matches(self, event_type: str, name: str | None) -> bool:
-        if "*" not in self.events and event_type not in self.events:
+    def matches(self, event_type: str, name: str | None, payload: Mapping[str, Any] | None = None) -> bool:
+        if "*" not in self.events and event_type not in self.events and \
+                not _derived_match(self.events, event_type, payload):
             return False
         return self.name_pattern == "*" or (name is not None and fnmatchcase(name, self.name_pattern))
 

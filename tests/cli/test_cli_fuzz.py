@@ -68,7 +68,8 @@ class Store:
         full = [*argv, "--store", self.url if store is None else store, "--artifacts", self.artifacts, "--actor", "fuzz"]
         before = self.events()
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # in the store's own folder: a fuzzed relative --out (audit export) must not land in the checkout
+        with contextlib.chdir(self.files), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(full)
         stdout, stderr = out.getvalue(), err.getvalue()
         assert code in (0, 1, 2), f"llmreg {full}: exit {code}: {stderr.strip()}"

@@ -186,3 +186,16 @@ def test_stage_spans_fold_to_the_projections_pointers(reg):
     key = lambda s: (s.env, s.stage, s.since, s.version)  # noqa: E731
     assert sorted(from_table, key=key) == sorted((s for s in spans if s.stage != "archived"), key=key)
     assert len(from_table) == 10  # staging, canary, production x2; staging, canary x2 (one pulled, one in eu)
+
+
+def test_a_failed_drill_notifies_a_drill_failed_subscription_and_a_passed_one_does_not(three_releases):
+    reg, _, _ = three_releases
+    reg.add_webhook("http://127.0.0.1:9/oncall", "rollback.drill.failed", secret="s" * 24, actor="admin", id="oncall")
+    reg.add_webhook("http://127.0.0.1:9/every", "rollback.drill", secret="s" * 24, actor="admin", id="every")
+    reg.drill(sc.NAME, actor="ops", checks={"backend_load": lambda entry: (True, "loaded")})
+    reg.drill(sc.NAME, actor="ops", checks={"backend_load": lambda entry: (False, "no config.json")})
+    queued = [(sub, event["type"], event["data"]["ok"]) for _, sub, event in reg.store.outbox_rows()]
+    assert queued == [("every", "rollback.drill", True), ("every", "rollback.drill", False),
+                      ("oncall", "rollback.drill", False)]
+    with pytest.raises(BadInput, match="rollback.drill.failing"):
+        reg.add_webhook("http://127.0.0.1:9/x", "rollback.drill.failing", secret="s" * 24, actor="admin")

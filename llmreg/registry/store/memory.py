@@ -184,8 +184,8 @@ class MemoryUnitOfWork(_MemoryReads, UnitOfWork):
         config_seq = event.seq if type in ev.CONFIG_SEQ_TYPES else head.config_seq
         self.work.head = Head(event.seq, event.hash, event.time, config_seq)
         outbox = self.work.outbox
-        for sub in self.work.webhooks.values():  # as store/sql_webhooks.py: one row per matching subscription
-            if sub.route().matches(type, name):
+        for _, sub in sorted(self.work.webhooks.items()):  # as sql_webhooks.py: a row per match, by id
+            if sub.route().matches(type, name, payload):
                 outbox.append((len(outbox) + 1, sub.id, webhooks.outbox_event(event)))
         self.events.append(event)
         return event

@@ -55,7 +55,7 @@ class SQLWebhookWrites:
         return mine[1]
 
     def _queue_deliveries(self, event: Event) -> None:
-        matched = [route.id for route in self._routes() if route.matches(event.type, event.name)]
+        matched = [route.id for route in self._routes() if route.matches(event.type, event.name, event.payload)]
         if matched:
             body = outbox_json(event)
             sql = self.store._q["insert_outbox"]
