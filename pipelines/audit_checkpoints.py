@@ -16,6 +16,7 @@ the run fails with one line saying why.
 import dagster as dg
 
 from assets.resources import ProjectResource, RegistryResource
+from pipelines.ops_schedules import stopped_schedule
 
 CHECKPOINT_CRON = "0 * * * *"  # hourly; LLMREG_CHECKPOINT_CRON overrides it when the location loads
 AUDITOR = "system:auditor"
@@ -66,11 +67,9 @@ def audit_checkpoint_job():
 
 
 def build_audit_checkpoint_schedule(cron: str = CHECKPOINT_CRON) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name="audit_checkpoint_schedule", job=audit_checkpoint_job, cron_schedule=cron, execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Hourly signed checkpoint of the registry's log, committed to git (llmreg audit checkpoint).",
-    )
+    return stopped_schedule("audit_checkpoint_schedule", audit_checkpoint_job, cron,
+                            "Hourly signed checkpoint of the registry's log, committed to git "
+                            "(llmreg audit checkpoint).")
 
 
 audit_checkpoint_schedule = build_audit_checkpoint_schedule()

@@ -66,12 +66,16 @@ def rollback_drill_job():
     rollback_drills()
 
 
+def stopped_schedule(name: str, job: dg.JobDefinition, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A UTC schedule that ships stopped: a team turns on what it wants in the UI or with
+    `dagster schedule start`, so loading the location never starts writing to a registry."""
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC",
+                                 default_status=dg.DefaultScheduleStatus.STOPPED, description=description)
+
+
 def build_rollback_drill_schedule(cron: str = DRILL_CRON) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name="rollback_drill_schedule", job=rollback_drill_job, cron_schedule=cron, execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Weekly rollback drill of every production version (llmreg drill --all).",
-    )
+    return stopped_schedule("rollback_drill_schedule", rollback_drill_job, cron,
+                            "Weekly rollback drill of every production version (llmreg drill --all).")
 
 
 rollback_drill_schedule = build_rollback_drill_schedule()
@@ -122,11 +126,8 @@ def drift_check_job():
 
 
 def build_drift_schedule(cron: str = DRIFT_CRON) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name="drift_schedule", job=drift_check_job, cron_schedule=cron, execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Daily drift check of every production version (llmreg drift check).",
-    )
+    return stopped_schedule("drift_schedule", drift_check_job, cron,
+                            "Daily drift check of every production version (llmreg drift check).")
 
 
 drift_schedule = build_drift_schedule()
