@@ -11,10 +11,11 @@ ROLES_OPEN = ("roles: none configured (embedded mode: every actor may do everyth
 
 class Register:
     """Register a new version of an entry from a YAML/JSON file; the version is bumped from the
-    diff against the latest one."""
+    diff against the latest one. Several files register in one transaction: all of them or
+    none, with one durable commit for the lot (each still gets its own signed event and bump)."""
 
     def arguments(self, p) -> None:
-        p.add_argument("file", help="entry file (.yaml, .yml or .json)")
+        p.add_argument("file", nargs="+", help="entry file (.yaml, .yml or .json); several: one transaction")
         p.add_argument("--bump", choices=("major", "minor", "patch"), help="override the bump the diff implies (recorded)")
         p.add_argument("--version", help="explicit version X.Y.Z (above every existing one; recorded)")
         p.add_argument("--import-history", action="store_true",
@@ -22,10 +23,26 @@ class Register:
         p.add_argument("--env", default="default", help="environment an imported status applies to; default: default")
 
     def run(self, args) -> int:
+        if len(args.file) > 1:
+            return self._batch(args)
         reg = open_registry(args)
-        entry = reg.register_file(args.file, actor=actor(args), bump=args.bump, version=args.version,
+        entry = reg.register_file(args.file[0], actor=actor(args), bump=args.bump, version=args.version,
                                   import_history=args.import_history, env=args.env)
         emit(args, {"ref": entry.ref, **entry.to_dict()}, f"registered {entry.ref} ({entry.bump_reason})")
+        return EXIT_OK
+
+    def _batch(self, args) -> int:
+        from llmreg.registry.errors import BadInput
+
+        for flag, given in (("--bump", args.bump), ("--version", args.version),
+                            ("--import-history", args.import_history)):
+            if given:
+                raise BadInput(f"file: {flag} applies to one file; register that file on its own", field="file")
+        who = actor(args)
+        entries = open_registry(args).register_many(args.file, actor=who)
+        emit(args, [{"ref": e.ref, **e.to_dict()} for e in entries],
+             lambda: "\n".join(f"registered {e.ref} ({e.bump_reason})" for e in entries)
+             + f"\n{len(entries)} versions in one transaction")
         return EXIT_OK
 
 

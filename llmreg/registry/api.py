@@ -23,7 +23,7 @@ from llmreg.registry.artifact_ingest import ingest
 from llmreg.registry.artifacts import ArtifactStore
 from llmreg.registry.entry import Entry, EntrySpec, load_entry_file, parse_entry
 from llmreg.registry.eval_reports import normalise_eval_report
-from llmreg.registry.errors import IntegrityError
+from llmreg.registry.errors import IntegrityError, RegistryError
 from llmreg.registry.events import Event
 from llmreg.registry.gate_evidence import normalise_evidence, split_promotion_evidence
 from llmreg.registry.gates_config import GatesConfig
@@ -165,6 +165,42 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         parsed, assigned = parse_entry(text, import_history=import_history)
         return self._register(parsed, assigned, None, actor, bump, version, import_history, env)
 
+    def register_many(self, specs: Sequence[EntrySpec | Mapping[str, Any] | str | os.PathLike], *, actor: str,
+                      base_dir: str | None = None) -> list[Entry]:
+        """Register several versions in one transaction: all of them or none, with one durable
+        commit for the lot (a bulk load, a CI job registering a matrix of prompts). Each entry
+        still gets its own signed event and its own bump from the diff against its name's
+        latest version, an earlier one of the same batch included. Items are EntrySpecs,
+        mappings or entry file paths (whose relative uris start at their folder; a mapping's
+        at `base_dir`, default the cwd). Imports and explicit versions/bumps go one at a time."""
+        actor = check_actor(actor)
+        checked: set[tuple[str, str, int | None]] = set()
+        commands = []
+        for index, item in enumerate(specs):
+            try:
+                if isinstance(item, EntrySpec):
+                    parsed, folder = item, base_dir
+                elif isinstance(item, Mapping):
+                    parsed, folder = parse_entry(item)[0], base_dir
+                elif isinstance(item, (str, os.PathLike)):
+                    parsed, folder = load_entry_file(item)[0], os.path.dirname(os.path.abspath(os.fspath(item)))
+                else:
+                    raise TypeError(f"register_many() takes EntrySpecs, mappings or paths, not {type(item).__name__}")
+                commands.append(register.Register(ingest(self.artifacts, parsed, folder, checked), actor))
+            except RegistryError as exc:
+                _name_batch_item(exc, item, index)
+                raise
+        try:
+            entries, _ = self._run(register.register_batch, register.RegisterBatch(tuple(commands), actor))
+        except RegistryError as exc:
+            index = getattr(exc, "batch_index", None)
+            if index is not None:
+                _name_batch_item(exc, specs[index], index, " (nothing of the batch was written)")
+            raise
+        for entry in entries:
+            self._remember(entry)
+        return entries
+
     def _register(self, parsed: EntrySpec, assigned: Mapping[str, Any], base_dir: str | None, actor: str,
                   bump: str | None, version: str | None, import_history: bool, env: str) -> Entry:
         cmd = register.register_command(parsed, assigned, actor=actor, bump=bump, version=version,
@@ -172,6 +208,10 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         # Every pinned file read and checked before the transaction; relative uris recorded absolute.
         cmd = dataclasses.replace(cmd, spec=ingest(self.artifacts, parsed, base_dir))
         entry, _ = self._run(register.register, cmd)
+        self._remember(entry)
+        return entry
+
+    def _remember(self, entry: Entry) -> None:
         # Kept for the next registration's diff only, replacing the one before: caching every
         # registered version would hold a bulk import in memory; at most 256 names (the oldest
         # goes), so registering 10k names keeps memory flat too.
@@ -179,7 +219,6 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         if entry.name not in last and len(last) >= 256:
             del last[next(iter(last))]
         last[entry.name] = entry
-        return entry
 
     def review(self, name: str, version: str, env: str = DEFAULT_ENV, *, actor: str, decision: str = "approve",
                notes: str = "") -> Event:
@@ -299,3 +338,12 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
             self.queries.forget()
             self.resolver.forget()
             self.resolver.invalidate(self._head_seq_or_none())
+
+
+def _name_batch_item(exc: Exception, item: Any, index: int, note: str = "") -> None:
+    """Prefix a batch error with the item it is about (its file, else its position)."""
+    where = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"entry #{index + 1}"
+    text = str(exc)
+    if not text.startswith(where) and not getattr(exc, "sourced", False):
+        text = f"{where}: {text}"
+    exc.args = (text + note, *exc.args[1:])

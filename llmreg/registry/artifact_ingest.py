@@ -88,16 +88,24 @@ def _local_uris(spec: EntrySpec):
             yield item["uri"]
 
 
-def ingest(store: ArtifactStore, spec: EntrySpec, base_dir: str | None) -> EntrySpec:
+def ingest(store: ArtifactStore, spec: EntrySpec, base_dir: str | None,
+           checked: set[tuple[str, str, int | None]] | None = None) -> EntrySpec:
     """Check (and store) every pinned file of `spec`; returns the spec to record (absolute uris).
 
     Raises BadInput (a uri that does not exist or cannot be read, a symlink inside a
     directory artifact) or ContentMismatch, an IntegrityError (bytes that are not the
     declared ones); either way nothing of the refused bytes stays in the store.
+    `checked`: (uri, sha256, size) already read and matched by this same command (a batch
+    whose entries pin one adapter reads it once, not once per entry).
     """
     spec = absolute_uris(spec, base_dir)
     for field, ref in pinned_files(spec):
+        seen = (ref.uri, ref.sha256, ref.size if field.startswith("artifacts[") else None)
+        if checked is not None and seen in checked:
+            continue
         _ingest_one(store, spec.name, field, ref)
+        if checked is not None:
+            checked.add(seen)
     return spec
 
 

@@ -247,3 +247,29 @@ def test_help_on_every_verb_has_an_example(capsys, verb):
     out = capsys.readouterr().out
     assert "example:" in out and "llmreg " + verb.split()[0] in out
     assert "--json" in out
+
+
+def test_register_several_files_is_one_transaction(cli):
+    files = [cli.write(f"e{i}.yaml", ENTRY.replace("max_tokens: 300", f"max_tokens: {300 + i}")) for i in range(3)]
+    cli.write("other.yaml", ENTRY.replace("name: support-triage", "name: support-triage-eu"))
+    done = cli("register", *files, "other.yaml", actor="alice")
+    assert done.stdout.splitlines() == [
+        "registered support-triage@1.0.0 (first version)",
+        "registered support-triage@1.0.1 (patch: params.max_tokens changed)",
+        "registered support-triage@1.0.2 (patch: params.max_tokens changed)",
+        "registered support-triage-eu@1.0.0 (first version)",
+        "4 versions in one transaction"]
+    assert cli.event_count() == 4
+    # The second batch repeats its first file: refused whole, naming the file; nothing written.
+    cli.write("e3.yaml", ENTRY.replace("max_tokens: 300", "max_tokens: 303"))
+    err = cli("register", "e3.yaml", "e3.yaml", actor="alice", code=1).stderr
+    assert "e3.yaml: support-triage: identical to 1.0.3" in err and "nothing of the batch was written" in err
+    err = cli("register", "e3.yaml", "missing.yaml", actor="alice", code=2).stderr
+    assert "missing.yaml" in err
+    err = cli("register", "e3.yaml", "e0.yaml", "--bump", "minor", actor="alice", code=2).stderr
+    assert "--bump applies to one file" in err
+    assert cli.event_count() == 4
+    data = cli("register", "e3.yaml", "other.yaml", actor="alice", code=1).stderr  # other.yaml unchanged
+    assert "other.yaml: support-triage-eu: identical to 1.0.0" in data
+    listed = cli("register", "e3.yaml", actor="alice", as_json=True).data
+    assert listed["ref"] == "support-triage@1.0.3"  # one file: the single-entry output, as before

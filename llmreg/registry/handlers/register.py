@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import Encoded
 from llmreg.registry.entry import Entry, EntrySpec
-from llmreg.registry.errors import BadInput, Refused
+from llmreg.registry.errors import BadInput, Refused, RegistryError
 from llmreg.registry.events import Event
 from llmreg.registry.handlers.guard import Deps, authorize, refuse
 from llmreg.registry.resolve import DEFAULT_ENV, check_env
@@ -49,6 +49,53 @@ def register(cmd: Register, uow: UnitOfWork, deps: Deps) -> tuple[Entry, list[Ev
     """(the new entry, the events appended)."""
     authorize(uow, deps, cmd.actor, "configure" if cmd.import_history else "register", name=cmd.spec.name)
     return register_in(cmd, uow, deps)
+
+
+@dataclass(frozen=True)
+class RegisterBatch:
+    """Several native registrations by one actor, committed together or not at all."""
+
+    commands: tuple[Register, ...]
+    actor: str
+
+
+def register_batch(batch: RegisterBatch, uow: UnitOfWork, deps: Deps) -> tuple[list[Entry], list[Event]]:
+    """Every registration of the batch in this one unit of work (one durable commit for the
+    lot). Roles are checked for every name before anything is appended, so a refusal commits
+    only its refusal record; any other error rolls the whole batch back."""
+    if not batch.commands:
+        raise BadInput("entries: the batch is empty; give at least one entry", field="entries")
+    for cmd in batch.commands:
+        if cmd.import_history or cmd.version is not None or cmd.bump is not None:
+            raise BadInput("entries: a batch registers native versions bumped from their diffs; register an import, "
+                           "an explicit --version or a --bump on its own", field="entries")
+    for name in dict.fromkeys(cmd.spec.name for cmd in batch.commands):
+        authorize(uow, deps, batch.actor, "register", name=name)
+    # A name registered twice in the batch diffs against the version the batch just wrote.
+    mine: dict[str, Entry] = {}
+
+    def latest(uow_: UnitOfWork, name: str) -> str | None:
+        held = mine.get(name)
+        if held is not None:
+            return held.version
+        return deps.latest(uow_, name) if deps.latest is not None else uow_.latest_version(name)
+
+    def entry(reads, name: str, version: str) -> Entry:
+        held = mine.get(name)
+        return held if held is not None and held.version == version else deps.entry(reads, name, version)
+
+    local = Deps(config=deps.config, entry=entry, latest=latest)
+    entries, events = [], []
+    for index, cmd in enumerate(batch.commands):
+        try:
+            registered, appended = register_in(Register(cmd.spec, batch.actor, env=cmd.env), uow, local)
+        except RegistryError as exc:
+            exc.batch_index = index  # type: ignore[attr-defined]  # the facade names the item (its file)
+            raise
+        mine[registered.name] = registered
+        entries.append(registered)
+        events.extend(appended)
+    return entries, events
 
 
 def _check_floor(uow: UnitOfWork, deps: Deps, spec) -> None:
