@@ -56,7 +56,9 @@ TARGETS = {
     "register_per_s": 2000.0,
     "hash_ratio": 0.9,
     "audit_events_per_s": 10_000.0,  # issue 11: the full audit, signatures checked
+    "register_pg_per_s": 1500.0,  # issue 13: PostgreSQL on loopback
 }
+BATCH = 100  # versions per register_many transaction (a bulk load, a CI matrix)
 
 
 # ---------------------------------------------------------------------------- small statistics
@@ -172,6 +174,21 @@ class Side:
             registry.register(spec, actor="alice")
         elapsed = time.perf_counter() - start
         self.cpu_s += time.process_time() - cpu
+        return elapsed
+
+
+    batch_cpu_s: float = 0.0
+
+    def register_batches(self, registry, n: int, size: int = BATCH) -> float:
+        """n versions through register_many, `size` per transaction (one durable commit each)."""
+        specs = [release_spec(self.adapter, self.next_tokens + i) for i in range(n)]
+        self.next_tokens += n
+        cpu = time.process_time()
+        start = time.perf_counter()
+        for i in range(0, n, size):
+            registry.register_many(specs[i:i + size], actor="alice")
+        elapsed = time.perf_counter() - start
+        self.batch_cpu_s += time.process_time() - cpu
         return elapsed
 
 
@@ -333,8 +350,8 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
     on SQLite, the bare commit floor in the same rounds; then listing every version, ours vs MLflow's search."""
     side.setup(work)
     uncached, cached, ml_resolve, round_rates, ml_rates, floors = [], [], [], [], [], []
-    reg_s = reg_n = ml_s = ml_n = 0.0
-    side.cpu_s = 0.0
+    reg_s = reg_n = ml_s = ml_n = batch_s = batch_n = 0.0
+    side.cpu_s = side.batch_cpu_s = 0.0
     with side.open(cache=False) as cold, side.open() as warm, side.open() as writer:
         side.resolve_samples(cold, 200)  # warm-up: statement cache, entry cache, page cache
         side.resolve_samples(warm, 200)
@@ -349,6 +366,8 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
             round_rates.append(register_n / seconds)
             reg_s += seconds
             reg_n += register_n
+            batch_s += side.register_batches(writer, register_n)
+            batch_n += register_n
             if mlflow is not None:
                 answer = mlflow.ask({"op": "register", "n": register_n})
                 ml_rates.append(answer["n"] / answer["seconds"])
@@ -375,6 +394,8 @@ def bench_store(side: Side, work: Path, rounds: int, resolve_n: int, register_n:
         "register_per_round": register_n,
         "versions_after": versions,
         "register_cpu_us": side.cpu_s / reg_n * 1e6,
+        "register_batch_per_s": batch_n / batch_s, "register_batch_size": BATCH,
+        "register_batch_cpu_us": side.batch_cpu_s / batch_n * 1e6,
         "list_all_s": min(list_s), "listed": listed,
     }
     if floors:
@@ -539,12 +560,20 @@ def rows_for(results: dict[str, Any], mlflow_name: str) -> list[Row]:
                 rows.append(Row(f"resolve {pct}, {label} ({backend})", store[key][pct], ml[pct] if ml else None,
                                 f"{mlflow_name} get_model_version_by_alias" if ml else "", "us", True, target,
                                 f"<= {target:g} us" if target else ""))
-        target = TARGETS["register_per_s"] if backend == "sqlite" else None
-        rows.append(Row(f"registration ({backend}, {durability})", store["register_per_s"],
-                        store.get("mlflow_register_per_s"),
-                        f"{mlflow_name} create_model_version" if store.get("mlflow_register_per_s") else "", "/s", False,
-                        target, f">= {target:,.0f} /s" if target else ""))
-        rows.append(Row(f"registration CPU per version ({backend})", store["register_cpu_us"], None, "", "us", True))
+        target = TARGETS["register_per_s"] if backend == "sqlite" else TARGETS["register_pg_per_s"]
+        ml_name = f"{mlflow_name} create_model_version" if store.get("mlflow_register_per_s") else ""
+        rows.append(Row(f"registration, one per call ({backend}, {durability})", store["register_per_s"],
+                        store.get("mlflow_register_per_s"), ml_name, "/s", False, target, f">= {target:,.0f} /s"))
+        if store.get("register_batch_per_s"):
+            # MLflow has no multi-version call: its one-per-call figure is its best.
+            rows.append(Row(f"registration, {store['register_batch_size']} per transaction ({backend}, {durability})",
+                            store["register_batch_per_s"], store.get("mlflow_register_per_s"), ml_name, "/s", False,
+                            target, f">= {target:,.0f} /s"))
+        rows.append(Row(f"registration CPU per version, one per call ({backend})", store["register_cpu_us"], None, "",
+                        "us", True))
+        if store.get("register_batch_cpu_us"):
+            rows.append(Row(f"registration CPU per version, batched ({backend})", store["register_batch_cpu_us"],
+                            None, "", "us", True))
         if store.get("commit_floor_per_s"):
             rows.append(Row(f"bare commit of the same size ({backend}, {durability})", store["commit_floor_per_s"],
                             None, "", "/s", False))

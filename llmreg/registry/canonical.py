@@ -71,6 +71,22 @@ def _encode(obj: Any) -> str:
     return "".join(chunks)
 
 
+# One C encoder reused for values known to be trees (validated, frozen then thawed: no
+# cycles): without the circular-reference markers it holds no state between calls.
+_TREE_ENCODER = (_c_make_encoder(None, _plain, _encode_str, None, ":", ",", True, False, False)
+                 if _c_make_encoder is not None else None)
+
+
+def tree_text(obj: Any) -> str:
+    """canonical_text(obj) for a value that is a tree (no container inside itself)."""
+    cls = obj.__class__
+    if cls is str:
+        return _encode_str(obj)
+    if _TREE_ENCODER is None or cls is Encoded:  # pragma: no cover - CPython always has _json
+        return canonical_text(obj)
+    return "".join(_TREE_ENCODER(obj, 0))
+
+
 def canonical_json(obj: Any) -> bytes:
     """json.dumps(sort_keys, compact separators, ensure_ascii=False, allow_nan=False) as UTF-8."""
     return canonical_text(obj).encode("utf-8")

@@ -121,13 +121,25 @@ def parse_version(text: Any, field: str = "version") -> tuple[int, int, int]:
     Pre-release and build parts ('1.0.0-rc.1+build.5') are refused on purpose: a version
     here is what the lifecycle moves between stages (development and staging are the
     pre-releases), and plain X.Y.Z keeps one ordering for the store, the CLI and the API."""
+    if text.__class__ is str:
+        known = _PARSED.get(text)
+        if known is not None:
+            return known
     if not isinstance(text, str) or _too_long(text) or not _VERSION_RE.match(text):
         if isinstance(text, str) and not _too_long(text) and _QUALIFIED_RE.match(text):
             raise BadInput(f"{field}: {text!r} has a pre-release or build part; llm-registry versions are plain "
                            "X.Y.Z (pre-releases are not supported: register the candidate as its own version and "
                            "let the stages say it is not released yet)", field=field)
         raise BadInput(f"{field}: {show_version(text)} is not a semantic version X.Y.Z (e.g. '1.4.0')", field=field)
-    return _parts(text.split("."), text, field)
+    parts = _parts(text.split("."), text, field)
+    if len(_PARSED) >= 4096:  # bounded: a long-lived writer sees ever new versions
+        _PARSED.clear()
+    _PARSED[text] = parts
+    return parts
+
+
+# Valid versions already parsed (a registration parses the same few several times).
+_PARSED: dict[str, tuple[int, int, int]] = {}
 
 
 def show_version(text: Any) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .canonical import Encoded, canonical_digest, canonical_text, encode_object, sha256_hex
+from .canonical import Encoded, canonical_digest, canonical_text, encode_object, sha256_hex, tree_text
 from .fields import (
     EMPTY,
     as_int,
@@ -288,7 +288,7 @@ class EntrySpec:
         unchanged field costs one string comparison instead of a walk."""
         value = self._texts
         if value is None:
-            value = {key: canonical_text(value) for key, value in self.shared_dict().items()}
+            value = {key: tree_text(value) for key, value in self.shared_dict().items()}
             _set(self, "_texts", value)
         return value
 
@@ -388,13 +388,21 @@ def _check_artifacts(value: Any) -> tuple[ArtifactRef, ...]:
 
 
 def _real_time(text: str) -> bool:
+    if text in _REAL_TIMES:  # every entry of a batch shares its transaction's time
+        return True
     import datetime as dt
 
     try:
         dt.datetime.fromisoformat(text[:-1])
     except ValueError:
         return False
+    if len(_REAL_TIMES) >= 256:
+        _REAL_TIMES.clear()
+    _REAL_TIMES.add(text)
     return True
+
+
+_REAL_TIMES: set[str] = set()
 
 
 def utc_timestamp(moment: Any = None) -> str:
