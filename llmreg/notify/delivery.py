@@ -85,6 +85,9 @@ class RoundReport:
         self.waiting, self.next_due = other.waiting, other.next_due
 
 
+CLAIM_MARGIN_S = 5.0  # after the POST's timeout: recording the outcome is one short transaction
+
+
 class DeliveryWorker:
     def __init__(self, outbox: Outbox, subscriptions: Mapping[str, Subscription] | Callable[[str], Subscription | None], *,
                  post: Post = http_post, clock: Callable[[], float] = time.time, schedule: RetrySchedule = RetrySchedule(),
@@ -121,6 +124,12 @@ class DeliveryWorker:
         return report
 
     def _deliver(self, item: OutboxItem, report: RoundReport) -> bool:
+        # Claimed for the attempt's longest possible time (the POST's timeout) plus a margin:
+        # another worker on the same outbox skips it, and keeps its subscription's later items
+        # behind it, until this one records the outcome or dies.
+        if not self.outbox.claim(item.id, item.next_attempt_at, self.clock() + self.timeout_s + CLAIM_MARGIN_S):
+            report.waiting += 1
+            return False
         try:
             sub = self._lookup(item.subscription_id)
             reason = f"subscription {item.subscription_id} no longer exists"

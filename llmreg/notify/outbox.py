@@ -55,6 +55,11 @@ class Outbox(Protocol):
         subscription's later items behind its head's retry time), leaving out the
         subscriptions in `skip` (those the worker holds back, so they cannot crowd out others)."""
 
+    def claim(self, id: int, seen: float, until: float) -> bool:
+        """Take item `id` for one attempt: only while it is pending and its next_attempt_at is
+        still `seen` (what this worker read), move that to `until`. False: another worker took
+        it first. A worker that dies holding it leaves it due again at `until` (at least once)."""
+
     def mark_delivered(self, id: int, status: int, *, at: float, duration_ms: float | None = None) -> None:
         """Record a successful attempt; the item leaves `pending()`."""
 
@@ -100,6 +105,14 @@ class MemoryOutbox:
         with self._lock:
             return [i for _, i in sorted(self._items.items())
                     if i.state == PENDING and i.subscription_id not in skip][:limit]
+
+    def claim(self, id: int, seen: float, until: float) -> bool:
+        with self._lock:
+            item = self._get(id)
+            if item.state != PENDING or item.next_attempt_at != seen:
+                return False
+            self._items[id] = replace(item, next_attempt_at=until)
+            return True
 
     def _log_attempt(self, item: OutboxItem, *, at, ok, status, error, duration_ms, retry_at) -> None:
         self._log.append(DeliveryAttempt(item.id, item.subscription_id, item.event.get("seq"), str(item.event.get("type")),

@@ -4,8 +4,10 @@ The registry's store writes the rows (`webhook_outbox`, registry/store/schema.py
 0008) in the event's own transaction: a rolled-back event sends nothing, a committed one is
 never lost. `SqlOutbox` is the worker's side; each mark_* updates the row and appends its
 delivery-log row (`webhook_attempts`) in one transaction, so a worker killed at any point
-leaves the item pending and it is sent again (at least once). Run one worker per database:
-two would both send an item before either marks it.
+leaves the item pending and it is sent again (at least once). Several workers may share a
+database: each claims an item (`claim`, a compare-and-set on its next_attempt_at) before
+sending it, so two never send the same item at once, and a subscription's later items wait
+behind the one another worker holds.
 """
 from __future__ import annotations
 
@@ -55,6 +57,13 @@ class SqlOutbox:
         query = query.order_by(webhook_outbox.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [_item(row) for row in conn.execute(query)]
+
+    def claim(self, id: int, seen: float, until: float) -> bool:
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(webhook_outbox).where(
+                webhook_outbox.c.id == id, webhook_outbox.c.state == PENDING,
+                webhook_outbox.c.next_attempt_at == seen).values(next_attempt_at=until)).rowcount
+        return taken == 1
 
     def _attempt(self, id: int, *, at: float, ok: bool, status: int | None, error: str | None,
                  duration_ms: float | None, retry_at: float | None, state: str) -> None:

@@ -46,3 +46,14 @@ def test_failed_items_stay_pending_until_given_up_and_every_attempt_is_logged(ou
     assert [(a.item_id, a.attempt, a.ok, a.status, a.retry_at, a.event_seq) for a in log] == [
         (ident, 1, False, 500, 20.0, 1), (ident, 2, False, None, None, 1)]
     assert outbox.attempts("other") == []
+
+
+def test_a_claim_is_a_compare_and_set_on_the_due_time(outbox):
+    ident = outbox.add("a", {"seq": 1, "type": "gate.failed"})
+    seen = outbox.pending()[0].next_attempt_at
+    assert outbox.claim(ident, seen, 50.0)
+    assert not outbox.claim(ident, seen, 60.0)  # a second worker that read the same row loses
+    assert outbox.pending()[0].next_attempt_at == 50.0  # not due before then: others wait behind it
+    assert outbox.claim(ident, 50.0, 70.0)  # after a dead holder's claim runs out, another takes it
+    outbox.mark_delivered(ident, 204, at=71.0)
+    assert not outbox.claim(ident, 70.0, 90.0)  # delivered items are not claimed again

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -26,7 +27,7 @@ from llmreg.notify.sql_outbox import SqlOutbox
 from llmreg.notify.subscriptions import Subscription
 from llmreg.registry.store.sql import SQLStore
 sub = Subscription.parse(json.loads(sys.argv[2]))
-DeliveryWorker(SqlOutbox(create_engine(sys.argv[1])), {sub.id: sub}, timeout_s=60).run_once()
+DeliveryWorker(SqlOutbox(create_engine(sys.argv[1])), {sub.id: sub}, timeout_s=2).run_once()
 """
 
 
@@ -56,9 +57,33 @@ def test_a_worker_killed_mid_delivery_leaves_the_item_pending_and_the_next_worke
         assert outbox.item(first).state == PENDING and outbox.item(first).attempts == 0
         assert outbox.attempts() == []  # the killed attempt never committed a log row
         sub = Subscription.parse(spec)
-        report = DeliveryWorker(outbox, {"ops": sub}).drain(within_s=10)
+        # The dead worker's claim (its 2 s timeout + the margin) runs out first: then it goes again.
+        report = DeliveryWorker(outbox, {"ops": sub}).drain(within_s=20)
         assert report.delivered == [first, second]
         ids = [r["headers"]["X-Llmreg-Delivery-Id"] for r in receiver.received("/hook")]
         assert ids == [str(first), str(first), str(second)]  # resent, same id: receivers deduplicate
         assert outbox.item(second).state == DELIVERED
+    engine.dispose()
+
+
+def test_two_workers_on_one_outbox_send_each_item_once_and_in_order(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    SQLStore(url).close()
+    engine = create_engine(url)
+    outbox = SqlOutbox(engine)
+    with WebhookReceiver() as receiver:
+        spec = {"id": "ops", "url": receiver.url("/hook"), "events": ["*"], "secret": "k" * 32}
+        sub = Subscription.parse(spec)
+        ids = [outbox.add("ops", {"seq": n, "type": "stage.promoted"}) for n in range(40)]
+        workers = [DeliveryWorker(SqlOutbox(engine), {"ops": sub}) for _ in range(2)]
+        reports = []
+        threads = [threading.Thread(target=lambda w=w: reports.append(w.drain(within_s=30))) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        sent = [int(r["headers"]["X-Llmreg-Delivery-Id"]) for r in receiver.received("/hook")]
+    assert sent == ids  # each once, in the subscription's order, whichever worker sent it
+    assert sorted(i for r in reports for i in r.delivered) == ids
+    assert all(outbox.item(i).state == DELIVERED for i in ids)
     engine.dispose()

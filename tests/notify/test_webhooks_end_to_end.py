@@ -208,7 +208,7 @@ def test_a_cli_sender_killed_mid_delivery_loses_nothing_and_the_next_one_resends
     reg.register(version_n(1), actor=AUTHOR)
     first, second = (row[0] for row in reg.store.outbox_rows())
     receiver.hold.add("/hook")  # the first request hangs until the sender is dead
-    proc = subprocess.Popen([sys.executable, "-m", "llmreg", "webhooks", "deliver", "--once", "--timeout", "60"],
+    proc = subprocess.Popen([sys.executable, "-m", "llmreg", "webhooks", "deliver", "--once", "--timeout", "2"],
                             cwd=tmp_path, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -224,7 +224,8 @@ def test_a_cli_sender_killed_mid_delivery_loses_nothing_and_the_next_one_resends
     with Sender(reg.store) as sender:
         assert sender.outbox.item(first).state == PENDING and sender.outbox.item(first).attempts == 0
         assert sender.outbox.attempts() == []  # the killed attempt committed nothing
-    sent = cli("webhooks", "deliver", "--once", as_json=True).data
+    # The dead sender's claim (its 2 s timeout + the margin) runs out, then the next one resends.
+    sent = cli("webhooks", "deliver", "--once", "--wait", "20", as_json=True).data
     assert sent["delivered"] == [first, second]
     ids = [int(r["headers"][ID_HEADER]) for r in receiver.received("/hook")]
     assert ids == [first, first, second]  # resent with the same id: receivers deduplicate on it
