@@ -193,9 +193,9 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         try:
             entries, _ = self._run(register.register_batch, register.RegisterBatch(tuple(commands), actor))
         except RegistryError as exc:
-            index = getattr(exc, "batch_index", None)
-            if index is not None:
-                _name_batch_item(exc, specs[index], index, " (nothing of the batch was written)")
+            failed = getattr(exc, "batch_index", None)
+            if failed is not None:
+                _name_batch_item(exc, specs[failed], failed, " (nothing of the batch was written)")
             raise
         for entry in entries:
             self._remember(entry)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .canonical import Encoded, canonical_digest, canonical_text, encode_object, sha256_hex, tree_text
+from .canonical import Encoded, canonical_digest, encode_object, sha256_hex, tree_text
 from .fields import (
     EMPTY,
     as_int,
