@@ -25,6 +25,8 @@ class EchoUpstream(LoopbackHTTPServer):
         self.reject_models: set[str] = set()
         self.fail_next: dict[str, int] = {}  # model -> how many more calls answer 503
         self.delays: dict[str, float] = {}
+        self.set_cookie: str | None = None  # sent on every answer when set (Set-Cookie)
+        self.cookies: list[str | None] = []  # the Cookie header of each request received
         self._lock = threading.Lock()
         super().__init__(self._handler())
 
@@ -47,6 +49,8 @@ class EchoUpstream(LoopbackHTTPServer):
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                if upstream.set_cookie:
+                    self.send_header("set-cookie", upstream.set_cookie)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -56,6 +60,7 @@ class EchoUpstream(LoopbackHTTPServer):
                 model = body.get("model")
                 with upstream._lock:
                     upstream.requests.append(body)
+                    upstream.cookies.append(self.headers.get("cookie"))
                 delay = upstream.delays.get(model, 0.0)
                 if delay:
                     time.sleep(delay)

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from llmreg.serving.call_log import read_rows
+from llmreg.serving.config import UpstreamConfig
 from serving_fixtures import NAME, make_spec, release, write_prompt
 
 
@@ -218,3 +219,14 @@ def test_edited_prompt_file_is_refused_not_served(registry, start_gateway, promp
     with pytest.raises(openai.InternalServerError) as info:
         gw.client().chat.completions.create(model=NAME, messages=[{"role": "user", "content": "x"}])
     assert info.value.body["code"] == "prompt_mismatch"
+
+
+def test_a_cookie_an_upstream_sets_never_rides_on_the_next_callers_request(registry, start_gateway, upstream):
+    release(registry, make_spec())
+    upstream.set_cookie = "session=caller-one-secret; Path=/"
+    # By host name: a cookie jar keeps no cookies from a bare IP address, so 127.0.0.1 would hide it.
+    by_name = upstream.base_url.replace("127.0.0.1", "localhost")
+    client = start_gateway(upstreams={"openai": UpstreamConfig(base_url=by_name, timeout_s=10)}).client()
+    for text in ("first caller", "second caller"):
+        client.chat.completions.create(model=f"{NAME}@production", messages=[{"role": "user", "content": text}])
+    assert len(upstream.cookies) == 2 and upstream.cookies == [None, None]

@@ -59,8 +59,11 @@ class UpstreamBackend:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300)
+            # No cookie jar: a cookie an upstream sets answering one caller must never ride on
+            # another caller's request (and the jar's per-request filtering is wasted work).
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout, connector=connector,
-                                                  json_serialize=json.dumps, auto_decompress=True)
+                                                  json_serialize=json.dumps, auto_decompress=True,
+                                                  cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     def _request(self, request: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
