@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence, TypeVar
 
 from llmreg.registry.artifact_ingest import ingest
 from llmreg.registry.artifacts import ArtifactStore
@@ -165,7 +165,7 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         parsed, assigned = parse_entry(text, import_history=import_history)
         return self._register(parsed, assigned, None, actor, bump, version, import_history, env)
 
-    def register_many(self, specs: Sequence[EntrySpec | Mapping[str, Any] | str | os.PathLike], *, actor: str,
+    def register_many(self, specs: Iterable[EntrySpec | Mapping[str, Any] | str | os.PathLike], *, actor: str,
                       base_dir: str | None = None) -> list[Entry]:
         """Register several versions in one transaction: all of them or none, with one durable
         commit for the lot (a bulk load, a CI job registering a matrix of prompts). Each entry
@@ -174,6 +174,7 @@ class Registry(RegistryRecords, RegistryWebhooks, RegistryOps, RegistryReads):
         mappings or entry file paths (whose relative uris start at their folder; a mapping's
         at `base_dir`, default the cwd). Imports and explicit versions/bumps go one at a time."""
         actor = check_actor(actor)
+        specs = list(specs)  # an iterator too: a failing item is named by its index
         checked: set[tuple[str, str, int | None]] = set()
         commands = []
         for index, item in enumerate(specs):

@@ -62,3 +62,10 @@ def test_imports_and_empty_batches_are_refused(reg):
     with pytest.raises(BadInput, match="entries"):
         reg.register_many([], actor=AUTHOR)
     assert events(reg) == 0
+
+
+def test_a_generator_is_a_batch_too_and_a_bad_item_is_named_by_position(reg):
+    entries = reg.register_many((version_n(n) for n in range(2)), actor=AUTHOR)
+    assert [e.version for e in entries] == ["1.0.0", "1.0.1"]
+    with pytest.raises(BadInput, match=r"entry #2: .*model"):
+        reg.register_many((s for s in [version_n(5), spec(model=None)]), actor=AUTHOR)
