@@ -154,8 +154,9 @@ class WebhooksDeliver:
     min(--backoff-max, --backoff * 2**(n-1)) seconds (jittered down by up to half); the retry
     time is stored, so a restarted sender keeps the schedule. After --max-attempts of its
     subscription a delivery is given up. Every attempt is a row of `llmreg webhooks deliveries`.
-    Delivery is at least once: a sender killed mid-request sends that delivery again (same
-    X-Llmreg-Delivery-Id; receivers deduplicate on it). Run one sender per store."""
+    Delivery is at least once: a sender killed mid-request sends that delivery again once its
+    claim (--timeout + 5 s) runs out (same X-Llmreg-Delivery-Id; receivers deduplicate on it).
+    Several senders may share a store: each claims a delivery before sending it."""
 
     def arguments(self, p) -> None:
         mode = p.add_mutually_exclusive_group()
