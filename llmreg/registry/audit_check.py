@@ -220,7 +220,7 @@ def _walk_rows(rows, batch, head, after_seq: int, counts: dict, seen: dict, lega
         elif type_ == ev.STAGE_PROMOTED and not evidence.get("imported"):
             _replay_gates(replay, seq, actor, name, version, env, payload["stage"], gates)
         state.rows.append(row)
-        apply(state, seq, time, actor, type_, name, version, env, payload)
+        apply(state, seq, time, actor, type_, name, version, env, payload, owned=True)
         replay.observe(type_, name, version, env, payload, actor)
         if type_ == ev.CONFIG_ROLES:
             roles = Roles.from_dict(payload["roles"])

@@ -315,8 +315,12 @@ class MemoryStore(_MemoryReads, Store):
 # ---------------------------------------------------------------------- the fold (as store/projection.py)
 
 def apply(state: _State, seq: int, time: str, actor: str, type_: str, name: Any, version: Any, env: Any,
-          payload: Mapping[str, Any]) -> None:
-    if type_ == ev.ENTRY_REGISTERED:
+          payload: Mapping[str, Any], *, owned: bool = False) -> None:
+    """Fold one event into `state`. owned=True: `payload` was decoded for this call alone (the
+    audit's replay) and is kept as it is; otherwise the parts kept are copied."""
+    if type_ == ev.EVIDENCE_RECORDED and owned:
+        state.evidence.append((seq, name, version, env, payload["kind"], actor, payload["data"]))
+    elif type_ == ev.ENTRY_REGISTERED:
         state.entries[(name, version)] = seq
     elif type_ == ev.STAGE_PROMOTED:
         _take_stage(state, seq, time, name, version, env, payload["stage"], payload.get("weight"))
