@@ -25,9 +25,9 @@ class Register:
     def run(self, args) -> int:
         if len(args.file) > 1:
             return self._batch(args)
-        reg = open_registry(args)
-        entry = reg.register_file(args.file[0], actor=actor(args), bump=args.bump, version=args.version,
-                                  import_history=args.import_history, env=args.env)
+        who = actor(args)  # before opening: a refused command creates no store
+        entry = open_registry(args).register_file(args.file[0], actor=who, bump=args.bump, version=args.version,
+                                                  import_history=args.import_history, env=args.env)
         emit(args, {"ref": entry.ref, **entry.to_dict()}, f"registered {entry.ref} ({entry.bump_reason})")
         return EXIT_OK
 

@@ -273,3 +273,10 @@ def test_register_several_files_is_one_transaction(cli):
     assert "other.yaml: support-triage-eu: identical to 1.0.0" in data
     listed = cli("register", "e3.yaml", actor="alice", as_json=True).data
     assert listed["ref"] == "support-triage@1.0.3"  # one file: the single-entry output, as before
+
+
+def test_register_without_an_actor_creates_no_store(cli):
+    cli.write("entry.yaml", ENTRY)
+    err = cli("register", "entry.yaml", code=2).stderr
+    assert "actor: who is acting?" in err
+    assert not (cli.root / ".llmreg").exists()
