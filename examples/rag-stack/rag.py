@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import re
 import struct
 import sys
@@ -42,18 +41,10 @@ def words(text: str) -> list[str]:
 
 
 def embed(text: str, embedder: dict) -> list[float]:
-    dim, salt = int(embedder["dim"]), str(embedder.get("salt", ""))
-    tokens = words(text)
-    features = list(tokens)
-    if int(embedder.get("ngram", 1)) >= 2:
-        features += [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
-    vector = [0.0] * dim
-    for feature in features:
-        digest = hashlib.sha256((salt + feature).encode("utf-8")).digest()
-        bucket = int.from_bytes(digest[:4], "little") % dim
-        vector[bucket] += 1.0 if digest[4] & 1 else -1.0
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
+    # The gateway's own implementation: the vectors an index is built with are the ones served.
+    from llmreg.serving.backends.hash_embedder import embed_text
+
+    return embed_text(text, embedder)[0]
 
 
 def _dump(path: Path, data: object) -> None:

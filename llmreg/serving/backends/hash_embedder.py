@@ -5,8 +5,8 @@ That embedder is a config file, not weights: feature hashing of words (and word 
 `model: {provider: local, id: kb-hash-embedder, uri: <the config file>, sha256: <its digest>}`
 and `labels: {task: embedding}`; the gateway loads the file only after it hashes to the
 registered digest (local_files.verified_files), so the vectors served are the ones the
-index was built with. `embed_text` is the same function as the example's `rag.embed` (a
-test compares them vector for vector).
+index was built with. The example's `rag.embed` calls `embed_text`: one implementation builds
+the index and serves the queries.
 
 Chat and completion requests to it are refused (400): it is an embedding model.
 """
