@@ -1,6 +1,7 @@
 """`llmreg resolve`: the tuple holding a stage of an environment, now or at a past time.
 
-The hot verb: it imports nothing beyond the registry's read path (json only for params).
+The hot verb: it imports nothing beyond the registry's read path (json only for params), and
+prints from the stored entry (`Resolved.document()`) without building the value objects.
 """
 from __future__ import annotations
 
@@ -28,27 +29,30 @@ class Resolve:
 
 def describe(resolved) -> str:
     """The human answer: the ref and where it holds, then one line per component."""
-    spec = resolved.spec
+    from llmreg.registry.resolve import request_id
+
+    document = resolved.document()
+    spec = document["spec"]
     when = f" at {resolved.at}" if resolved.at else ""
     weight = f" weight {resolved.weight:g}" if resolved.weight is not None else ""
-    weight += ", IMPORTED history: never gated here" if resolved.entry.bump == "import" else ""
+    weight += ", IMPORTED history: never gated here" if document["bump"] == "import" else ""
     lines = [f"{resolved.ref}  ({resolved.stage} in {resolved.env}{when}, since {resolved.since}, "
              f"event #{resolved.seq}{weight})",
-             f"  model:      {resolved.model} ({spec.model.provider})"]
-    for label, value in (("prompt_ref", spec.prompt_ref), ("tools_ref", spec.tools_ref), ("policy_ref", spec.policy_ref)):
-        if value:
-            lines.append(f"  {label + ':':<11} {value}")
-    if spec.params:
+             f"  model:      {request_id(spec['model'])} ({spec['model']['provider']})"]
+    for label in ("prompt_ref", "tools_ref", "policy_ref"):
+        if spec.get(label):
+            lines.append(f"  {label + ':':<11} {spec[label]}")
+    if spec.get("params"):
         import json
 
-        lines.append(f"  params:     {json.dumps(dict(spec.params), sort_keys=True)}")
-    for component, value in spec.retrieval.items():
+        lines.append(f"  params:     {json.dumps(spec['params'], sort_keys=True)}")
+    for component, value in (spec.get("retrieval") or {}).items():
         if isinstance(value, str):
             shown = value
         else:
             shown = " ".join(part for part in (value.get("ref"), f"sha256:{value['sha256'][:16]}..."
                                                if value.get("sha256") else None) if part)
         lines.append(f"  retrieval:  {component} {shown}")
-    for artifact in spec.artifacts:
-        lines.append(f"  artifact:   {artifact.name} sha256:{artifact.sha256[:16]}... ({artifact.kind})")
+    for artifact in spec.get("artifacts") or ():
+        lines.append(f"  artifact:   {artifact['name']} sha256:{artifact['sha256'][:16]}... ({artifact['kind']})")
     return "\n".join(lines)

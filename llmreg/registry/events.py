@@ -19,13 +19,16 @@ from __future__ import annotations
 import json
 import os
 from time import gmtime as _gmtime, strftime as _strftime, time_ns as _time_ns
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone  # sqlite3 loads it anyway
 from types import MappingProxyType
 from collections import abc as _abc
-from typing import Any, Iterable, Mapping, Sequence
 
 from llmreg.registry.canonical import Encoded, canonical_json
+from llmreg.registry.frozen import Frozen
+
+TYPE_CHECKING = False  # typing loads only for type checkers (the read verbs' start-up)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Sequence
 
 ENTRY_REGISTERED = "entry.registered"
 EVAL_RECORDED = "eval.recorded"
@@ -153,8 +156,15 @@ def chain_hash(prev_hash: str, body: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_set = object.__setattr__
+
+
+class Event(Frozen):
+    """One stored event, as read or as just appended (immutable)."""
+
+    __slots__ = ("seq", "time", "actor", "type", "name", "version", "env", "payload", "evidence", "prev_hash",
+                 "hash", "signer", "signature")
     seq: int
     time: str
     actor: str
@@ -162,12 +172,30 @@ class Event:
     name: str | None
     version: str | None
     env: str | None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    prev_hash: str = GENESIS_HASH
-    hash: str = ""
-    signer: str | None = None  # key fingerprint SHA256:..., hashed with the body
-    signature: str | None = None  # base64 SSHSIG (namespace llmreg-event) over `hash`
+    payload: Mapping[str, Any]
+    evidence: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+    signer: str | None  # key fingerprint SHA256:..., hashed with the body
+    signature: str | None  # base64 SSHSIG (namespace llmreg-event) over `hash`
+
+    def __init__(self, seq: int, time: str, actor: str, type: str, name: str | None, version: str | None,
+                 env: str | None, payload: Mapping[str, Any] | None = None, evidence: Mapping[str, Any] | None = None,
+                 prev_hash: str = GENESIS_HASH, hash: str = "", signer: str | None = None,
+                 signature: str | None = None):
+        _set(self, "seq", seq)
+        _set(self, "time", time)
+        _set(self, "actor", actor)
+        _set(self, "type", type)
+        _set(self, "name", name)
+        _set(self, "version", version)
+        _set(self, "env", env)
+        _set(self, "payload", _EMPTY if payload is None else payload)
+        _set(self, "evidence", _EMPTY if evidence is None else evidence)
+        _set(self, "prev_hash", prev_hash)
+        _set(self, "hash", hash)
+        _set(self, "signer", signer)
+        _set(self, "signature", signature)
 
     @property
     def ref(self) -> str | None:

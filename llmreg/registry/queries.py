@@ -5,16 +5,18 @@ Reads go to the store's projection. Entries are immutable, so the ones read are 
 """
 from __future__ import annotations
 
-from typing import Any, Collection
-
-from llmreg.registry.entry import Entry, EntrySpec
 from llmreg.registry.errors import NotFound
-from llmreg.registry.events import Event
-from llmreg.registry.gates_config import GatesConfig
 from llmreg.registry.resolve import DEFAULT_ENV, Resolved, parse_at
-from llmreg.registry.roles import Roles
-from llmreg.registry.semver import diff_specs
-from llmreg.registry.store.port import Pointer, Reads, Store
+
+TYPE_CHECKING = False  # the value objects (spec.py, roles, gates) load on first use: `llmreg resolve` never needs them
+if TYPE_CHECKING:
+    from typing import Any, Collection
+
+    from llmreg.registry.entry import Entry, EntrySpec
+    from llmreg.registry.events import Event
+    from llmreg.registry.gates_config import GatesConfig
+    from llmreg.registry.roles import Roles
+    from llmreg.registry.store.port import Pointer, Reads, Store
 
 _ALL = 2**62  # "no limit" that SQLite and PostgreSQL both take as a LIMIT
 ENTRY_CACHE_SIZE = 4096  # entries kept by the read side; a bulk listing must not grow memory without bound
@@ -51,16 +53,24 @@ class Queries:
 
     def entry(self, name: str, version: str, reads: Reads | None = None) -> Entry:
         """A stored entry; `reads` a unit of work to read inside its transaction."""
-        key = (name, version)
-        entry = self._entries.get(key)
+        entry = self._entries.get((name, version))
         if entry is None:
-            data = (reads or self.store).entry_data(name, version)
-            if data is None:
-                raise self.not_found(name, version)
-            entry = Entry.from_dict(data)
-            if len(self._entries) >= ENTRY_CACHE_SIZE:
-                self._entries.clear()
-            self._entries[key] = entry
+            entry = self._built(name, version, self._entry_data(name, version, reads))
+        return entry
+
+    def _entry_data(self, name: str, version: str, reads: Reads | None = None) -> dict:
+        data = (reads or self.store).entry_data(name, version)
+        if data is None:
+            raise self.not_found(name, version)
+        return data
+
+    def _built(self, name: str, version: str, data: dict) -> Entry:
+        from llmreg.registry.spec import Entry
+
+        entry = Entry.from_dict(data)
+        if len(self._entries) >= ENTRY_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[(name, version)] = entry
         return entry
 
     def forget(self) -> None:
@@ -118,6 +128,8 @@ class Queries:
         return [{"name": n, "latest": v, "versions": c, "model": m} for n, v, c, m in rows], total
 
     def spec_of(self, ref: Entry | EntrySpec | str) -> EntrySpec:
+        from llmreg.registry.spec import Entry, EntrySpec
+
         if isinstance(ref, Entry):
             return ref.spec
         if isinstance(ref, EntrySpec):
@@ -125,6 +137,8 @@ class Queries:
         return self.get(ref).spec
 
     def diff(self, a: Entry | EntrySpec | str, b: Entry | EntrySpec | str):
+        from llmreg.registry.semver import diff_specs
+
         return diff_specs(self.spec_of(a), self.spec_of(b))
 
     # ------------------------------------------------------------------ stages and the log
@@ -187,6 +201,9 @@ class Queries:
         cached = self._config
         if cached is not None and cached[0] == config_seq:
             return cached[1], cached[2]
+        from llmreg.registry.gates_config import GatesConfig
+        from llmreg.registry.roles import Roles
+
         reads = reads or self.store
         roles_row = reads.config("roles")
         gates_row = reads.config("gates")
@@ -204,12 +221,25 @@ class Queries:
             if held is None:
                 raise self.nothing_holds(name, env, stage, moment)
             version, weight, seq, since = held
-            return Resolved(name, version, env, stage, weight, seq, since, self.entry(name, version), at=moment)
+            return self._resolved(name, version, env, stage, weight, seq, since, moment)
         row = self.store.pointer(name, env, stage)
         if row is None:
             raise self.nothing_holds(name, env, stage, None)
         version, weight, seq, since = row
-        return Resolved(name, version, env, stage, weight, seq, since, self.entry(name, version))
+        return self._resolved(name, version, env, stage, weight, seq, since, None)
+
+    def _resolved(self, name: str, version: str, env: str, stage: str, weight: float | None, seq: int, since: str,
+                  at: str | None) -> Resolved:
+        """The answer, with the Entry built when first used (a cached one at once)."""
+        entry = self._entries.get((name, version))
+        if entry is not None:
+            return Resolved(name, version, env, stage, weight, seq, since, entry, at)
+        data = self._entry_data(name, version)
+        return Resolved(name, version, env, stage, weight, seq, since, lambda: self._entry_for(name, version, data),
+                        at, document=data)
+
+    def _entry_for(self, name: str, version: str, data: dict) -> Entry:
+        return self._entries.get((name, version)) or self._built(name, version, data)
 
     def nothing_holds(self, name: str, env: str, stage: str, moment: str | None) -> NotFound:
         if not self.store.versions(name):

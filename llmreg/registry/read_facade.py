@@ -6,23 +6,24 @@ Everything here reads; `Registry` (api.py) adds the writes. Queries go to
 from __future__ import annotations
 
 import os
-from typing import Any, Collection
 
-from llmreg.registry.audit import AuditReport
-from llmreg.registry.entry import Entry, EntrySpec
 from llmreg.registry.errors import BadInput
-from llmreg.registry.events import Event
-from llmreg.registry.gates_config import GatesConfig
 from llmreg.registry.queries import NameStatus, Queries
 from llmreg.registry.resolve import DEFAULT_ENV, RESOLVABLE_STAGES, Resolved, check_env
 from llmreg.registry.resolve_cache import ResolveCache
-from llmreg.registry.roles import Roles
-from llmreg.registry.store.port import Pointer, Store
 
-TYPE_CHECKING = False  # the read verbs' start-up: artifacts and integrity load only when used
+TYPE_CHECKING = False  # the read verbs' start-up: what only some reads need loads when they run
 if TYPE_CHECKING:
+    from typing import Any, Collection
+
     from llmreg.registry.artifacts import ArtifactStore
+    from llmreg.registry.audit import AuditReport
+    from llmreg.registry.entry import Entry, EntrySpec
+    from llmreg.registry.events import Event
+    from llmreg.registry.gates_config import GatesConfig
     from llmreg.registry.integrity import VerifyReport
+    from llmreg.registry.roles import Roles
+    from llmreg.registry.store.port import Pointer, Store
 
 
 class RegistryReads:
@@ -130,6 +131,8 @@ class RegistryReads:
 
     @property
     def roles_configured(self) -> bool:
+        if self.store.config("roles") is None:  # never configured: open mode, without loading Roles
+            return False
         return not self.roles().open_mode
 
     def lineage(self, name: str, version: str):

@@ -4,17 +4,23 @@
 hash, params, tools, retrieval, policy, artifacts) plus the version to log on every call.
 The lookup itself and its cache live in `Registry.resolve` (api.py); this module holds
 the result type and the argument rules shared by the API and the CLI.
+
+Its `Entry` is built on first use: `document()` answers from the stored entry as written
+(validated then, and covered by the log's hash), so `llmreg resolve` never loads the
+value objects (spec.py and dataclasses with it: a fifth of a cold process).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import datetime, timezone  # sqlite3 loads it anyway
 
 from llmreg.registry.errors import BadInput
+from llmreg.registry.frozen import Frozen, _set
 from llmreg.registry.patterns import lazy_re
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
     from llmreg.registry.entry import ArtifactRef, Entry, EntrySpec, ModelRef
 
 DEFAULT_ENV = "default"
@@ -23,10 +29,15 @@ STAGE_NAMES = ("development", "staging", "canary", "production", "archived", "re
 ENV_RE = lazy_re(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """The tuple holding `stage` of `env`: pass `model`, `params`, ... to the client, log `version`."""
+class Resolved(Frozen):
+    """The tuple holding `stage` of `env`: pass `model`, `params`, ... to the client, log `version`.
 
+    `entry` is the registered Entry, or a function that reads it (`Queries.resolve` passes
+    one): it runs once, on the first access that needs the value objects, and `document`,
+    when given, is the stored entry (`Entry.to_dict()` form) that `to_dict()` reads meanwhile.
+    """
+
+    __slots__ = ("name", "version", "env", "stage", "weight", "seq", "since", "at", "_entry", "_load", "_document")
     name: str
     version: str
     env: str
@@ -34,8 +45,42 @@ class Resolved:
     weight: float | None  # canary traffic share; None for other stages
     seq: int  # the event that put this version in this stage
     since: str  # when it did (UTC)
-    entry: "Entry"
-    at: str | None = None  # set for time-travel answers: the moment asked about
+    at: str | None  # set for time-travel answers: the moment asked about
+    _entry: "Entry | None"
+    _load: "Callable[[], Entry] | None"
+    _document: "Mapping[str, Any] | None"
+
+    def __init__(self, name: str, version: str, env: str, stage: str, weight: float | None, seq: int, since: str,
+                 entry: "Entry | Callable[[], Entry]", at: str | None = None, *,
+                 document: "Mapping[str, Any] | None" = None):
+        for field, value in (("name", name), ("version", version), ("env", env), ("stage", stage),
+                             ("weight", weight), ("seq", seq), ("since", since), ("at", at)):
+            _set(self, field, value)
+        loads = callable(entry)
+        _set(self, "_entry", None if loads else entry)
+        _set(self, "_load", entry if loads else None)
+        _set(self, "_document", document)
+
+    @property
+    def entry(self) -> "Entry":
+        entry = self._entry
+        if entry is None:
+            entry = self._load()  # type: ignore[misc]  # set whenever _entry is not
+            _set(self, "_entry", entry)  # racing threads build equal entries; either may stay
+            _set(self, "_document", None)
+        return entry
+
+    def _values(self) -> tuple:
+        return (*super()._values(), self.entry)
+
+    def __getstate__(self) -> dict:
+        return dict(super().__getstate__(), _entry=self.entry)
+
+    def document(self) -> "Mapping[str, Any]":
+        """The registered entry as stored ({"spec": ..., "version": ..., ...}): READ-ONLY."""
+        if self._entry is None and self._document is not None:
+            return self._document
+        return self.entry.to_dict()
 
     @property
     def ref(self) -> str:
@@ -83,12 +128,29 @@ class Resolved:
         return self.entry.spec.artifacts
 
     def to_dict(self) -> dict[str, Any]:
+        document = self.document()
+        spec = document["spec"]
         out = {"name": self.name, "version": self.version, "env": self.env, "stage": self.stage,
-               "weight": self.weight, "seq": self.seq, "since": self.since, "model": self.model,
-               "spec": self.entry.spec.to_dict(), "imported": self.entry.bump == "import"}
+               "weight": self.weight, "seq": self.seq, "since": self.since, "model": request_id(spec["model"]),
+               "spec": _copy(spec), "imported": document["bump"] == "import"}
         if self.at is not None:
             out["at"] = self.at
         return out
+
+
+def _copy(value: Any) -> Any:
+    """A private copy of JSON-shaped data (a cached answer's document must not change under a caller)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def request_id(model: Mapping[str, Any]) -> str:
+    """The model name to send to the provider or server, from a stored model mapping: the
+    snapshot when set, else the id (`ModelRef.request_id` is this rule)."""
+    return model.get("snapshot") or model["id"]
 
 
 def check_env(env: Any, field: str = "env") -> str:

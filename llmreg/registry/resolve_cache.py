@@ -8,10 +8,13 @@ Resolved, so a cache miss costs one primary-key query.
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from llmreg.registry.queries import Queries
-from llmreg.registry.resolve import Resolved
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from llmreg.registry.queries import Queries
+    from llmreg.registry.resolve import Resolved
 
 _monotonic = time.monotonic
 MAX_KEYS = 65_536  # (name, env, stage) answers kept; a caller resolving ever more names stays bounded

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from llmreg.registry.errors import BadInput
+from llmreg.registry.frozen import Frozen, _set
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_DIR = ".llmreg"
 DEFAULT_DB = "registry.db"
@@ -38,13 +41,18 @@ def sqlite_synchronous() -> str:
     return mode
 
 
-@dataclass(frozen=True)
-class StoreURL:
+class StoreURL(Frozen):
     """A parsed store location: dialect plus the SQLite path or the SQLAlchemy URL."""
 
+    __slots__ = ("dialect", "url", "path")
     dialect: str  # "sqlite" | "postgresql"
     url: str  # as SQLAlchemy takes it
-    path: str | None = None  # SQLite file
+    path: str | None  # SQLite file
+
+    def __init__(self, dialect: str, url: str, path: str | None = None):
+        _set(self, "dialect", dialect)
+        _set(self, "url", url)
+        _set(self, "path", path)
 
     def redacted(self) -> str:
         return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)

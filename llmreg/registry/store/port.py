@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
 
-from llmreg.registry.audit import AuditReport
-from llmreg.registry.events import Event
+from llmreg.registry.frozen import Frozen, _set
+
+TYPE_CHECKING = False  # typing, audit and events load only for type checkers (the read verbs' start-up)
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Mapping, Sequence
+
+    from llmreg.registry.audit import AuditReport
+    from llmreg.registry.events import Event
 
 
 class CommitThenRaise(Exception):
@@ -31,16 +35,26 @@ class CommitThenRaise(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(Frozen):
+    """The log's head: last seq, its hash and time, and the seq of the last config event."""
+
+    __slots__ = ("seq", "hash", "time", "config_seq")
     seq: int
     hash: str
     time: str
     config_seq: int
 
+    def __init__(self, seq: int, hash: str, time: str, config_seq: int):
+        _set(self, "seq", seq)
+        _set(self, "hash", hash)
+        _set(self, "time", time)
+        _set(self, "config_seq", config_seq)
 
-@dataclass(frozen=True, slots=True)
-class Pointer:
+
+class Pointer(Frozen):
+    """Who holds one stage of one environment: version, canary weight, the event and its time."""
+
+    __slots__ = ("name", "env", "stage", "version", "weight", "seq", "time")
     name: str
     env: str
     stage: str
@@ -48,6 +62,15 @@ class Pointer:
     weight: float | None
     seq: int
     time: str
+
+    def __init__(self, name: str, env: str, stage: str, version: str, weight: float | None, seq: int, time: str):
+        _set(self, "name", name)
+        _set(self, "env", env)
+        _set(self, "stage", stage)
+        _set(self, "version", version)
+        _set(self, "weight", weight)
+        _set(self, "seq", seq)
+        _set(self, "time", time)
 
 
 # (version, weight, seq, time): who holds one stage, the resolve hot path's row

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Mapping
 
 from llmreg.registry import events as ev
 from llmreg.registry.canonical import canonical_json
 from llmreg.registry.store.connection import placeholders
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 PROJECTION_TABLES = ("entries", "stage_pointers", "stage_history", "version_states", "approvals", "reviews",
                      "evidence", "eval_records", "suites", "config", "provider_snapshots", "provider_discovery",

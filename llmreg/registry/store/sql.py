@@ -19,12 +19,10 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from llmreg.registry import events as ev
-from llmreg.registry.audit import AuditReport
 from llmreg.registry.errors import Conflict, RegistryError
-from llmreg.registry.events import Event, clock_check, make_event, row_to_event, utc_now, verify_rows
+from llmreg.registry.events import clock_check, make_event, row_to_event, utc_now, verify_rows
 from llmreg.registry.store.connection import PostgresConnector, StoreURL, connect_sqlite, parse_url, placeholders
 from llmreg.registry.store.migrate import ensure_schema
 from llmreg.registry.store.port import CommitThenRaise, Head, Pointer, Store, UnitOfWork
@@ -32,7 +30,14 @@ from llmreg.registry.store.projection import PROJECTION_TABLES, TABLE_ORDER, app
 from llmreg.registry.store.sql_reads import READ_SQL, SQLReads, dialect_read_sql
 from llmreg.registry.store.sql_webhooks import WEBHOOK_SQL, SQLWebhookStore, SQLWebhookWrites
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing and audit.py load only for type checkers and `verify_chain` (read verbs' start-up)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+
+    from llmreg.registry.audit import AuditReport
+    from llmreg.registry.events import Event
+
+    T = TypeVar("T")
 PAGE = 5000
 EVENT_COLUMNS = "seq, time, actor, type, name, version, env, payload, evidence, prev_hash, hash, signer, signature"
 
@@ -380,6 +385,8 @@ class SQLStore(SQLWebhookStore, SQLReads, Store):
                       "events were removed from the end")
         elif ok and last_hash != head.hash:
             ok, bad_seq, reason = False, head.seq, "the head hash does not match the last event's hash"
+        from llmreg.registry.audit import AuditReport
+
         return AuditReport(ok, count, head.seq, head.hash, bad_seq, reason)
 
     def hash_at(self, seq: int) -> str | None:
@@ -492,4 +499,4 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.QueryCanceled))
 
 
-__all__ = ["SQLStore", "SQLUnitOfWork", "Txn", "Head", "Pointer", "AuditReport", "CommitThenRaise", "row_to_event"]
+__all__ = ["SQLStore", "SQLUnitOfWork", "Txn", "Head", "Pointer", "CommitThenRaise", "row_to_event"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from llmreg.registry.store.port import Pointer, Reads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from llmreg.registry import providers as pv
     from llmreg.registry.api_keys import ApiKey
 

@@ -10,10 +10,13 @@ transaction here, with one query then and none after.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from llmreg.registry.events import Event
-from llmreg.registry.webhooks import Route, outbox_json
+TYPE_CHECKING = False  # webhooks.py loads when a transaction first reads the routes, not for the read verbs
+if TYPE_CHECKING:
+    from typing import Any
+
+    from llmreg.registry.events import Event
+    from llmreg.registry.webhooks import Route
 
 WEBHOOK_SQL = {
     "webhook_routes": "SELECT id, events, name_pattern FROM webhook_subscriptions ORDER BY id",
@@ -28,6 +31,8 @@ WEBHOOK_SQL = {
 
 
 def _load_routes(cur, sql: str) -> tuple[Route, ...]:
+    from llmreg.registry.webhooks import Route
+
     cur.execute(sql)
     return tuple(Route(ident, frozenset(json.loads(events)), pattern) for ident, events, pattern in cur.fetchall())
 
@@ -57,6 +62,8 @@ class SQLWebhookWrites:
     def _queue_deliveries(self, event: Event) -> None:
         matched = [route.id for route in self._routes() if route.matches(event.type, event.name, event.payload)]
         if matched:
+            from llmreg.registry.webhooks import outbox_json
+
             body = outbox_json(event)
             sql = self.store._q["insert_outbox"]
             for ident in matched:
