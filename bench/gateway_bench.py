@@ -1,7 +1,7 @@
 """Gateway overhead benchmark, with the same registry lookup through MLflow's REST server.
 
     python -m bench.gateway_bench [--requests 2000] [--levels 1,8,32] [--latency-ms 10]
-                                  [--mlflow PATH | --skip-mlflow] [--json out.json]
+                                  [--mlflow PATH | --skip-mlflow] [--replicas N] [--json out.json]
 
 What runs, each in its own process so no two share a GIL:
 - a fixed-latency OpenAI-compatible upstream (raw asyncio; sleeps --latency-ms, canned answer);
@@ -29,6 +29,10 @@ Figures per concurrency level (1/8/32):
   vs MLflow's GET /api/2.0/mlflow/registered-models/alias, same client, same levels.
 After the gateway shuts down (graceful: the call log drains), every request the generator
 sent must have exactly one gateway_calls row naming the version its response named.
+
+--replicas N (N >= 2) adds, at each level of N connections or more: N gateway processes on one
+store with the connections split between them, beside one process and the upstream measured
+again in the same minutes (what `llmreg/serving/README.md` "Several replicas" buys on this host).
 """
 from __future__ import annotations
 
@@ -221,6 +225,56 @@ def run_phase(label: str, port: int, requests: Sequence[bytes], concurrency: int
     phase = Phase(label, concurrency)
     asyncio.run(_drive(port, requests, concurrency, phase, capture, stream))
     return phase
+
+
+def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: str | None) -> Phase:
+    """`concurrency` connections split evenly over the gateways at `ports`, n requests in all."""
+    phase = Phase(label, concurrency)
+    per = concurrency // len(ports)
+
+    async def drive() -> None:
+        await asyncio.gather(*(_drive(port, chat_requests(port, n // len(ports), f"{label}{i}-", key=key), per,
+                                      phase, False) for i, port in enumerate(ports)))
+
+    started = time.perf_counter()
+    asyncio.run(drive())
+    phase.seconds = time.perf_counter() - started
+    return phase
+
+
+def start_gateway(url: str, config: Path, env: dict[str, str],
+                  processes: list[subprocess.Popen]) -> tuple[subprocess.Popen, int]:
+    """A gateway process started through `serving.app.run` as `llmreg serve` starts it (added to
+    `processes`, so it is killed if anything fails); returns once it answers /healthz."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
+         "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning')",
+         str(port), url, str(config)], cwd=REPO, env=env)
+    processes.append(process)
+    wait_http(port, "/healthz")
+    return process, port
+
+
+def replica_phases(args: argparse.Namespace, levels: list[int], url: str, config: Path, env: dict[str, str],
+                   up_port: int, key: str, processes: list[subprocess.Popen]) -> list[tuple[int, Phase, Phase, Phase]]:
+    """(level, direct, one gateway, N gateways) for each level with at least N connections, interleaved."""
+    started = [start_gateway(url, config, env, processes) for _ in range(args.replicas)]
+    ports = [port for _, port in started]
+    run_split("warmup", ports, 100 * len(ports), len(ports), key)
+    out = []
+    for level in levels:
+        if level < args.replicas:
+            continue
+        n = args.requests
+        direct = run_phase("direct", up_port, chat_requests(up_port, n, f"rd{level}"), level)
+        one = run_split("one", ports[:1], n, level, key)
+        many = run_split("replicas", ports, n, level, key)
+        out.append((level, direct, one, many))
+    for process, _ in started:
+        stop(process)
+        processes.remove(process)
+    return out
 
 
 def chat_requests(port: int, n: int, tag: str, *, stream: bool = False, model: str = f"{NAME}@production",
@@ -492,6 +546,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mlflow-workers", type=int, default=1, help="MLflow server workers (gateway: 1)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--replicas", type=int, default=0,
+                        help="also measure N gateway processes on one store sharing the connections (N >= 2)")
     sub = parser.add_subparsers(dest="role")
     up = sub.add_parser("upstream", help=argparse.SUPPRESS)
     up.add_argument("--port", type=int, required=True)
@@ -503,6 +559,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     levels = [int(x) for x in args.levels.split(",")]
     if args.requests < 100:
         parser.error("--requests must be at least 100 (p99 needs samples)")
+    if args.replicas == 1 or args.replicas < 0 or (args.replicas and max(levels) < args.replicas):
+        parser.error("--replicas takes 2 or more, and a --levels value at least that large (each gateway gets a "
+                     "connection); e.g. --replicas 2 --levels 1,8")
     _use_uvloop()
     work = Path(tempfile.mkdtemp(prefix="llmreg-gateway-bench-"))
     processes: list[subprocess.Popen] = []
@@ -523,13 +582,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
                                        "--latency-ms", str(args.latency_ms)], cwd=REPO, env=env))
     wait_port(up_port)
     url, config, versions, key = setup_registry(work, up_port)
-    gw_port = free_port()
-    gateway = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
-         "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning')",
-         str(gw_port), url, str(config)], cwd=REPO, env=env)
-    processes.append(gateway)
-    wait_http(gw_port, "/healthz")
+    gateway, gw_port = start_gateway(url, config, env, processes)
 
     results: dict[str, Any] = {"latency_ms": args.latency_ms, "cpus": os.cpu_count(), "levels": {}}
     run_phase("warmup", up_port, chat_requests(up_port, 300, "w"), 8)
@@ -555,6 +608,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     stop(gateway)  # graceful: the call log drains before exit
     processes.remove(gateway)
     rows = check_rows(url, gateway_phases)
+    replicas = replica_phases(args, levels, url, config, env, up_port, key, processes) if args.replicas else []
     in_process = resolve_in_process(url)
 
     litellm_phases = run_litellm(args, levels, work, up_port, env, processes)
@@ -617,6 +671,20 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
                                                    "errors": phase.errors}
     else:
         print("\nLiteLLM proxy not measured: install it with `make clients` (.tools/clients)")
+    if replicas:
+        print(f"\n{args.replicas} gateway processes on one store, the connections split between them, beside one "
+              "process and the upstream in the same minutes; added over direct, ms")
+        print(f"{'conc':>4} | {'direct p50/p99':>15} | {'1 gateway added p50/p99':>23} | "
+              f"{f'{args.replicas} gateways added p50/p99':>24} | {'req/s 1 / N':>12}")
+        for level, direct, one, many in replicas:
+            print(f"{level:>4} | {direct.pct(50):6.2f}/{direct.pct(99):7.2f} | "
+                  f"{one.pct(50) - direct.pct(50):10.2f}/{one.pct(99) - direct.pct(99):12.2f} | "
+                  f"{many.pct(50) - direct.pct(50):11.2f}/{many.pct(99) - direct.pct(99):12.2f} | "
+                  f"{one.rps:5.0f} / {many.rps:5.0f}")
+            results["levels"][level]["replicas"] = {
+                "n": args.replicas, "direct": {"p50": direct.pct(50), "p99": direct.pct(99)},
+                "one": {"p50": one.pct(50), "p99": one.pct(99), "rps": one.rps, "errors": one.errors},
+                "many": {"p50": many.pct(50), "p99": many.pct(99), "rps": many.rps, "errors": many.errors}}
     served = {}
     for _, ref in (a for p in gateway_phases for a in p.answers):
         served[ref] = served.get(ref, 0) + 1
