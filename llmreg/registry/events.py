@@ -157,7 +157,6 @@ def chain_hash(prev_hash: str, body: bytes) -> str:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_set = object.__setattr__
 
 
 class Event(Frozen):
@@ -183,19 +182,8 @@ class Event(Frozen):
                  env: str | None, payload: Mapping[str, Any] | None = None, evidence: Mapping[str, Any] | None = None,
                  prev_hash: str = GENESIS_HASH, hash: str = "", signer: str | None = None,
                  signature: str | None = None):
-        _set(self, "seq", seq)
-        _set(self, "time", time)
-        _set(self, "actor", actor)
-        _set(self, "type", type)
-        _set(self, "name", name)
-        _set(self, "version", version)
-        _set(self, "env", env)
-        _set(self, "payload", _EMPTY if payload is None else payload)
-        _set(self, "evidence", _EMPTY if evidence is None else evidence)
-        _set(self, "prev_hash", prev_hash)
-        _set(self, "hash", hash)
-        _set(self, "signer", signer)
-        _set(self, "signature", signature)
+        super().__init__(seq, time, actor, type, name, version, env, _EMPTY if payload is None else payload,
+                         _EMPTY if evidence is None else evidence, prev_hash, hash, signer, signature)
 
     @property
     def ref(self) -> str | None:

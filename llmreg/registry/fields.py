@@ -412,13 +412,13 @@ _LEAVES = frozenset((str, int, float, bool, type(None)))
 
 
 def thaw(value: Any) -> Any:
-    """Plain dict/list copy of a frozen value (for to_dict / JSON)."""
+    """Plain dict/list copy of a frozen value or of JSON-shaped data (for to_dict / JSON)."""
     cls = value.__class__
     if cls in _LEAVES:  # most values; skips the ABC isinstance machinery
         return value
     if cls is MappingProxyType or cls is dict:
         return {key: thaw(item) for key, item in value.items()}
-    if cls is tuple:
+    if cls is tuple or cls is list:
         return [thaw(item) for item in value]
     if isinstance(value, Mapping):
         return {key: thaw(item) for key, item in value.items()}

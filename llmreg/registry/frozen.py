@@ -13,9 +13,10 @@ _set = object.__setattr__
 
 class Frozen:
     """Fields are the subclass's public __slots__, in order; equality, hash, repr and pickling
-    follow them as a frozen dataclass's do. Subclasses set fields in __init__ with
-    `object.__setattr__`; assigning afterwards raises AttributeError. Slots starting with
-    "_" are private caches: not compared, hashed, shown or pickled."""
+    follow them as a frozen dataclass's do. `Frozen(*values)` sets them in that order (a
+    subclass with defaults or keywords passes its arguments on); assigning afterwards raises
+    AttributeError. Slots starting with "_" are private caches: not compared, hashed, shown or
+    pickled."""
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
@@ -26,6 +27,10 @@ class Frozen:
         slots = [name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())]
         cls._fields = tuple(name for name in slots if not name.startswith("_"))
         cls._private = tuple(name for name in slots if name.startswith("_"))
+
+    def __init__(self, *values: object):
+        for name, value in zip(self._fields, values, strict=True):
+            _set(self, name, value)
 
     def _values(self) -> tuple:
         return tuple(getattr(self, name) for name in self._fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone  # sqlite3 loads it anyway
 
 from llmreg.registry.errors import BadInput
+from llmreg.registry.fields import thaw
 from llmreg.registry.frozen import Frozen, _set
 from llmreg.registry.patterns import lazy_re
 
@@ -37,7 +38,7 @@ class Resolved(Frozen):
     when given, is the stored entry (`Entry.to_dict()` form) that `to_dict()` reads meanwhile.
     """
 
-    __slots__ = ("name", "version", "env", "stage", "weight", "seq", "since", "at", "_entry", "_load", "_document")
+    __slots__ = ("name", "version", "env", "stage", "weight", "seq", "since", "at", "_entry", "_document")
     name: str
     version: str
     env: str
@@ -46,26 +47,21 @@ class Resolved(Frozen):
     seq: int  # the event that put this version in this stage
     since: str  # when it did (UTC)
     at: str | None  # set for time-travel answers: the moment asked about
-    _entry: "Entry | None"
-    _load: "Callable[[], Entry] | None"
-    _document: "Mapping[str, Any] | None"
+    _entry: "Entry | Callable[[], Entry]"  # the Entry, or the function that builds it
+    _document: "Mapping[str, Any] | None"  # the stored entry, until the Entry is built
 
     def __init__(self, name: str, version: str, env: str, stage: str, weight: float | None, seq: int, since: str,
                  entry: "Entry | Callable[[], Entry]", at: str | None = None, *,
                  document: "Mapping[str, Any] | None" = None):
-        for field, value in (("name", name), ("version", version), ("env", env), ("stage", stage),
-                             ("weight", weight), ("seq", seq), ("since", since), ("at", at)):
-            _set(self, field, value)
-        loads = callable(entry)
-        _set(self, "_entry", None if loads else entry)
-        _set(self, "_load", entry if loads else None)
+        super().__init__(name, version, env, stage, weight, seq, since, at)
+        _set(self, "_entry", entry)
         _set(self, "_document", document)
 
     @property
     def entry(self) -> "Entry":
         entry = self._entry
-        if entry is None:
-            entry = self._load()  # type: ignore[misc]  # set whenever _entry is not
+        if callable(entry):  # an Entry is not callable
+            entry = entry()
             _set(self, "_entry", entry)  # racing threads build equal entries; either may stay
             _set(self, "_document", None)
         return entry
@@ -78,9 +74,7 @@ class Resolved(Frozen):
 
     def document(self) -> "Mapping[str, Any]":
         """The registered entry as stored ({"spec": ..., "version": ..., ...}): READ-ONLY."""
-        if self._entry is None and self._document is not None:
-            return self._document
-        return self.entry.to_dict()
+        return self.entry.to_dict() if self._document is None else self._document
 
     @property
     def ref(self) -> str:
@@ -132,19 +126,10 @@ class Resolved(Frozen):
         spec = document["spec"]
         out = {"name": self.name, "version": self.version, "env": self.env, "stage": self.stage,
                "weight": self.weight, "seq": self.seq, "since": self.since, "model": request_id(spec["model"]),
-               "spec": _copy(spec), "imported": document["bump"] == "import"}
+               "spec": thaw(spec), "imported": document["bump"] == "import"}
         if self.at is not None:
             out["at"] = self.at
         return out
-
-
-def _copy(value: Any) -> Any:
-    """A private copy of JSON-shaped data (a cached answer's document must not change under a caller)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def request_id(model: Mapping[str, Any]) -> str:

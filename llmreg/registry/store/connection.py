@@ -13,7 +13,7 @@ import os
 import re
 
 from llmreg.registry.errors import BadInput
-from llmreg.registry.frozen import Frozen, _set
+from llmreg.registry.frozen import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,9 +50,7 @@ class StoreURL(Frozen):
     path: str | None  # SQLite file
 
     def __init__(self, dialect: str, url: str, path: str | None = None):
-        _set(self, "dialect", dialect)
-        _set(self, "url", url)
-        _set(self, "path", path)
+        super().__init__(dialect, url, path)
 
     def redacted(self) -> str:
         return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)

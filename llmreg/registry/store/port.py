@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 
-from llmreg.registry.frozen import Frozen, _set
+from llmreg.registry.frozen import Frozen
 
 TYPE_CHECKING = False  # typing, audit and events load only for type checkers (the read verbs' start-up)
 if TYPE_CHECKING:
@@ -44,12 +44,6 @@ class Head(Frozen):
     time: str
     config_seq: int
 
-    def __init__(self, seq: int, hash: str, time: str, config_seq: int):
-        _set(self, "seq", seq)
-        _set(self, "hash", hash)
-        _set(self, "time", time)
-        _set(self, "config_seq", config_seq)
-
 
 class Pointer(Frozen):
     """Who holds one stage of one environment: version, canary weight, the event and its time."""
@@ -62,15 +56,6 @@ class Pointer(Frozen):
     weight: float | None
     seq: int
     time: str
-
-    def __init__(self, name: str, env: str, stage: str, version: str, weight: float | None, seq: int, time: str):
-        _set(self, "name", name)
-        _set(self, "env", env)
-        _set(self, "stage", stage)
-        _set(self, "version", version)
-        _set(self, "weight", weight)
-        _set(self, "seq", seq)
-        _set(self, "time", time)
 
 
 # (version, weight, seq, time): who holds one stage, the resolve hot path's row
