@@ -126,6 +126,11 @@ class Phase:
     errors: int = 0
     answers: list[tuple[str, str]] = field(default_factory=list)  # (request_id, version) from headers
     ttft_ms: list[float] = field(default_factory=list)  # streamed phases: time to the first content event
+    cpu_s: float = float("nan")  # CPU seconds the gateway process(es) spent during the phase
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s * 1e6 / len(self.latencies_ms) if self.latencies_ms else float("nan")
 
     def ttft(self, q: float) -> float:
         return Phase("ttft", 0, self.ttft_ms).pct(q)
@@ -220,14 +225,29 @@ async def _drive(port: int, requests: Sequence[bytes], concurrency: int, phase: 
     phase.seconds = time.perf_counter() - started
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """user + system CPU of these processes so far (/proc; NaN where there is none)."""
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return total
+
+
 def run_phase(label: str, port: int, requests: Sequence[bytes], concurrency: int, *, capture: bool = False,
-              stream: bool = False) -> Phase:
+              stream: bool = False, pids: Sequence[int] = ()) -> Phase:
     phase = Phase(label, concurrency)
+    before = cpu_seconds(pids)
     asyncio.run(_drive(port, requests, concurrency, phase, capture, stream))
+    phase.cpu_s = cpu_seconds(pids) - before if pids else float("nan")
     return phase
 
 
-def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: str | None) -> Phase:
+def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: str | None,
+              pids: Sequence[int] = ()) -> Phase:
     """`concurrency` connections split evenly over the gateways at `ports`, n requests in all."""
     phase = Phase(label, concurrency)
     per = concurrency // len(ports)
@@ -236,9 +256,11 @@ def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: s
         await asyncio.gather(*(_drive(port, chat_requests(port, n // len(ports), f"{label}{i}-", key=key), per,
                                       phase, False) for i, port in enumerate(ports)))
 
+    before = cpu_seconds(pids)
     started = time.perf_counter()
     asyncio.run(drive())
     phase.seconds = time.perf_counter() - started
+    phase.cpu_s = cpu_seconds(pids) - before if pids else float("nan")
     return phase
 
 
@@ -268,8 +290,9 @@ def replica_phases(args: argparse.Namespace, levels: list[int], url: str, config
             continue
         n = args.requests
         direct = run_phase("direct", up_port, chat_requests(up_port, n, f"rd{level}"), level)
-        one = run_split("one", ports[:1], n, level, key)
-        many = run_split("replicas", ports, n, level, key)
+        pids = [process.pid for process, _ in started]
+        one = run_split("one", ports[:1], n, level, key, pids[:1])
+        many = run_split("replicas", ports, n, level, key, pids)
         out.append((level, direct, one, many))
     for process, _ in started:
         stop(process)
@@ -592,7 +615,8 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     for level in levels:
         n = args.requests // 2 if level == 1 else args.requests
         direct = run_phase("direct", up_port, chat_requests(up_port, n, f"d{level}"), level)
-        through = run_phase("gateway", gw_port, chat_requests(gw_port, n, f"g{level}", key=key), level, capture=True)
+        through = run_phase("gateway", gw_port, chat_requests(gw_port, n, f"g{level}", key=key), level, capture=True,
+                            pids=[gateway.pid])
         lookup = run_phase("lookup", gw_port, get_requests(gw_port, f"/v1/models/{NAME}@production", n, key), level)
         gateway_phases.append(through)
         table.append((level, direct, through, lookup))
@@ -628,7 +652,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     print(f"\ngateway overhead: fixed-latency upstream {args.latency_ms:g} ms, {os.cpu_count()} CPUs, "
           f"uvicorn 1 worker; support-triage@production with a 20% canary; ms unless noted")
     header = (f"{'conc':>4} | {'direct p50/p99':>15} | {'gateway p50/p99':>15} | {'added p50/p99':>13} | "
-              f"{'internal p50/p99':>16} | {'gw req/s':>8} || {'lookup: gateway p50/p99  req/s':>31} | "
+              f"{'internal p50/p99':>16} | {'gw req/s':>8} | {'gw CPU us/req':>13} || {'lookup: gateway p50/p99  req/s':>31} | "
               f"{'MLflow alias p50/p99  req/s':>28}")
     print(header)
     print("-" * len(header))
@@ -638,11 +662,12 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
         ml_text = f"{ml.pct(50):7.2f}/{ml.pct(99):7.2f} {ml.rps:7.0f}" if ml else "(mlflow not run)"
         print(f"{level:>4} | {direct.pct(50):6.2f}/{direct.pct(99):7.2f} | {through.pct(50):6.2f}/{through.pct(99):7.2f} | "
               f"{through.pct(50) - direct.pct(50):5.2f}/{through.pct(99) - direct.pct(99):6.2f} | "
-              f"{ip50:7.3f}/{ip99:7.3f} | {through.rps:8.0f} || "
+              f"{ip50:7.3f}/{ip99:7.3f} | {through.rps:8.0f} | {through.cpu_us_per_request:13.0f} || "
               f"{lookup.pct(50):13.2f}/{lookup.pct(99):6.2f} {lookup.rps:7.0f} | {ml_text:>28}")
         results["levels"][level] = {
             "direct": {"p50": direct.pct(50), "p99": direct.pct(99), "rps": direct.rps, "errors": direct.errors},
-            "gateway": {"p50": through.pct(50), "p99": through.pct(99), "rps": through.rps, "errors": through.errors},
+            "gateway": {"p50": through.pct(50), "p99": through.pct(99), "rps": through.rps, "errors": through.errors,
+                        "cpu_us_per_request": through.cpu_us_per_request},
             "internal_overhead": {"p50": ip50, "p99": ip99},
             "lookup_gateway": {"p50": lookup.pct(50), "p99": lookup.pct(99), "rps": lookup.rps, "errors": lookup.errors},
             "lookup_mlflow": None if ml is None else {"p50": ml.pct(50), "p99": ml.pct(99), "rps": ml.rps,
@@ -675,12 +700,12 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
         print(f"\n{args.replicas} gateway processes on one store, the connections split between them, beside one "
               "process and the upstream in the same minutes; added over direct, ms")
         print(f"{'conc':>4} | {'direct p50/p99':>15} | {'1 gateway added p50/p99':>23} | "
-              f"{f'{args.replicas} gateways added p50/p99':>24} | {'req/s 1 / N':>12}")
+              f"{f'{args.replicas} gateways added p50/p99':>24} | {'req/s 1 / N':>12} | {'CPU us/req 1 / N':>16}")
         for level, direct, one, many in replicas:
             print(f"{level:>4} | {direct.pct(50):6.2f}/{direct.pct(99):7.2f} | "
                   f"{one.pct(50) - direct.pct(50):10.2f}/{one.pct(99) - direct.pct(99):12.2f} | "
                   f"{many.pct(50) - direct.pct(50):11.2f}/{many.pct(99) - direct.pct(99):12.2f} | "
-                  f"{one.rps:5.0f} / {many.rps:5.0f}")
+                  f"{one.rps:5.0f} / {many.rps:5.0f} | {one.cpu_us_per_request:7.0f} / {many.cpu_us_per_request:6.0f}")
             results["levels"][level]["replicas"] = {
                 "n": args.replicas, "direct": {"p50": direct.pct(50), "p99": direct.pct(99)},
                 "one": {"p50": one.pct(50), "p99": one.pct(99), "rps": one.rps, "errors": one.errors},

@@ -1,9 +1,10 @@
 """OpenAI-compatible upstream: a vLLM server, a hosted provider, any server speaking /v1.
 
-One pooled aiohttp session per configured upstream, opened on first use inside the
-serving event loop. aiohttp rather than httpx on this path: measured in
-bench/gateway_bench.py, httpx's connection-pool bookkeeping cost ~2 ms of CPU per call
-(the gateway topped out near 400 req/s on 2 cores); aiohttp's is a fraction of that.
+One pool of keep-alive connections per configured upstream (backends/http_client.py),
+opened on first use inside the serving event loop. Not httpx (its pool bookkeeping cost
+~2 ms of CPU per call here) nor aiohttp (~117 us per call, a fifth of the gateway's CPU
+per request): the upstream path is one origin and POST only, and a small client over
+httptools does it in ~11 us (bench/README.md).
 
 The body is `generation.openai_body` of the request's canonical params (n, stop, seed,
 logprobs, response_format, tools from the entry's tools_ref, ...): what the upstream
@@ -22,12 +23,11 @@ import json
 import os
 from typing import Any, AsyncIterator, Mapping
 
-import aiohttp
-
 from llmreg.registry.generation import openai_body
 from llmreg.registry.retry_policy import RetryPolicy, async_retrying
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
+from llmreg.serving.backends.http_client import HttpClient, UpstreamUnreachable
 
 
 class UpstreamBackend:
@@ -42,9 +42,9 @@ class UpstreamBackend:
         self._headers = {"content-type": "application/json", **(headers or {})}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 10.0))
+        self._timeout_s = timeout_s
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         self.retry = retry or RetryPolicy(max_retries=1, backoff_s=0.1, backoff_max_s=1.0)
         self.max_tokens_field = max_tokens_field
 
@@ -56,25 +56,23 @@ class UpstreamBackend:
                                      backoff_max_s=max(config.backoff_s, 1.0)),
                    max_tokens_field=config.max_tokens_field)
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300)
-            # No cookie jar: a cookie an upstream sets answering one caller must never ride on
-            # another caller's request (and the jar's per-request filtering is wasted work).
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout, connector=connector,
-                                                  json_serialize=json.dumps, auto_decompress=True,
-                                                  cookie_jar=aiohttp.DummyCookieJar())
-        return self._session
+    def _client(self) -> HttpClient:
+        # No cookie jar and no redirects: a cookie an upstream sets answering one caller must
+        # never ride on another caller's request, and a request goes to the configured origin only.
+        if self._http is None:
+            self._http = HttpClient(self.base_url, headers=self._headers, timeout_s=self._timeout_s,
+                                    connect_timeout_s=10.0, max_connections=self._max_connections)
+        return self._http
 
     def _request(self, request: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
         params = openai_body(request.params, request.tools)
         if request.kind == "chat":
-            url = self.base_url + "/chat/completions"
+            url = "/chat/completions"
             body: dict[str, Any] = {"model": request.model, "messages": [dict(m) for m in request.messages]}
             if self.max_tokens_field != "max_tokens" and "max_tokens" in params:
                 params[self.max_tokens_field] = params.pop("max_tokens")
         else:
-            url = self.base_url + "/completions"
+            url = "/completions"
             body = {"model": request.model, "prompt": request.prompt}
             # the legacy completions API spells "logprobs: true, top_logprobs: k" as "logprobs: k"
             if params.pop("logprobs", None):
@@ -87,22 +85,20 @@ class UpstreamBackend:
             body["stream_options"] = {"include_usage": True}
         return url, body
 
-    def _post(self, url: str, body: dict[str, Any], request_id: str):
-        headers = {"x-request-id": request_id} if request_id else None
-        return self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"), headers=headers)
+    def _encode(self, body: dict[str, Any], request_id: str) -> tuple[bytes, dict[str, str] | None]:
+        return (json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                {"x-request-id": request_id} if request_id else None)
 
-    async def _attempt(self, url: str, body: dict[str, Any], request_id: str) -> tuple[int, bytes]:
+    async def _attempt(self, path: str, body: dict[str, Any], request_id: str) -> tuple[int, bytes]:
+        data, headers = self._encode(body, request_id)
         try:
-            async with self._post(url, body, request_id) as response:
-                status = response.status
-                raw = await response.read()
-                retry_after = response.headers.get("retry-after")
-        except asyncio.TimeoutError:
+            status, answer_headers, raw = await self._client().post(path, data, headers)
+        except TimeoutError:
             raise self._timeout_error() from None
-        except aiohttp.ClientError as exc:
+        except UpstreamUnreachable as exc:
             raise self._unreachable(exc) from None
         if status >= 400:
-            raise _upstream_error(self.name, status, raw, retry_after)
+            raise _upstream_error(self.name, status, raw, answer_headers.get("retry-after"))
         return status, raw
 
     async def _with_retries(self, attempt: Any, *args: Any) -> Any:
@@ -140,7 +136,7 @@ class UpstreamBackend:
     async def embed(self, model: str, value: Any, options: dict[str, Any], request_id: str = "") -> dict[str, Any]:
         """POST /embeddings, the answer's `data` and `usage` intact."""
         body = {"model": model, "input": value, **options}
-        _, raw = await self._with_retries(self._attempt, self.base_url + "/embeddings", body, request_id)
+        _, raw = await self._with_retries(self._attempt, "/embeddings", body, request_id)
         try:
             data = json.loads(raw)
             data["data"][0]["embedding"]  # noqa: B018 - shape check
@@ -150,15 +146,17 @@ class UpstreamBackend:
         return data
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamPart]:
-        url, body = self._request(request, stream=True)
+        path, body = self._request(request, stream=True)
+        data, headers = self._encode(body, request.request_id)
         try:
-            async with self._post(url, body, request.request_id) as response:
-                if response.status >= 400:
-                    raise _upstream_error(self.name, response.status, await response.read(),
-                                          response.headers.get("retry-after"))
+            answer = await self._client().send(path, data, headers)
+            try:
+                if answer.status >= 400:
+                    raise _upstream_error(self.name, answer.status, await answer.read(),
+                                          answer.headers.get("retry-after"))
                 buffer = b""
-                async for data in response.content.iter_any():
-                    buffer += data
+                async for chunk in answer.chunks():
+                    buffer += chunk
                     while b"\n\n" in buffer:
                         event, buffer = buffer.split(b"\n\n", 1)
                         part = self._event(event)
@@ -166,9 +164,11 @@ class UpstreamBackend:
                             return
                         if part is not None:
                             yield part
-        except asyncio.TimeoutError:
+            finally:
+                answer.release()
+        except TimeoutError:
             raise self._timeout_error() from None
-        except aiohttp.ClientError as exc:
+        except UpstreamUnreachable as exc:
             raise self._unreachable(exc) from None
 
     def _event(self, event: bytes) -> Any:
@@ -192,13 +192,13 @@ class UpstreamBackend:
                         code="upstream_timeout")
 
     def _unreachable(self, exc: Exception) -> ApiError:
-        return ApiError(502, f"upstream {self.name!r} ({self.base_url}) is unreachable: {type(exc).__name__}",
+        return ApiError(502, f"upstream {self.name!r} ({self.base_url}) is unreachable: {exc}",
                         type="server_error", code="upstream_unavailable")
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 _DONE = object()
