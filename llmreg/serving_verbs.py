@@ -9,7 +9,7 @@ def cmd_serve(args) -> int:
     from llmreg.serving.app import run
 
     run(host=args.host, port=args.port, store_url=args.store, config_path=args.config,
-        prompts_dir=args.prompts_dir, artifacts=args.artifacts)
+        prompts_dir=args.prompts_dir, artifacts=args.artifacts, workers=args.workers)
     return 0
 
 
@@ -96,6 +96,9 @@ def add_verbs(sub, verb) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--config", default=None, help="gateway YAML (upstreams, shadow, SLO guard); every key optional")
     p.add_argument("--prompts-dir", default=None, help="prompt templates directory; default: prompts/")
+    p.add_argument("--workers", type=int, default=1,
+                   help="gateway processes accepting on the one port (default 1); one per spare core keeps p99 "
+                        "low under concurrency; /metrics adds up all of them")
 
     p = verb(sub, "metrics", cmd_metrics,
              "Per-version call summary from the gateway's log: calls, error rate, p50/p99 latency.",

@@ -19,6 +19,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -34,10 +35,14 @@ from starlette.routing import Route
 from llmreg.serving import LLMREG_VERSION
 from llmreg.serving.addressing import ENV_HEADER
 from llmreg.serving.api_errors import ApiError
+from llmreg.serving.call_log import REPLICA
 from llmreg.serving.config import GatewayConfig
 from llmreg.serving.gateway import Gateway
 
 log = logging.getLogger("llmreg.gateway")
+
+WORKER_ENV = "LLMREG_GATEWAY_WORKER"  # how `run(workers=N)` hands its settings to the worker processes
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch to multiprocess mode
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -151,7 +156,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
 
     async def health(request: Request) -> Response:
         routes = gateway.routes
-        return _json(200, {"status": "ok", "registry_seq": routes.seq, "routes": len(routes.known()),
+        return _json(200, {"status": "ok", "replica": REPLICA, "registry_seq": routes.seq, "routes": len(routes.known()),
                            "call_log": {"written": gateway.call_log.written,
                                         "failed_batches": gateway.call_log.failed_batches},
                            "backends": gateway.limits.snapshot(), "auth": "keys" if gateway.auth.required else "open",
@@ -217,35 +222,101 @@ def load_config(store_url: str | None = None, config_path: str | None = None, *,
 
 
 def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None, *, config_path: str | None = None,
-        prompts_dir: str | None = None, artifacts: str | None = None, log_level: str = "info") -> None:
+        prompts_dir: str | None = None, artifacts: str | None = None, log_level: str = "info",
+        workers: int = 1) -> None:
     """Serve the gateway until interrupted (what `llmreg serve` calls). Blocks.
 
     store_url: the registry (None: LLMREG_STORE or .llmreg/registry.db); config_path: gateway
     YAML (llmreg/serving/config.py); artifacts: the registry's artifact store root (default as
     Registry.open). SIGINT/SIGTERM shut down gracefully: in-flight requests and shadow
     copies finish and the call log is written out before the process exits.
+
+    workers > 1: that many gateway processes accept on the one port (uvicorn's supervisor
+    restarts one that dies). Everything is checked here first, once, so a bad config fails
+    with its one-line error instead of N workers failing in a loop; each worker then opens
+    its own registry connections, pollers and call log writer, exactly as separate replicas
+    do, and /metrics adds up every worker's series (prometheus_client multiprocess mode).
     """
     import uvicorn
 
-    from llmreg.registry.api import Registry
+    from llmreg.registry.errors import BadInput
 
+    if workers < 1:
+        raise BadInput(f"--workers {workers}: give 1 or more processes", field="workers")
     config = load_config(store_url, config_path, prompts_dir=prompts_dir)
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(config, registry=Registry.open(config.store_url, artifacts=artifacts))
-    auth = app.state.gateway.auth
-    if not auth.required and not _loopback(host):
-        from llmreg.registry.errors import BadInput
-
-        auth.stop()
-        app.state.gateway.registry.close()
-        raise BadInput(f"--host {host}: with no API key (auth.mode {auth.mode}) the gateway would serve every entry "
-                       "to anyone who can reach it; create a key (llmreg api-key create NAME) or bind 127.0.0.1",
+    app = _build(config, artifacts)
+    gateway = app.state.gateway
+    if not gateway.auth.required and not _loopback(host):
+        _discard(gateway)
+        raise BadInput(f"--host {host}: with no API key (auth.mode {gateway.auth.mode}) the gateway would serve every "
+                       "entry to anyone who can reach it; create a key (llmreg api-key create NAME) or bind 127.0.0.1",
                        field="host")
+    if workers == 1:
+        _tune_process()
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    _discard(gateway)  # it was built to check the config; each worker builds its own
+    metrics_dir, made = _metrics_dir()
+    os.environ[WORKER_ENV] = json.dumps({"store_url": config.store_url, "config_path": config_path,
+                                         "prompts_dir": prompts_dir, "artifacts": artifacts, "log_level": log_level})
+    log.info("gateway: %d worker processes on %s:%d; /metrics adds up all of them (%s=%s)", workers, host, port,
+             METRICS_DIR_ENV, metrics_dir)
+    try:
+        uvicorn.run("llmreg.serving.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level, access_log=False)
+    finally:
+        if made:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def worker_app() -> Starlette:
+    """One worker's app (uvicorn calls this in each process `run(workers=N)` starts)."""
+    spec = json.loads(os.environ[WORKER_ENV])
+    logging.basicConfig(level=getattr(logging, spec["log_level"].upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _tune_process()
+    config = load_config(spec["store_url"], spec["config_path"], prompts_dir=spec["prompts_dir"])
+    return _build(config, spec["artifacts"])
+
+
+def _build(config: GatewayConfig, artifacts: str | None) -> Starlette:
+    from llmreg.registry.api import Registry
+
+    return create_app(config, registry=Registry.open(config.store_url, artifacts=artifacts))
+
+
+def _discard(gateway: Gateway) -> None:
+    """Release what building a gateway opened (nothing was started: no threads, no sockets)."""
+    gateway.auth.stop()
+    gateway.registry.close()
+    gateway.call_log.engine.dispose()
+
+
+def _tune_process() -> None:
     # A background thread (call log, pollers, SLO guard) that wants the GIL gets it after the
     # switch interval; 5 ms (the default) showed up whole in the gateway's p99. 0.5 ms bounds it.
     sys.setswitchinterval(0.0005)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """The directory the workers' metric files share: the operator's (PROMETHEUS_MULTIPROC_DIR,
+    emptied of the last run's files, as prometheus_client requires) or a fresh one removed at exit."""
+    import glob
+    import tempfile
+
+    path = os.environ.get(METRICS_DIR_ENV)
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+        return path, False
+    path = tempfile.mkdtemp(prefix="llmreg-gateway-metrics-")
+    os.environ[METRICS_DIR_ENV] = path
+    return path, True
 
 
 def _loopback(host: str) -> bool:

@@ -2,12 +2,16 @@
 errors, labelled by entry, version, variant and endpoint.
 
 One CollectorRegistry per gateway (not the process-global one), so several gateways in one
-process (tests, benchmarks) keep separate counts. Labels are bounded: entries and versions
+process (tests, benchmarks) keep separate counts. Under `llmreg serve --workers N`
+(PROMETHEUS_MULTIPROC_DIR set before the workers start) every worker writes its series to
+files in that directory and /metrics, whichever worker answers it, adds up all of them:
+counters and histograms only, which add up exactly across processes. Labels are bounded: entries and versions
 the registry knows, the variant, the endpoint, the HTTP status class.
 """
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -67,4 +71,10 @@ class GatewayMetrics:
             completion.inc(row["completion_tokens"])
 
     def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            every_worker = CollectorRegistry()
+            multiprocess.MultiProcessCollector(every_worker)
+            return generate_latest(every_worker)
         return generate_latest(self.registry)
