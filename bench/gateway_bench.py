@@ -1,7 +1,8 @@
 """Gateway overhead benchmark, with the same registry lookup through MLflow's REST server.
 
     python -m bench.gateway_bench [--requests 2000] [--levels 1,8,32] [--latency-ms 10]
-                                  [--mlflow PATH | --skip-mlflow] [--replicas N] [--json out.json]
+                                  [--mlflow PATH | --skip-mlflow] [--replicas N] [--workers N]
+                                  [--json out.json]
 
 What runs, each in its own process so no two share a GIL:
 - a fixed-latency OpenAI-compatible upstream (raw asyncio; sleeps --latency-ms, canned answer);
@@ -33,6 +34,8 @@ sent must have exactly one gateway_calls row naming the version its response nam
 --replicas N (N >= 2) adds, at each level of N connections or more: N gateway processes on one
 store with the connections split between them, beside one process and the upstream measured
 again in the same minutes (what `llmreg/serving/README.md` "Several replicas" buys on this host).
+--workers N (N >= 2) adds the same comparison for `llmreg serve --workers N`: one port, N worker
+processes, the kernel handing each connection to one of them, beside a 1-worker gateway.
 """
 from __future__ import annotations
 
@@ -265,14 +268,15 @@ def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: s
 
 
 def start_gateway(url: str, config: Path, env: dict[str, str],
-                  processes: list[subprocess.Popen]) -> tuple[subprocess.Popen, int]:
+                  processes: list[subprocess.Popen], workers: int = 1) -> tuple[subprocess.Popen, int]:
     """A gateway process started through `serving.app.run` as `llmreg serve` starts it (added to
     `processes`, so it is killed if anything fails); returns once it answers /healthz."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
-         "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning')",
-         str(port), url, str(config)], cwd=REPO, env=env)
+         "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning', "
+         "workers=int(sys.argv[4]))",
+         str(port), url, str(config), str(workers)], cwd=REPO, env=env)
     processes.append(process)
     wait_http(port, "/healthz")
     return process, port
@@ -295,6 +299,44 @@ def replica_phases(args: argparse.Namespace, levels: list[int], url: str, config
         many = run_split("replicas", ports, n, level, key, pids)
         out.append((level, direct, one, many))
     for process, _ in started:
+        stop(process)
+        processes.remove(process)
+    return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants (a --workers gateway: the supervisor and its worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def worker_phases(args: argparse.Namespace, levels: list[int], url: str, config: Path, env: dict[str, str],
+                  up_port: int, key: str, processes: list[subprocess.Popen]) -> list[tuple[int, Phase, Phase, Phase]]:
+    """(level, direct, 1-worker gateway, N-worker gateway) for each level with at least N connections."""
+    one, one_port = start_gateway(url, config, env, processes)
+    many, many_port = start_gateway(url, config, env, processes, workers=args.workers)
+    for port in (one_port, many_port):
+        for _ in range(args.workers):  # several short runs: new connections reach every worker
+            run_phase("warmup", port, chat_requests(port, 100, "ww", key=key), 8)
+    out = []
+    for level in levels:
+        if level < args.workers:
+            continue
+        n = args.requests
+        direct = run_phase("direct", up_port, chat_requests(up_port, n, f"wd{level}"), level)
+        single = run_phase("one", one_port, chat_requests(one_port, n, f"w1-{level}", key=key), level,
+                           pids=[one.pid])
+        multi = run_phase("workers", many_port, chat_requests(many_port, n, f"wn-{level}", key=key), level,
+                          pids=process_tree(many.pid))
+        out.append((level, direct, single, multi))
+    for process in (one, many):
         stop(process)
         processes.remove(process)
     return out
@@ -569,6 +611,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mlflow-workers", type=int, default=1, help="MLflow server workers (gateway: 1)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also measure `llmreg serve --workers N` (one port, N processes) beside 1 worker")
     parser.add_argument("--replicas", type=int, default=0,
                         help="also measure N gateway processes on one store sharing the connections (N >= 2)")
     sub = parser.add_subparsers(dest="role")
@@ -585,6 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replicas == 1 or args.replicas < 0 or (args.replicas and max(levels) < args.replicas):
         parser.error("--replicas takes 2 or more, and a --levels value at least that large (each gateway gets a "
                      "connection); e.g. --replicas 2 --levels 1,8")
+    if args.workers == 1 or args.workers < 0 or (args.workers and max(levels) < args.workers):
+        parser.error("--workers takes 2 or more, and a --levels value at least that large; e.g. --workers 2 --levels 1,8")
     _use_uvloop()
     work = Path(tempfile.mkdtemp(prefix="llmreg-gateway-bench-"))
     processes: list[subprocess.Popen] = []
@@ -633,6 +679,7 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     processes.remove(gateway)
     rows = check_rows(url, gateway_phases)
     replicas = replica_phases(args, levels, url, config, env, up_port, key, processes) if args.replicas else []
+    workers = worker_phases(args, levels, url, config, env, up_port, key, processes) if args.workers else []
     in_process = resolve_in_process(url)
 
     litellm_phases = run_litellm(args, levels, work, up_port, env, processes)
@@ -696,20 +743,28 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
                                                    "errors": phase.errors}
     else:
         print("\nLiteLLM proxy not measured: install it with `make clients` (.tools/clients)")
-    if replicas:
-        print(f"\n{args.replicas} gateway processes on one store, the connections split between them, beside one "
-              "process and the upstream in the same minutes; added over direct, ms")
-        print(f"{'conc':>4} | {'direct p50/p99':>15} | {'1 gateway added p50/p99':>23} | "
-              f"{f'{args.replicas} gateways added p50/p99':>24} | {'req/s 1 / N':>12} | {'CPU us/req 1 / N':>16}")
-        for level, direct, one, many in replicas:
+    for label, n, rows_ in (("replicas", args.replicas, replicas), ("workers", args.workers, workers)):
+        if not rows_:
+            continue
+        if label == "replicas":
+            print(f"\n{n} gateway processes on one store, each on its own port, the connections split between them, "
+                  "beside one process and the upstream in the same minutes; added over direct, ms")
+        else:
+            print(f"\n`llmreg serve --workers {n}`: one port, {n} worker processes, beside a 1-worker gateway and the "
+                  "upstream in the same minutes; added over direct, ms")
+        print(f"{'conc':>4} | {'direct p50/p99':>15} | {'1 process added p50/p99':>23} | "
+              f"{f'{n} processes added p50/p99':>25} | {'req/s 1 / N':>12} | {'CPU us/req 1 / N':>16}")
+        for level, direct, one, many in rows_:
             print(f"{level:>4} | {direct.pct(50):6.2f}/{direct.pct(99):7.2f} | "
                   f"{one.pct(50) - direct.pct(50):10.2f}/{one.pct(99) - direct.pct(99):12.2f} | "
-                  f"{many.pct(50) - direct.pct(50):11.2f}/{many.pct(99) - direct.pct(99):12.2f} | "
+                  f"{many.pct(50) - direct.pct(50):11.2f}/{many.pct(99) - direct.pct(99):13.2f} | "
                   f"{one.rps:5.0f} / {many.rps:5.0f} | {one.cpu_us_per_request:7.0f} / {many.cpu_us_per_request:6.0f}")
-            results["levels"][level]["replicas"] = {
-                "n": args.replicas, "direct": {"p50": direct.pct(50), "p99": direct.pct(99)},
-                "one": {"p50": one.pct(50), "p99": one.pct(99), "rps": one.rps, "errors": one.errors},
-                "many": {"p50": many.pct(50), "p99": many.pct(99), "rps": many.rps, "errors": many.errors}}
+            results["levels"][level][label] = {
+                "n": n, "direct": {"p50": direct.pct(50), "p99": direct.pct(99)},
+                "one": {"p50": one.pct(50), "p99": one.pct(99), "rps": one.rps, "errors": one.errors,
+                        "cpu_us_per_request": one.cpu_us_per_request},
+                "many": {"p50": many.pct(50), "p99": many.pct(99), "rps": many.rps, "errors": many.errors,
+                         "cpu_us_per_request": many.cpu_us_per_request}}
     served = {}
     for _, ref in (a for p in gateway_phases for a in p.answers):
         served[ref] = served.get(ref, 0) + 1
