@@ -230,3 +230,21 @@ def test_a_cookie_an_upstream_sets_never_rides_on_the_next_callers_request(regis
     for text in ("first caller", "second caller"):
         client.chat.completions.create(model=f"{NAME}@production", messages=[{"role": "user", "content": text}])
     assert len(upstream.cookies) == 2 and upstream.cookies == [None, None]
+
+
+def test_an_unexpected_failure_answers_500_in_openai_shape_and_is_logged(registry, start_gateway, monkeypatch, caplog):
+    release(registry, make_spec())
+    gw = start_gateway()
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("injected bug")
+
+    monkeypatch.setattr(gw.gateway, "handle", broken)
+    with caplog.at_level("ERROR", logger="llmreg.gateway"):
+        response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": f"{NAME}@production",
+                                                                          "messages": []}, timeout=10)
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert response.json()["error"]["code"] == "internal_error"
+    assert any("injected bug" in (r.exc_text or "") or "injected bug" in str(r.exc_info) for r in caplog.records)
+    assert httpx.get(gw.base_url + "/health", timeout=10).status_code == 200  # the server lives on

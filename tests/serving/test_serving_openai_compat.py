@@ -149,6 +149,11 @@ def test_cors_is_off_by_default_and_configurable(registry, start_gateway):
     opened = start_gateway(cors=CorsConfig(allow_origins=("https://app.example.com",)))
     response = httpx.options(opened.base_url + "/v1/chat/completions", headers=preflight)
     assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+    for base, allowed in ((closed.base_url, False), (opened.base_url, True)):  # the POST itself, answer or error
+        response = httpx.post(base + "/v1/chat/completions", headers={"origin": "https://app.example.com"},
+                              json={"model": "no-such-entry", "messages": USER})
+        assert response.status_code == 404
+        assert ("access-control-allow-origin" in response.headers) is allowed
 
 
 def test_upstream_outage_is_retried_with_the_shared_policy(registry, start_gateway, upstream):
