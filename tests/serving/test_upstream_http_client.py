@@ -413,3 +413,25 @@ def test_bad_urls_and_header_injection_are_refused():
             await client.post("/", b"", {"x-request-id": "a\r\nx-injected: 1"})
 
     run(main())
+
+
+def test_a_retry_while_other_connections_sit_idle_succeeds_within_the_limit():
+    async def main():
+        async def answer(head, body, writer, nth):
+            if body == b"drop" and nth > 1:
+                return "close"  # the reused connection dies unanswered: the retry wants a fresh one
+            writer.write(ok(body))
+
+        wire = Wire(answer)
+        port = await wire.start()
+        client = HttpClient(f"http://127.0.0.1:{port}", max_connections=2)
+        try:
+            await asyncio.gather(client.post("/", b"a"), client.post("/", b"b"))  # two idle connections now
+            assert len(client._idle) == 2
+            assert (await client.post("/", b"drop"))[2] == b"drop"
+            assert client._open <= 2
+        finally:
+            await client.aclose()
+            await wire.stop()
+
+    run(main())

@@ -292,28 +292,27 @@ class HttpClient:
             raise
 
     async def _acquire(self, fresh: bool = False) -> tuple[_Exchange, bool]:
-        if self._closed:
-            raise UpstreamUnreachable("the client is closed")
-        now = time.monotonic()
-        while self._idle and not fresh:
-            conn = self._idle.pop()  # most recently used first: the likeliest to be alive
-            if not conn.closed and now - conn.idle_since < self.keepalive_s:
-                return conn, True
-            self._drop(conn)
-        while self._open >= self.max_connections:
+        """(connection, reused): an idle one unless `fresh`, else a new one within max_connections."""
+        while True:
+            if self._closed:
+                raise UpstreamUnreachable("the client is closed")
+            if not fresh:
+                conn = self._take_idle()
+                if conn is not None:
+                    return conn, True
+            if self._open < self.max_connections:
+                break
+            if self._idle:  # full, yet idle ones and a fresh one wanted (defensive): retire the oldest
+                self._drop(self._idle[0])
+                continue
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
                 await waiter
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # pass the slot on
+                    self._wake_one()  # pass the wake-up on
                 raise
-            if self._idle and not fresh:
-                conn = self._idle.pop()
-                if not conn.closed:
-                    return conn, True
-                self._drop(conn)
         self._open += 1
         try:
             return await self._connect(), False
@@ -321,6 +320,15 @@ class HttpClient:
             self._open -= 1
             self._wake_one()
             raise
+
+    def _take_idle(self) -> _Exchange | None:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()  # most recently used first: the likeliest to be alive
+            if not conn.closed and now - conn.idle_since < self.keepalive_s:
+                return conn
+            self._drop(conn)
+        return None
 
     async def _connect(self) -> _Exchange:
         loop = asyncio.get_running_loop()
