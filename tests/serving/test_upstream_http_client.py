@@ -338,8 +338,9 @@ def test_large_and_gzip_bodies_arrive_intact():
 
     async def main():
         async def answer(head, body, writer, nth):
-            if body == b"gz":
-                packed = gzip.compress(b'{"packed": true}')
+            if body in (b"gz", b"cut-gz", b"not-gz"):
+                packed = {b"gz": gzip.compress(b'{"packed": true}'), b"cut-gz": gzip.compress(b'{"packed": true}')[:12],
+                          b"not-gz": b"plain text"}[body]
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: "
                              + str(len(packed)).encode() + b"\r\n\r\n" + packed)
             else:
@@ -351,6 +352,9 @@ def test_large_and_gzip_bodies_arrive_intact():
         try:
             assert (await client.post("/", b"big"))[2] == big
             assert (await client.post("/", b"gz"))[2] == b'{"packed": true}'
+            for broken in (b"cut-gz", b"not-gz"):
+                with pytest.raises(UpstreamUnreachable, match="compressed body is corrupt"):
+                    await client.post("/", broken)
         finally:
             await client.aclose()
             await wire.stop()

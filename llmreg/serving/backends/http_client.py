@@ -53,7 +53,6 @@ class _Exchange(asyncio.Protocol):
     def _reset(self) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
-        self._header_name = b""
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.complete = False
@@ -183,18 +182,30 @@ class Answer:
                         await conn.more()
                 if conn.chunks:
                     data = conn.take()
-                    yield self._decoder.decompress(data) if self._decoder is not None else data
+                    yield self._decode(data) if self._decoder is not None else data
                     continue
                 if conn.error is not None:
                     raise conn.error
                 if conn.complete:
                     if self._decoder is not None:
-                        tail = self._decoder.flush()
+                        tail = self._decode(None)
                         if tail:
                             yield tail
                     return
         finally:
             self.release()
+
+    def _decode(self, data: bytes | None) -> bytes:
+        decoder = self._decoder
+        try:
+            if data is not None:
+                return decoder.decompress(data)  # type: ignore[union-attr]
+            tail = decoder.flush()  # type: ignore[union-attr]
+        except zlib.error as exc:
+            raise UpstreamUnreachable(f"the upstream's compressed body is corrupt ({exc})") from None
+        if not decoder.eof:  # type: ignore[union-attr]
+            raise UpstreamUnreachable("the upstream's compressed body is corrupt (it ends before its stream does)")
+        return tail
 
     def release(self) -> None:
         """Hand the connection back (a fully read, keep-alive one) or close it."""

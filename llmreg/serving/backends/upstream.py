@@ -192,7 +192,7 @@ class UpstreamBackend:
                         code="upstream_timeout")
 
     def _unreachable(self, exc: Exception) -> ApiError:
-        return ApiError(502, f"upstream {self.name!r} ({self.base_url}) is unreachable: {exc}",
+        return ApiError(502, f"upstream {self.name!r} ({self.base_url}): {exc}",
                         type="server_error", code="upstream_unavailable")
 
     async def aclose(self) -> None:
