@@ -163,18 +163,19 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
                 break
         try:
             outcome = await _cancel_on_disconnect(receive, gateway.handle(kind, b"".join(chunks), Headers(scope=scope)))
-            if outcome is None:
-                return  # client gone: nobody reads an answer
-            if outcome.stream is not None and outcome.status == 200:
-                await StreamingResponse(outcome.stream, media_type="text/event-stream",
-                                        headers=outcome.headers)(scope, receive, send)
-                return
-            await _send_json(send, outcome.status, outcome.body, outcome.headers)
-        except Exception:
+        except Exception:  # a bug, not a refusal (those are outcomes): say so in the API's shape
             log.exception("gateway: unhandled error answering POST %s", scope["path"])
             error = ApiError(500, "the gateway failed while answering; see its log", type="server_error",
                              code="internal_error")
             await _send_json(send, error.status, error.body(), None)
+            return
+        if outcome is None:
+            return  # client gone: nobody reads an answer
+        if outcome.stream is not None and outcome.status == 200:
+            await StreamingResponse(outcome.stream, media_type="text/event-stream",
+                                    headers=outcome.headers)(scope, receive, send)
+            return
+        await _send_json(send, outcome.status, outcome.body, outcome.headers)
 
     async def chat(request: Request) -> Response:
         return await completions(request, "chat")
