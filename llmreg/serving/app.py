@@ -93,17 +93,30 @@ class GatewayApp(Starlette):
 
     Those layers (error and exception middleware, routing, the Request wrapper and its send
     wrappers) cost ~10% of the gateway's CPU per request, for nothing those endpoints use:
-    the gateway shapes its own errors. Everything else, and every request when CORS is on,
-    goes through Starlette as before."""
+    the gateway shapes its own errors. With CORS on, the same endpoints are reached through
+    Starlette's routes (and its CORS middleware); everything else always is."""
 
-    fast: Any = None  # async (kind, scope, receive, send) -> None, set by create_app
+    posts: dict[str, Any] | None = None  # path -> ASGI endpoint, set by create_app when CORS is off
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.fast is not None and scope["type"] == "http" and scope["method"] == "POST":
-            kind = POST_KINDS.get(scope["path"])
-            if kind is not None:
-                return await self.fast(kind, scope, receive, send)
+        if self.posts is not None and scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.posts.get(scope["path"])
+            if endpoint is not None:
+                return await endpoint(scope, receive, send)
         await super().__call__(scope, receive, send)
+
+
+class _PostEndpoint:
+    """The ASGI endpoint of one POST path (a class, so Starlette's Route calls it as ASGI)."""
+
+    __slots__ = ("answer", "kind")
+
+    def __init__(self, answer: Any, kind: str) -> None:
+        self.answer = answer
+        self.kind = kind
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.answer(self.kind, scope, receive, send)
 
 
 async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None) -> None:
@@ -142,17 +155,9 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
             registry.close()  # a refused config leaves nothing open
             raise
 
-    async def completions(request: Request, kind: str) -> Response:
-        body = await request.body()
-        outcome = await _cancel_on_disconnect(request.receive, gateway.handle(kind, body, request.headers))
-        if outcome is None:  # client gone: nobody reads this
-            return Response(status_code=499)
-        if outcome.stream is not None and outcome.status == 200:
-            return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=outcome.headers)
-        return _json(outcome.status, outcome.body, outcome.headers)
-
-    async def fast(kind: str, scope: Any, receive: Any, send: Any) -> None:
-        """`completions` without Starlette's layers (GatewayApp)."""
+    async def answer_post(kind: str, scope: Any, receive: Any, send: Any) -> None:
+        """POST /v1/chat/completions, /v1/completions, /v1/responses and /v1/embeddings. A client
+        that hangs up cancels the work (the call is logged as 499) and gets no answer."""
         chunks = []
         while True:
             message = await receive()
@@ -176,18 +181,6 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
                                     headers=outcome.headers)(scope, receive, send)
             return
         await _send_json(send, outcome.status, outcome.body, outcome.headers)
-
-    async def chat(request: Request) -> Response:
-        return await completions(request, "chat")
-
-    async def completion(request: Request) -> Response:
-        return await completions(request, "completion")
-
-    async def responses(request: Request) -> Response:
-        return await completions(request, "responses")
-
-    async def embeddings(request: Request) -> Response:
-        return await completions(request, "embeddings")
 
     def authorized(request: Request) -> Response | None:
         try:
@@ -250,12 +243,10 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
         finally:
             await gateway.aclose()
 
+    posts = {path: _PostEndpoint(answer_post, kind) for path, kind in POST_KINDS.items()}
     app = GatewayApp(
         routes=[
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/v1/completions", completion, methods=["POST"]),
-            Route("/v1/responses", responses, methods=["POST"]),
-            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/models/{model:path}", model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
@@ -269,7 +260,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
     )
     app.state.gateway = gateway
     if not config.cors.allow_origins:
-        app.fast = fast
+        app.posts = posts
     return app
 
 
