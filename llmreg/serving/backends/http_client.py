@@ -282,18 +282,16 @@ class HttpClient:
     async def _exchange(self, request: bytes) -> _Exchange:
         conn, reused = await self._acquire()
         try:
-            conn.begin(request)
-            await conn.headers_done  # type: ignore[misc]
-            return conn
+            return await self._answered(conn, request)
         except UpstreamUnreachable:
-            self._drop(conn)
             if not reused or conn.received_any:
                 raise
-        except BaseException:
-            self._drop(conn)
-            raise
         # The server closed this idle connection as it was reused, before answering anything.
         conn, _ = await self._acquire(fresh=True)
+        return await self._answered(conn, request)
+
+    async def _answered(self, conn: _Exchange, request: bytes) -> _Exchange:
+        """Send `request` on `conn` and wait for the answer's headers; a failed connection is dropped."""
         try:
             conn.begin(request)
             await conn.headers_done  # type: ignore[misc]
