@@ -282,22 +282,28 @@ def start_gateway(url: str, config: Path, env: dict[str, str],
     return process, port
 
 
+def interleaved(args: argparse.Namespace, levels: list[int], least: int, up_port: int, tag: str,
+                one: Any, many: Any) -> list[tuple[int, Phase, Phase, Phase]]:
+    """(level, direct, one(level, n), many(level, n)) at each level of `least` connections or more,
+    the three measured back to back so they share the same minutes of this host."""
+    out = []
+    for level in levels:
+        if level >= least:
+            direct = run_phase("direct", up_port, chat_requests(up_port, args.requests, f"{tag}d{level}"), level)
+            out.append((level, direct, one(level, args.requests), many(level, args.requests)))
+    return out
+
+
 def replica_phases(args: argparse.Namespace, levels: list[int], url: str, config: Path, env: dict[str, str],
                    up_port: int, key: str, processes: list[subprocess.Popen]) -> list[tuple[int, Phase, Phase, Phase]]:
     """(level, direct, one gateway, N gateways) for each level with at least N connections, interleaved."""
     started = [start_gateway(url, config, env, processes) for _ in range(args.replicas)]
     ports = [port for _, port in started]
     run_split("warmup", ports, 100 * len(ports), len(ports), key)
-    out = []
-    for level in levels:
-        if level < args.replicas:
-            continue
-        n = args.requests
-        direct = run_phase("direct", up_port, chat_requests(up_port, n, f"rd{level}"), level)
-        pids = [process.pid for process, _ in started]
-        one = run_split("one", ports[:1], n, level, key, pids[:1])
-        many = run_split("replicas", ports, n, level, key, pids)
-        out.append((level, direct, one, many))
+    pids = [process.pid for process, _ in started]
+    out = interleaved(args, levels, args.replicas, up_port, "r",
+                      lambda level, n: run_split("one", ports[:1], n, level, key, pids[:1]),
+                      lambda level, n: run_split("replicas", ports, n, level, key, pids))
     for process, _ in started:
         stop(process)
         processes.remove(process)
@@ -325,17 +331,12 @@ def worker_phases(args: argparse.Namespace, levels: list[int], url: str, config:
     for port in (one_port, many_port):
         for _ in range(args.workers):  # several short runs: new connections reach every worker
             run_phase("warmup", port, chat_requests(port, 100, "ww", key=key), 8)
-    out = []
-    for level in levels:
-        if level < args.workers:
-            continue
-        n = args.requests
-        direct = run_phase("direct", up_port, chat_requests(up_port, n, f"wd{level}"), level)
-        single = run_phase("one", one_port, chat_requests(one_port, n, f"w1-{level}", key=key), level,
-                           pids=[one.pid])
-        multi = run_phase("workers", many_port, chat_requests(many_port, n, f"wn-{level}", key=key), level,
-                          pids=process_tree(many.pid))
-        out.append((level, direct, single, multi))
+    out = interleaved(args, levels, args.workers, up_port, "w",
+                      lambda level, n: run_phase("one", one_port, chat_requests(one_port, n, f"w1-{level}", key=key),
+                                                 level, pids=[one.pid]),
+                      lambda level, n: run_phase("workers", many_port,
+                                                 chat_requests(many_port, n, f"wn-{level}", key=key), level,
+                                                 pids=process_tree(many.pid)))
     for process in (one, many):
         stop(process)
         processes.remove(process)
