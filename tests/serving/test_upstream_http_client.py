@@ -3,6 +3,7 @@ so each test decides exactly what goes over the wire: lengths, chunks, closes, r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import gzip
 import ipaddress
@@ -26,7 +27,8 @@ class Wire:
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=ssl_context)
-        return self.server.sockets[0].getsockname()[1]
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self.port
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -53,6 +55,19 @@ class Wire:
         self.server.close()
 
 
+@contextlib.asynccontextmanager
+async def wired(answer, path: str = "", **options):
+    """A Wire server answering with `answer`, and an HttpClient to it; both closed after."""
+    wire = Wire(answer)
+    port = await wire.start()
+    client = HttpClient(f"http://127.0.0.1:{port}{path}", **options)
+    try:
+        yield wire, client
+    finally:
+        await client.aclose()
+        await wire.stop()
+
+
 def ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + extra + \
         b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
@@ -67,21 +82,15 @@ def test_keep_alive_reuses_one_connection_and_sends_a_complete_request():
         async def answer(head, body, writer, nth):
             writer.write(ok(body))
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}/v1/", headers={"content-type": "application/json",
-                                                                       "authorization": "Bearer k"})
-        try:
+        headers = {"content-type": "application/json", "authorization": "Bearer k"}
+        async with wired(answer, path="/v1/", headers=headers) as (wire, client):
             for i in range(3):
                 status, headers, data = await client.post("/chat/completions", b'{"n": %d}' % i, {"x-request-id": "r1"})
                 assert (status, data) == (200, b'{"n": %d}' % i)
                 assert headers["content-type"] == "application/json"
-        finally:
-            await client.aclose()
-            await wire.stop()
         head = wire.requests[0][0].decode()
         assert head.startswith("POST /v1/chat/completions HTTP/1.1\r\n")
-        for line in (f"host: 127.0.0.1:{port}", "authorization: Bearer k", "x-request-id: r1",
+        for line in (f"host: 127.0.0.1:{wire.port}", "authorization: Bearer k", "x-request-id: r1",
                      "accept-encoding: identity", "content-length: 8"):
             assert line in head.split("\r\n")
         assert wire.connections == 1
@@ -99,19 +108,13 @@ def test_a_chunked_stream_arrives_chunk_by_chunk():
             await release.wait()
             writer.write(b"7\r\ndata: 2\r\n0\r\n\r\n")
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             answer_ = await client.send("/s", b"{}")
             chunks = answer_.chunks()
             assert await chunks.__anext__() == b"data: 1"  # before the server sent the rest
             release.set()
             assert [c async for c in chunks] == [b"data: 2"]
             await client.post("/again", b"{}")  # the drained stream's connection went back to the pool
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert wire.connections == 1
 
     run(main())
@@ -123,15 +126,9 @@ def test_a_body_delimited_by_close_is_read_whole_and_not_pooled():
             writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it")
             return "close"
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             assert (await client.post("/", b""))[2] == b"all of it"
             assert (await client.post("/", b""))[2] == b"all of it"
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert wire.connections == 2
         assert client._open == 0
 
@@ -145,16 +142,10 @@ def test_an_idle_connection_the_server_closed_is_replaced_transparently():
             await writer.drain()
             return "close"  # closes after answering, without saying so (as idle timeouts do)
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             for _ in range(3):
                 assert (await client.post("/", b"{}"))[0] == 200
                 await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert wire.connections == 3
         assert len(wire.requests) == 3  # each request reached the server once
 
@@ -168,15 +159,9 @@ def test_a_reused_connection_closed_before_any_answer_is_retried_once_on_a_new_o
                 return "close"  # closing as the next request arrives: nothing is answered
             writer.write(ok(body))
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             assert (await client.post("/", b"1"))[2] == b"1"
             assert (await client.post("/", b"2"))[2] == b"2"
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert wire.connections == 2
         assert [body for _, body in wire.requests] == [b"1", b"2", b"2"]
 
@@ -188,15 +173,9 @@ def test_a_fresh_connection_closed_before_any_answer_is_not_retried():
         async def answer(head, body, writer, nth):
             return "close"
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             with pytest.raises(UpstreamUnreachable, match="closed the connection"):
                 await client.post("/", b"1")
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert len(wire.requests) == 1
 
     run(main())
@@ -210,18 +189,12 @@ def test_a_slow_reader_pauses_the_socket_and_still_gets_every_byte():
             writer.write(ok(big))
             await writer.drain()
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             answer_ = await client.send("/", b"{}")
             await asyncio.sleep(0.3)  # the server writes on; the client buffers up to its limit and pauses
             conn = answer_._conn
             assert conn.paused and conn.buffered < 2 * 1024 * 1024
             assert await answer_.read() == big
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
 
@@ -233,18 +206,12 @@ def test_a_reset_mid_body_is_unreachable_and_frees_the_slot():
             await writer.drain()
             return "close"
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}", max_connections=1)
-        try:
+        async with wired(answer, max_connections=1) as (wire, client):
             with pytest.raises(UpstreamUnreachable, match="closed the connection"):
                 await client.post("/", b"{}")
             assert client._open == 0
             with pytest.raises(UpstreamUnreachable):
                 await client.post("/", b"{}")  # the one slot was given back: a new connection, not a wait
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
 
@@ -272,10 +239,7 @@ def test_the_deadline_covers_the_whole_exchange_and_gives_the_connection_up():
             if b"slow-body" in body:
                 await asyncio.sleep(5)
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}", timeout_s=0.3)
-        try:
+        async with wired(answer, timeout_s=0.3) as (wire, client):
             loop = asyncio.get_running_loop()
             for body in (b"slow-head", b"slow-body"):
                 started = loop.time()
@@ -283,9 +247,6 @@ def test_the_deadline_covers_the_whole_exchange_and_gives_the_connection_up():
                     await client.post("/", body)
                 assert loop.time() - started < 1.5
                 assert client._open == 0 and not client._idle
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
 
@@ -296,14 +257,8 @@ def test_max_connections_bounds_what_is_open_and_everyone_is_served():
             await asyncio.sleep(0.02)
             writer.write(ok(body))
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}", max_connections=2)
-        try:
+        async with wired(answer, max_connections=2) as (wire, client):
             answers = await asyncio.gather(*(client.post("/", b"%d" % i) for i in range(10)))
-        finally:
-            await client.aclose()
-            await wire.stop()
         assert [a[2] for a in answers] == [b"%d" % i for i in range(10)]
         assert wire.most_open <= 2 and wire.connections == 2
 
@@ -317,18 +272,12 @@ def test_a_stream_left_early_is_closed_not_pooled():
             await asyncio.sleep(0.5)
             writer.write(b"1\r\nb\r\n0\r\n\r\n")
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             answer_ = await client.send("/", b"{}")
             chunks = answer_.chunks()
             assert await chunks.__anext__() == b"a"
             await chunks.aclose()
             assert client._open == 0 and not client._idle
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
 
@@ -346,18 +295,12 @@ def test_large_and_gzip_bodies_arrive_intact():
             else:
                 writer.write(ok(big))
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        try:
+        async with wired(answer) as (wire, client):
             assert (await client.post("/", b"big"))[2] == big
             assert (await client.post("/", b"gz"))[2] == b'{"packed": true}'
             for broken in (b"cut-gz", b"not-gz"):
                 with pytest.raises(UpstreamUnreachable, match="compressed body is corrupt"):
                     await client.post("/", broken)
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
 
@@ -426,16 +369,10 @@ def test_a_retry_while_other_connections_sit_idle_succeeds_within_the_limit():
                 return "close"  # the reused connection dies unanswered: the retry wants a fresh one
             writer.write(ok(body))
 
-        wire = Wire(answer)
-        port = await wire.start()
-        client = HttpClient(f"http://127.0.0.1:{port}", max_connections=2)
-        try:
+        async with wired(answer, max_connections=2) as (wire, client):
             await asyncio.gather(client.post("/", b"a"), client.post("/", b"b"))  # two idle connections now
             assert len(client._idle) == 2
             assert (await client.post("/", b"drop"))[2] == b"drop"
             assert client._open <= 2
-        finally:
-            await client.aclose()
-            await wire.stop()
 
     run(main())
