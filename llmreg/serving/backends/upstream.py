@@ -67,12 +67,12 @@ class UpstreamBackend:
     def _request(self, request: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
         params = openai_body(request.params, request.tools)
         if request.kind == "chat":
-            url = "/chat/completions"
+            path = "/chat/completions"
             body: dict[str, Any] = {"model": request.model, "messages": [dict(m) for m in request.messages]}
             if self.max_tokens_field != "max_tokens" and "max_tokens" in params:
                 params[self.max_tokens_field] = params.pop("max_tokens")
         else:
-            url = "/completions"
+            path = "/completions"
             body = {"model": request.model, "prompt": request.prompt}
             # the legacy completions API spells "logprobs: true, top_logprobs: k" as "logprobs: k"
             if params.pop("logprobs", None):
@@ -83,7 +83,7 @@ class UpstreamBackend:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        return url, body
+        return path, body
 
     def _encode(self, body: dict[str, Any], request_id: str) -> tuple[bytes, dict[str, str] | None]:
         return (json.dumps(body, ensure_ascii=False).encode("utf-8"),
@@ -115,8 +115,8 @@ class UpstreamBackend:
         return await async_retrying(rest, _retryable)(attempt, *args)
 
     async def generate(self, request: GenerationRequest) -> Generation:
-        url, body = self._request(request, stream=False)
-        status, raw = await self._with_retries(self._attempt, url, body, request.request_id)
+        path, body = self._request(request, stream=False)
+        status, raw = await self._with_retries(self._attempt, path, body, request.request_id)
         try:
             data = json.loads(raw)
             choices = tuple(data["choices"])
