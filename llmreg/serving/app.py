@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from llmreg.serving import LLMREG_VERSION
+from llmreg.serving import LLMREG_VERSION, json_bytes
 from llmreg.serving.addressing import ENV_HEADER
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.call_log import REPLICA
@@ -120,7 +120,7 @@ class _PostEndpoint:
 
 
 async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None) -> None:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = json_bytes.dumps(body)
     raw = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
     if headers:
         raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

@@ -23,7 +23,6 @@ import asyncio
 import functools
 import hashlib
 import itertools
-import json
 import logging
 import os
 import re
@@ -51,7 +50,7 @@ from llmreg.serving.model_catalog import ModelCatalog
 from llmreg.serving.prometheus_metrics import GatewayMetrics
 from llmreg.serving.routes import Deployment, RouteTable, choose
 from llmreg.serving.templates import PromptLibrary, ToolLibrary
-from llmreg.serving import LLMREG_VERSION
+from llmreg.serving import LLMREG_VERSION, json_bytes
 
 log = logging.getLogger("llmreg.gateway")
 
@@ -479,7 +478,7 @@ def _usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str
 
 
 def _event(data: Mapping[str, Any]) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+    return f"data: {json_bytes.dumps(data).decode('utf-8')}\n\n"
 
 
 def request_id_from(headers: Mapping[str, str]) -> str:

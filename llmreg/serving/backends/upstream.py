@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Mapping
 
 from llmreg.registry.generation import openai_body
 from llmreg.registry.retry_policy import RetryPolicy, async_retrying
+from llmreg.serving import json_bytes
 from llmreg.serving.api_errors import ApiError
 from llmreg.serving.backends.base import Generation, GenerationRequest, StreamPart
 from llmreg.serving.backends.http_client import HttpClient, UpstreamUnreachable
@@ -86,7 +87,7 @@ class UpstreamBackend:
         return path, body
 
     def _encode(self, body: dict[str, Any], request_id: str) -> tuple[bytes, dict[str, str] | None]:
-        return (json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        return (json_bytes.dumps(body),
                 {"x-request-id": request_id} if request_id else None)
 
     async def _attempt(self, path: str, body: dict[str, Any], request_id: str) -> tuple[int, bytes]:
