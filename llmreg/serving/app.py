@@ -40,6 +40,7 @@ from llmreg.serving.api_errors import ApiError
 from llmreg.serving.call_log import REPLICA
 from llmreg.serving.config import GatewayConfig
 from llmreg.serving.gateway import Gateway
+from llmreg.serving.one_write import one_write
 
 log = logging.getLogger("llmreg.gateway")
 
@@ -176,6 +177,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
             return
         if outcome is None:
             return  # client gone: nobody reads an answer
+        send = one_write(send)
         if outcome.stream is not None and outcome.status == 200:
             await StreamingResponse(outcome.stream, media_type="text/event-stream",
                                     headers=outcome.headers)(scope, receive, send)
