@@ -60,11 +60,13 @@ MAX_SHADOW_INFLIGHT = 256
 # without a urandom syscall per request (uuid4 cost ~20 us on this path).
 _ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count(1)
+_PID = [f"{os.getpid():x}"]  # os.getpid() is a system call each time (~2 us in a VM); refreshed in a forked child
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, f"{os.getpid():x}"))
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 def new_request_id() -> str:
-    return f"{_ID_PREFIX}{os.getpid():x}-{next(_ID_COUNTER):x}"
+    return f"{_ID_PREFIX}{_PID[0]}-{next(_ID_COUNTER):x}"
 
 
 @functools.lru_cache(maxsize=1024)
