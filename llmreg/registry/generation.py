@@ -24,8 +24,10 @@ Pure: no torch, transformers, vllm or HTTP imports; errors are `BadInput` naming
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -305,8 +307,16 @@ def message_text(message: Mapping[str, Any]) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict) or hasattr(part, "get"))
 
 
-def template_slots(template: PromptTemplate) -> set[str]:
-    return {name.split(".")[0].split("[")[0] for name in template.variables}
+def template_slots(template: PromptTemplate) -> tuple[str, ...]:
+    """The template's slot names, each once, in the order they appear."""
+    return _slots(template.template)
+
+
+@functools.lru_cache(maxsize=1024)
+def _slots(text: str) -> tuple[str, ...]:
+    # parsed once per template text: this runs twice per gateway request
+    names = (name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(text) if name)
+    return tuple(dict.fromkeys(names))
 
 
 def render_input(template: PromptTemplate | None, rule: str, *, prompt: str | None = None,
@@ -383,7 +393,7 @@ def _last_user(messages: Sequence[Mapping[str, Any]]) -> int | None:
 
 
 def _render(template: PromptTemplate, variables: Mapping[str, str]) -> str:
-    missing = [name for name in dict.fromkeys(template_slots(template)) if name not in variables]
+    missing = [name for name in template_slots(template) if name not in variables]
     if missing:
         hint = " (the last user message, or the prompt, fills 'text')" if missing[0] == "text" else ""
         raise BadInput(f"llmreg.variables.{missing[0]}: prompt {template.ref} needs variable {missing[0]!r}; pass it "
