@@ -168,6 +168,11 @@ class Answer:
         self._decoder = None if encoding in ("identity", "") else _decoder(encoding)
 
     async def read(self) -> bytes:
+        conn = self._conn
+        if conn is not None and conn.complete and conn.error is None and self._decoder is None:
+            data = conn.take()  # all there already (a small answer comes with its headers): no stream to drive
+            self.release()
+            return data
         parts = [part async for part in self.chunks()]
         return b"".join(parts)
 
