@@ -15,8 +15,9 @@ A failure after the first token ends the stream with `response.failed` (the erro
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator, Mapping, Sequence
+
+from llmreg.serving import json_bytes
 
 
 def _text_part(text: str) -> dict[str, Any]:
@@ -53,7 +54,7 @@ class ResponseEvents:
     def _event(self, type_: str, **fields: Any) -> str:
         data = {"type": type_, "sequence_number": self.seq, **fields}
         self.seq += 1
-        return f"event: {type_}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+        return f"event: {type_}\ndata: {json_bytes.dumps(data).decode('utf-8')}\n\n"
 
     def _where(self) -> dict[str, Any]:
         return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
