@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmreg.registry.generation import message_text as _message_text
+from llmreg.serving import json_bytes
 from llmreg.serving.api_errors import ApiError, bad_request
 from llmreg.serving.templates import check_variables
 
@@ -72,7 +73,7 @@ def decode_body(raw: bytes) -> dict[str, Any]:
         raise bad_request("request body is empty; send a JSON object with 'model' and 'messages' (or 'prompt')",
                           code="invalid_json")
     try:
-        body = json.loads(raw)
+        body = json_bytes.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"could not parse the JSON body{where}; send valid JSON (Content-Type: application/json)",

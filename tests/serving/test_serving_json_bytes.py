@@ -37,3 +37,28 @@ def test_without_orjson_the_same_bytes(monkeypatch):
     fast = json_bytes.dumps(value)
     monkeypatch.setattr(json_bytes, "orjson", None)
     assert json_bytes.dumps(value) == fast
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"model":"support-triage@production","messages":[{"role":"user","content":"\\u00e9 \xc3\xa9"}],"seed":7}',
+    b'{"seed": 18446744073709551616}',  # over 64 bits: json's int, not orjson's float
+    b'{"seed": -9223372036854775809}',
+    b'{"seed": 9223372036854775807, "t": 1.5e300, "u": 1e-400, "n": null}',
+    b'{"a": 1, "a": 2}',  # the last one wins, as in json
+    b'\xef\xbb\xbf{"bom": true}',
+    b'{"x": NaN, "y": -Infinity}',  # not JSON; json reads it, and so must we
+    b'"\\ud800"',  # a lone surrogate
+    '{"text": "str in, not bytes"}',
+])
+def test_loads_reads_what_json_reads_with_the_same_types(raw):
+    got, want = json_bytes.loads(raw), json.loads(raw)
+    assert repr(got) == repr(want)  # repr: int vs float, -0.0, nan all show
+
+
+@pytest.mark.parametrize("raw", [b'{"model": }', b'[1,]', b'', b'{"a": "\x01"}', b'\xff\xfe'])
+def test_loads_refuses_what_json_refuses_with_json_s_error(raw):
+    with pytest.raises(Exception) as ours:
+        json_bytes.loads(raw)
+    with pytest.raises(Exception) as theirs:
+        json.loads(raw)
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)

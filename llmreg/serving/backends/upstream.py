@@ -119,7 +119,7 @@ class UpstreamBackend:
         path, body = self._request(request, stream=False)
         status, raw = await self._with_retries(self._attempt, path, body, request.request_id)
         try:
-            data = json.loads(raw)
+            data = json_bytes.loads(raw)
             choices = tuple(data["choices"])
             for choice in choices:
                 if request.kind == "chat":
@@ -139,7 +139,7 @@ class UpstreamBackend:
         body = {"model": model, "input": value, **options}
         _, raw = await self._with_retries(self._attempt, "/embeddings", body, request_id)
         try:
-            data = json.loads(raw)
+            data = json_bytes.loads(raw)
             data["data"][0]["embedding"]  # noqa: B018 - shape check
         except (ValueError, KeyError, IndexError, TypeError):
             raise ApiError(502, f"upstream {self.name!r} returned malformed embeddings", type="server_error",
@@ -179,7 +179,7 @@ class UpstreamBackend:
         if payload == b"[DONE]":
             return _DONE
         try:
-            chunk = json.loads(payload)
+            chunk = json_bytes.loads(payload)
         except ValueError:
             raise ApiError(502, f"upstream {self.name!r} sent a malformed stream event", type="server_error",
                            code="upstream_malformed") from None
