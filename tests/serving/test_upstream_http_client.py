@@ -238,15 +238,19 @@ def test_the_deadline_covers_the_whole_exchange_and_gives_the_connection_up():
             writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n")
             if b"slow-body" in body:
                 await asyncio.sleep(5)
+            writer.write(b"0\r\n\r\n")
 
         async with wired(answer, timeout_s=0.3) as (wire, client):
             loop = asyncio.get_running_loop()
             for body in (b"slow-head", b"slow-body"):
-                started = loop.time()
-                with pytest.raises(TimeoutError):
-                    await client.post("/", body)
-                assert loop.time() - started < 1.5
-                assert client._open == 0 and not client._idle
+                for reused in (False, True):  # a new connection, then a kept-alive one (its own timer)
+                    if reused:
+                        assert (await client.post("/", b"quick"))[0] == 200 and len(client._idle) == 1
+                    started = loop.time()
+                    with pytest.raises(TimeoutError):
+                        await client.post("/", body)
+                    assert loop.time() - started < 1.5
+                    assert client._open == 0 and not client._idle
 
     run(main())
 
