@@ -49,8 +49,11 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch t
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status,
-                    headers=headers, media_type="application/json")
+    return Response(json_bytes.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def _raw_headers(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
 
 
 async def _until_disconnect(receive: Any) -> None:
@@ -126,8 +129,7 @@ async def _send_stream(send: Any, events: Any, headers: dict[str, str]) -> None:
     StreamingResponse would do the same inside an anyio task group watching for the client
     going away: ~40 ms of anyio import on the first stream after start, and a task group per
     stream; here the caller's one disconnect watcher (_cancel_on_disconnect) does that job."""
-    raw = [(b"content-type", b"text/event-stream; charset=utf-8")]
-    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw = [(b"content-type", b"text/event-stream; charset=utf-8"), *_raw_headers(headers)]
     try:
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         async for event in events:
@@ -139,9 +141,7 @@ async def _send_stream(send: Any, events: Any, headers: dict[str, str]) -> None:
 
 async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None) -> None:
     data = json_bytes.dumps(body)
-    raw = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
-    if headers:
-        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json"), *_raw_headers(headers)]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
 
