@@ -306,10 +306,8 @@ class HttpClient:
                 raise
         finally:
             timer.cancel()
-        # The server closed this idle connection as it was reused, before answering anything.
         async with asyncio.timeout_at(deadline):
-            conn, _ = await self._acquire(fresh=True)
-            return await self._answered(conn, request)
+            return await self._again(request)
 
     async def _exchange(self, request: bytes) -> _Exchange:
         conn, reused = await self._acquire()
@@ -318,7 +316,11 @@ class HttpClient:
         except UpstreamUnreachable:
             if not reused or conn.received_any:
                 raise
-        # The server closed this idle connection as it was reused, before answering anything.
+        return await self._again(request)
+
+    async def _again(self, request: bytes) -> _Exchange:
+        """The server closed an idle connection as it was reused, before answering anything:
+        send the request once more, on a new connection."""
         conn, _ = await self._acquire(fresh=True)
         return await self._answered(conn, request)
 
