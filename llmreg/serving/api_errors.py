@@ -36,6 +36,11 @@ def server_error(message: str, *, code: str, status: int = 500) -> ApiError:
     return ApiError(status, message, type="server_error", code=code)
 
 
+def unhandled_error() -> ApiError:
+    """What a client gets when the gateway itself failed (a bug, logged with its traceback)."""
+    return server_error("the gateway failed while answering; see its log", code="internal_error")
+
+
 def from_registry_error(exc: RegistryError, *, param: str | None = "model") -> ApiError:
     """Map the registry's exception tree onto HTTP statuses."""
     if isinstance(exc, IntegrityError):

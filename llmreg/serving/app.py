@@ -11,7 +11,8 @@ A request whose client hangs up, before its answer or during its stream, is canc
 Starlette rather than FastAPI: the gateway validates bodies itself (OpenAI error shapes,
 one line per problem) and a thinner stack keeps per-request overhead well under a
 millisecond; the four POST endpoints skip even Starlette's layers (GatewayApp) unless CORS
-is on. Unknown paths and methods answer in the OpenAI error shape too.
+is on, and under `run` (uvicorn with fast_lane.GatewayHttpProtocol) skip ASGI altogether.
+Unknown paths and methods answer in the OpenAI error shape too.
 """
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ from starlette.routing import Route
 
 from llmreg.serving import LLMREG_VERSION, json_bytes
 from llmreg.serving.addressing import ENV_HEADER
-from llmreg.serving.api_errors import ApiError
+from llmreg.serving.api_errors import ApiError, unhandled_error
 from llmreg.serving.call_log import REPLICA
 from llmreg.serving.config import GatewayConfig
+from llmreg.serving.fast_lane import GatewayHttpProtocol, Lane
 from llmreg.serving.gateway import Gateway
 from llmreg.serving.one_write import one_write
 
@@ -102,6 +104,7 @@ class GatewayApp(Starlette):
     Starlette's routes (and its CORS middleware); everything else always is."""
 
     posts: dict[str, Any] | None = None  # path -> ASGI endpoint, set by create_app when CORS is off
+    lane: Lane | None = None  # the same endpoints for GatewayHttpProtocol (fast_lane.py), when CORS is off
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.posts is not None and scope["type"] == "http" and scope["method"] == "POST":
@@ -192,8 +195,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
                                                   loop)
         except Exception:  # a bug, not a refusal (those are outcomes): say so in the API's shape
             log.exception("gateway: unhandled error answering POST %s", scope["path"])
-            error = ApiError(500, "the gateway failed while answering; see its log", type="server_error",
-                             code="internal_error")
+            error = unhandled_error()
             await _send_json(send, error.status, error.body(), None)
             return
         if outcome is None:
@@ -285,6 +287,7 @@ def create_app(config: GatewayConfig, *, registry: Any = None, gateway: Gateway 
     app.state.gateway = gateway
     if not config.cors.allow_origins:
         app.posts = posts
+        app.lane = Lane(gateway, POST_KINDS)
     return app
 
 
@@ -333,7 +336,8 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
         _tune_process()
         # No access log (the call log has every call) and no X-Forwarded-* rewriting: the gateway
         # never reads the client's address, and that middleware is one more layer per request.
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, proxy_headers=False)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, proxy_headers=False,
+                    http=GatewayHttpProtocol)
         return
     _discard(gateway)  # it was built to check the config; each worker builds its own
     metrics_dir, made = _metrics_dir()
@@ -343,7 +347,7 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
              METRICS_DIR_ENV, metrics_dir)
     try:
         uvicorn.run("llmreg.serving.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, access_log=False, proxy_headers=False)
+                    log_level=log_level, access_log=False, proxy_headers=False, http=GatewayHttpProtocol)
     finally:
         if made:
             import shutil
