@@ -17,6 +17,8 @@ What runs, each in its own process so no two share a GIL:
 
 Figures per concurrency level (1/8/32):
 - direct: the upstream called directly (the floor);
+- bare proxy: bench/bare_proxy.py, the barest Python keep-alive proxy (no registry, no JSON),
+  in front of the same upstream right after the gateway: what any Python hop adds on the host;
 - TTFT: streamed requests (stream: true, include_usage), time to the first content event,
   direct vs through the gateway (the stub sends its first token after half the latency);
 - LiteLLM: its proxy (`litellm --config`, own environment .tools/clients) in front of the
@@ -653,20 +655,31 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
     wait_port(up_port)
     url, config, versions, key = setup_registry(work, up_port)
     gateway, gw_port = start_gateway(url, config, env, processes)
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port), "--upstream",
+                             str(up_port)], cwd=REPO, env=env)
+    processes.append(bare)
+    wait_port(bare_port)
 
     results: dict[str, Any] = {"latency_ms": args.latency_ms, "cpus": os.cpu_count(), "levels": {}}
     run_phase("warmup", up_port, chat_requests(up_port, 300, "w"), 8)
+    run_phase("warmup", bare_port, chat_requests(bare_port, 300, "w"), 8)
     warm = run_phase("warmup", gw_port, chat_requests(gw_port, 300, "w", key=key), 8, capture=True)
     gateway_phases = [warm]
     table = []
+    floors: dict[int, Phase] = {}
     for level in levels:
         n = args.requests // 2 if level == 1 else args.requests
         direct = run_phase("direct", up_port, chat_requests(up_port, n, f"d{level}"), level)
         through = run_phase("gateway", gw_port, chat_requests(gw_port, n, f"g{level}", key=key), level, capture=True,
                             pids=[gateway.pid])
+        floors[level] = run_phase("bare proxy", bare_port, chat_requests(bare_port, n, f"b{level}"), level,
+                                  pids=[bare.pid])
         lookup = run_phase("lookup", gw_port, get_requests(gw_port, f"/v1/models/{NAME}@production", n, key), level)
         gateway_phases.append(through)
         table.append((level, direct, through, lookup))
+    stop(bare, signal.SIGKILL)
+    processes.remove(bare)
     streams = {}
     for level in levels:
         n = max(100, args.requests // 4)
@@ -721,6 +734,17 @@ def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: lis
             "lookup_mlflow": None if ml is None else {"p50": ml.pct(50), "p99": ml.pct(99), "rps": ml.rps,
                                                       "errors": ml.errors},
         }
+    print("\nthe floor: a bare Python proxy (bench/bare_proxy.py: uvloop, raw protocols, no registry, no JSON) in "
+          "front of the same upstream, right after the gateway at each level; what any Python hop adds here, ms")
+    print(f"{'conc':>4} | {'bare proxy added p50/p99':>24} | {'gateway added p50/p99':>21} | {'CPU us/req bare / gateway':>25}")
+    for level, direct, through, _ in table:
+        bare_phase = floors[level]
+        print(f"{level:>4} | {bare_phase.pct(50) - direct.pct(50):11.2f}/{bare_phase.pct(99) - direct.pct(99):12.2f} | "
+              f"{through.pct(50) - direct.pct(50):9.2f}/{through.pct(99) - direct.pct(99):11.2f} | "
+              f"{bare_phase.cpu_us_per_request:11.0f} / {through.cpu_us_per_request:11.0f}")
+        results["levels"][level]["bare_proxy"] = {"p50": bare_phase.pct(50), "p99": bare_phase.pct(99),
+                                                  "rps": bare_phase.rps, "errors": bare_phase.errors,
+                                                  "cpu_us_per_request": bare_phase.cpu_us_per_request}
     print(f"\nstreaming (stream: true, include_usage; the stub's first token after {args.latency_ms / 2:g} ms): "
           "time to first token and whole-stream latency, ms")
     print(f"{'conc':>4} | {'TTFT direct p50/p99':>19} | {'TTFT gateway p50/p99':>20} | {'TTFT added p50/p99':>18} | "

@@ -99,16 +99,30 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         # trace logging): those would be skipped by the lane, so with them it stays closed.
         self.lane: Lane | None = getattr(self.app, "lane", None)
 
+    def on_message_begin(self) -> None:
+        # uvicorn's builds the ASGI scope here; the lane needs none, so it is built only when
+        # the request goes the ASGI way (_to_asgi).
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _to_asgi(self) -> None:
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()  # the scope, around the request line and headers already parsed
+        self.url, self.expect_100_continue = url, expect
+        self.headers = self.scope["headers"] = headers
+        super().on_headers_complete()
+
     def on_headers_complete(self) -> None:
         lane = self.lane
         cycle = self.cycle
         if (lane is None or self.expect_100_continue or self.limit_concurrency is not None
                 or (cycle is not None and not cycle.response_complete)
                 or self.parser.get_method() != b"POST" or self.parser.get_http_version() != "1.1"):
-            return super().on_headers_complete()
+            return self._to_asgi()
         kind = lane.kinds.get(self.url)  # the exact path: a query string or an escape goes the ASGI way
         if kind is None:
-            return super().on_headers_complete()
+            return self._to_asgi()
         self.cycle = _Cycle(kind, _header_dict(self.headers), self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
