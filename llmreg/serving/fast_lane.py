@@ -45,11 +45,6 @@ class Lane:
         self.gateway = gateway
         self.kinds = {path.encode("ascii"): kind for path, kind in kinds.items()}
 
-    @staticmethod
-    def internal_error() -> tuple[int, bytes, None]:
-        error = unhandled_error()
-        return error.status, json_bytes.dumps(error.body()), None
-
 
 class _Cycle:
     """One fast-lane request: the parts of uvicorn's RequestResponseCycle its protocol reads
@@ -171,7 +166,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             if cycle.started:
                 self.transport.close()  # half an answer is out: the client must not take it for whole
             else:
-                self._write_whole(cycle, *lane.internal_error())
+                error = unhandled_error()
+                self._write_whole(cycle, error.status, json_bytes.dumps(error.body()), None)
 
     def _head(self, cycle: _Cycle, status: int, first: bytes, headers: dict[str, str] | None,
               last: bytes = b"") -> bytes:
