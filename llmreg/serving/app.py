@@ -46,6 +46,11 @@ from llmreg.serving.one_write import one_write
 
 log = logging.getLogger("llmreg.gateway")
 
+# How uvicorn serves the gateway, in `run` and in tests (ServerThread): the fast lane's protocol;
+# no access log (the call log has every call); no X-Forwarded-* rewriting (the gateway never
+# reads the client's address, and that middleware would also hide the app from the lane).
+SERVER_OPTIONS: dict[str, Any] = {"access_log": False, "proxy_headers": False, "http": GatewayHttpProtocol}
+
 WORKER_ENV = "LLMREG_GATEWAY_WORKER"  # how `run(workers=N)` hands its settings to the worker processes
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch to multiprocess mode
 
@@ -334,10 +339,7 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
                        field="host")
     if workers == 1:
         _tune_process()
-        # No access log (the call log has every call) and no X-Forwarded-* rewriting: the gateway
-        # never reads the client's address, and that middleware is one more layer per request.
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, proxy_headers=False,
-                    http=GatewayHttpProtocol)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, **SERVER_OPTIONS)
         return
     _discard(gateway)  # it was built to check the config; each worker builds its own
     metrics_dir, made = _metrics_dir()
@@ -347,7 +349,7 @@ def run(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None,
              METRICS_DIR_ENV, metrics_dir)
     try:
         uvicorn.run("llmreg.serving.app:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, access_log=False, proxy_headers=False, http=GatewayHttpProtocol)
+                    log_level=log_level, **SERVER_OPTIONS)
     finally:
         if made:
             import shutil

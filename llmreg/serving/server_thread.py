@@ -18,16 +18,14 @@ class ServerThread:
         """`http`: uvicorn's protocol; by default the one `llmreg serve` runs (fast_lane.py)."""
         import uvicorn
 
-        from llmreg.serving.fast_lane import GatewayHttpProtocol
+        from llmreg.serving.app import SERVER_OPTIONS
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
         self.host, self.port = self._sock.getsockname()[:2]
-        # As `llmreg serve` runs it (app.run): no X-Forwarded-* middleware, which would also hide
-        # the app from the fast lane.
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", proxy_headers=False,
-                                http=http or GatewayHttpProtocol)
+        options = {**SERVER_OPTIONS, "http": http or SERVER_OPTIONS["http"]}  # as `llmreg serve` runs it
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
                                         name="uvicorn-test-server", daemon=True)
