@@ -28,16 +28,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def _start(tree: Path, url: str, config: Path) -> tuple[subprocess.Popen, int]:
-    port = gb.free_port()
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
-         "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning')",
-         str(port), url, str(config)], cwd=tree, env=env)
-    return process, port
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", required=True, metavar="LABEL=PATH",
@@ -65,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         url, config, _, key = gb.setup_registry(work, up_port)
         gateways = []
         for label, tree in trees:
-            process, port = _start(tree, url, config)
-            processes.append(process)
-            gb.wait_http(port, "/healthz")
+            process, port = gb.start_gateway(url, config, dict(os.environ, PYTHONPATH=str(tree)), processes,
+                                             tree=tree)
             gb.run_phase("warmup", port, gb.chat_requests(port, 600, "w", key=key), args.concurrency)
             gateways.append((label, process, port))
         latencies: dict[str, list[float]] = {"direct": []}

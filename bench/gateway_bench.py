@@ -270,15 +270,16 @@ def run_split(label: str, ports: Sequence[int], n: int, concurrency: int, key: s
 
 
 def start_gateway(url: str, config: Path, env: dict[str, str],
-                  processes: list[subprocess.Popen], workers: int = 1) -> tuple[subprocess.Popen, int]:
+                  processes: list[subprocess.Popen], workers: int = 1, tree: Path = REPO) -> tuple[subprocess.Popen, int]:
     """A gateway process started through `serving.app.run` as `llmreg serve` starts it (added to
-    `processes`, so it is killed if anything fails); returns once it answers /healthz."""
+    `processes`, so it is killed if anything fails); returns once it answers /healthz. `tree`:
+    the checkout whose code it runs (env's PYTHONPATH should name it too)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from llmreg.serving.app import run; "
          "run('127.0.0.1', int(sys.argv[1]), sys.argv[2], config_path=sys.argv[3], log_level='warning', "
          "workers=int(sys.argv[4]))",
-         str(port), url, str(config), str(workers)], cwd=REPO, env=env)
+         str(port), url, str(config), str(workers)], cwd=tree, env=env)
     processes.append(process)
     wait_http(port, "/healthz")
     return process, port
