@@ -23,11 +23,6 @@ from pathlib import Path
 from bench import gateway_bench as gb
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", required=True, metavar="LABEL=PATH",
@@ -48,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gb._keyring(work)
         env = dict(os.environ, PYTHONPATH=str(gb.REPO))
-        up_port = gb.free_port()
-        processes.append(subprocess.Popen([sys.executable, "-m", "bench.gateway_bench", "upstream", "--port",
-                                           str(up_port), "--latency-ms", "10"], cwd=gb.REPO, env=env))
-        gb.wait_port(up_port)
+        _, up_port = gb.start_listener(["bench.gateway_bench", "upstream", "--latency-ms", "10"], env, processes)
         url, config, _, key = gb.setup_registry(work, up_port)
         gateways = []
         for label, tree in trees:
@@ -59,26 +51,26 @@ def main(argv: list[str] | None = None) -> int:
                                              tree=tree)
             gb.run_phase("warmup", port, gb.chat_requests(port, 600, "w", key=key), args.concurrency)
             gateways.append((label, process, port))
-        latencies: dict[str, list[float]] = {"direct": []}
+        pooled = {label: gb.Phase(label, args.concurrency) for label in ["direct", *(label for label, _ in trees)]}
         cpu: dict[str, list[float]] = {}
         for r in range(args.rounds):
             direct = gb.run_phase("direct", up_port, gb.chat_requests(up_port, args.requests, f"d{r}"),
                                   args.concurrency)
-            latencies["direct"] += direct.latencies_ms
+            pooled["direct"].latencies_ms += direct.latencies_ms
             line = f"round {r + 1}: direct p99 {direct.pct(99):.2f} ms"
             for label, process, port in gateways:
                 phase = gb.run_phase(label, port, gb.chat_requests(port, args.requests, f"{label}{r}", key=key),
                                      args.concurrency, pids=[process.pid])
-                latencies.setdefault(label, []).extend(phase.latencies_ms)
+                pooled[label].latencies_ms += phase.latencies_ms
                 cpu.setdefault(label, []).append(phase.cpu_us_per_request)
                 line += (f" | {label}: added p50 {phase.pct(50) - direct.pct(50):.2f} p99 "
                          f"{phase.pct(99) - direct.pct(99):.2f} ms, {phase.cpu_us_per_request:.0f} us CPU")
             print(line, flush=True)
-        direct = latencies["direct"]
+        direct = pooled["direct"]
         for label, _, _ in gateways:
-            mine = latencies[label]
-            print(f"pooled {label}: added p50 {_pct(mine, 50) - _pct(direct, 50):.2f} ms, p99 "
-                  f"{_pct(mine, 99) - _pct(direct, 99):.2f} ms; CPU per request "
+            mine = pooled[label]
+            print(f"pooled {label}: added p50 {mine.pct(50) - direct.pct(50):.2f} ms, p99 "
+                  f"{mine.pct(99) - direct.pct(99):.2f} ms; CPU per request "
                   f"{', '.join(f'{c:.0f}' for c in cpu[label])} us")
         return 0
     finally:

@@ -392,6 +392,17 @@ def wait_http(port: int, path: str, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+def start_listener(module_args: list[str], env: dict[str, str],
+                   processes: list[subprocess.Popen]) -> tuple[subprocess.Popen, int]:
+    """`python -m MODULE_ARGS --port PORT` on a free port (added to `processes`, so it is killed
+    if anything fails); returns once something listens there."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(port)], cwd=REPO, env=env)
+    processes.append(process)
+    wait_port(port)
+    return process, port
+
+
 def wait_port(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -650,17 +661,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, levels: list[int], work: Path, processes: list[subprocess.Popen]) -> int:
     _keyring(work)  # before `env`: the gateway's SLO guard signs its evidence too
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    up_port = free_port()
-    processes.append(subprocess.Popen([sys.executable, "-m", "bench.gateway_bench", "upstream", "--port", str(up_port),
-                                       "--latency-ms", str(args.latency_ms)], cwd=REPO, env=env))
-    wait_port(up_port)
+    _, up_port = start_listener(["bench.gateway_bench", "upstream", "--latency-ms", str(args.latency_ms)], env,
+                                processes)
     url, config, versions, key = setup_registry(work, up_port)
     gateway, gw_port = start_gateway(url, config, env, processes)
-    bare_port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port), "--upstream",
-                             str(up_port)], cwd=REPO, env=env)
-    processes.append(bare)
-    wait_port(bare_port)
+    bare, bare_port = start_listener(["bench.bare_proxy", "--upstream", str(up_port)], env, processes)
 
     results: dict[str, Any] = {"latency_ms": args.latency_ms, "cpus": os.cpu_count(), "levels": {}}
     run_phase("warmup", up_port, chat_requests(up_port, 300, "w"), 8)
